@@ -1,0 +1,5 @@
+import sys
+
+from mtbench.cli import main
+
+sys.exit(main())

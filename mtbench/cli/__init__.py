@@ -1,0 +1,65 @@
+"""The ``mtbench`` command: parses flags, builds a config, calls one library function.
+
+Each subcommand lives in its own module here with ``register(subparsers)``; heavy libraries (torch,
+ray, pandas) are imported inside the command's ``run`` so ``mtbench --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from mtbench import __version__
+from mtbench.errors import RunFailed, UserError
+
+# Subcommand modules, in the order --help lists them.
+COMMANDS = ("download", "gen_answer", "gen_api_answer", "judge", "show")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (which flag, what is wrong) and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="mtbench",
+        description="MT-bench end to end: download the data, generate answers, judge them, show the scores.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"mtbench.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="mtbench: %(levelname)s: %(message)s" if args.verbose else "mtbench: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "openai", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.run(args) or 0)
+    except (UserError, RunFailed) as e:
+        print(f"mtbench {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"mtbench {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

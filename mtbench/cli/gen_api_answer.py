@@ -1,0 +1,11 @@
+"""`mtbench gen-api-answer` (placeholder until issue #6 lands)."""
+
+from __future__ import annotations
+
+from mtbench.cli.common import add_layout_args, not_implemented
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("gen-api-answer", help="(not implemented yet)")
+    add_layout_args(parser)
+    parser.set_defaults(run=not_implemented("gen-api-answer", "issue #6"))
