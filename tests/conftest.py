@@ -32,3 +32,12 @@ def data_dir(tmp_path: Path) -> Path:
     for f in (MT_BENCH_DATA / "reference_answer").glob("*.jsonl"):
         shutil.copy(f, d / "mt_bench" / "reference_answer" / f.name)
     return d
+
+
+@pytest.fixture()
+def openai_server():
+    """A started scripted OpenAI-compatible server on 127.0.0.1 (see tests/openai_server.py)."""
+    from tests.openai_server import OpenAITestServer
+
+    with OpenAITestServer() as server:
+        yield server

@@ -1,0 +1,163 @@
+"""The shared client against a real HTTP server: retry policy, fatal errors, usage, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from mtbench.client import ChatClient, EndpointConfig, EndpointFatal, RetryPolicy, run_bounded
+from mtbench.errors import UserError
+from tests.openai_server import Reply, completion, error
+
+FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=2.0)
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def chat(server, *, timeout=5.0, retry=FAST, key="sk-test-secret-123", monkeypatch=None):
+    async def go():
+        async with ChatClient(EndpointConfig(base_url=server.base_url, timeout=timeout, retry=retry)) as c:
+            return await c.chat("m", MESSAGES, temperature=0, max_tokens=10), c.meter
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-123")
+
+
+def test_success_carries_text_usage_and_model(openai_server):
+    openai_server.enqueue(completion("hello", model="served-name", prompt_tokens=5, completion_tokens=2))
+    result, meter = chat(openai_server)
+    assert result.ok and result.text == "hello" and result.model == "served-name"
+    assert (result.prompt_tokens, result.completion_tokens, result.attempts) == (5, 2, 1)
+    assert (meter.calls, meter.prompt_tokens, meter.completion_tokens) == (1, 5, 2)
+    request = openai_server.chat_requests[0]
+    assert request.body["messages"] == MESSAGES and request.body["temperature"] == 0
+    assert request.body["max_tokens"] == 10
+    assert request.headers["Authorization"] == "Bearer sk-test-secret-123"
+
+
+def test_429_honours_retry_after(openai_server):
+    openai_server.enqueue(error(429, "slow down", {"Retry-After": "0.5"}), "done")
+    result, _ = chat(openai_server)
+    assert result.text == "done" and result.attempts == 2
+    gap = openai_server.chat_requests[1].time - openai_server.chat_requests[0].time
+    assert gap >= 0.45, f"retried after {gap:.2f}s, before Retry-After"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_retried(openai_server, status):
+    openai_server.enqueue(error(status), error(status), "recovered")
+    result, _ = chat(openai_server)
+    assert result.text == "recovered" and result.attempts == 3
+
+
+def test_gives_up_after_max_retries_with_a_reason(openai_server):
+    openai_server.responder = lambda body: error(500, "always broken")
+    result, meter = chat(openai_server)
+    assert not result.ok and result.text is None
+    assert "HTTP 500" in result.error and "always broken" in result.error and "4 attempts" in result.error
+    assert len(openai_server.chat_requests) == 4 and meter.failures == 1
+
+
+def test_hanging_request_times_out_and_is_retried(openai_server):
+    openai_server.enqueue(Reply(delay=3.0, body=completion("late").body), "quick")
+    started = time.monotonic()
+    result, _ = chat(openai_server, timeout=0.5)
+    assert result.text == "quick" and result.attempts == 2
+    assert time.monotonic() - started < 2.5
+
+
+def test_dropped_connection_is_retried(openai_server):
+    openai_server.enqueue(Reply(drop=True), "after drop")
+    result, _ = chat(openai_server)
+    assert result.text == "after drop" and result.attempts == 2
+
+
+def test_malformed_body_is_a_failure_not_a_crash(openai_server):
+    openai_server.responder = lambda body: Reply(body="{not json")
+    result, _ = chat(openai_server)
+    assert not result.ok and "malformed" in result.error
+
+
+def test_empty_content_is_a_failure_value(openai_server):
+    openai_server.enqueue(completion(""))
+    result, _ = chat(openai_server)
+    assert not result.ok and result.error == "empty reply" and result.attempts == 1
+
+
+def test_400_is_not_retried(openai_server):
+    openai_server.responder = lambda body: error(400, "context too long")
+    result, _ = chat(openai_server)
+    assert not result.ok and "HTTP 400" in result.error and "context too long" in result.error
+    assert len(openai_server.chat_requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_fatal_status_stops_at_once_without_leaking_the_key(openai_server, status):
+    openai_server.responder = lambda body: error(status, "Incorrect API key provided: sk-test-secret-123")
+    with pytest.raises(EndpointFatal) as info:
+        chat(openai_server)
+    assert f"HTTP {status}" in str(info.value)
+    assert "sk-test-secret-123" not in str(info.value)
+    assert len(openai_server.chat_requests) == 1
+
+
+def test_missing_key_for_the_openai_api_is_a_user_error(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(UserError, match=r"\$OPENAI_API_KEY"):
+        EndpointConfig().api_key()
+
+
+def test_self_hosted_endpoint_needs_no_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert EndpointConfig(base_url="http://127.0.0.1:1/v1").api_key() == "no-key"
+
+
+def test_backoff_is_jittered_capped_and_yields_to_retry_after():
+    policy = RetryPolicy(base_delay=1.0, max_delay=8.0)
+    rng = random.Random(0)
+    delays = [policy.delay(n, None, rng) for n in range(10)]
+    assert all(0 <= d <= min(8.0, 2**n) for n, d in enumerate(delays))
+    assert len(set(delays)) == len(delays)
+    assert policy.delay(0, 3.0, rng) == 3.0 and policy.delay(0, 99.0, rng) == 8.0
+
+
+def test_run_bounded_respects_parallel_and_streams_results(openai_server):
+    openai_server.latency = 0.2
+    openai_server.responder = lambda body: body["messages"][0]["content"]
+
+    async def go():
+        async with ChatClient(EndpointConfig(base_url=openai_server.base_url, retry=FAST)) as c:
+            async def work(i):
+                return await c.chat("m", [{"role": "user", "content": str(i)}], temperature=0, max_tokens=5)
+
+            return [(i, r.text) async for i, r in run_bounded(range(20), work, parallel=5)]
+
+    started = time.monotonic()
+    results = asyncio.run(go())
+    elapsed = time.monotonic() - started
+    assert sorted(results) == [(i, str(i)) for i in range(20)]
+    assert openai_server.max_in_flight == 5
+    assert 0.75 < elapsed < 3.0  # 4 waves of 0.2 s
+
+
+def test_run_bounded_cancels_the_rest_on_a_fatal_error(openai_server):
+    openai_server.enqueue(error(401, "bad key"))
+    openai_server.latency = 0.05
+
+    async def go():
+        async with ChatClient(EndpointConfig(base_url=openai_server.base_url, retry=FAST)) as c:
+            async def work(i):
+                return await c.chat("m", MESSAGES, temperature=0, max_tokens=5)
+
+            return [r async for r in run_bounded(range(1000), work, parallel=4)]
+
+    with pytest.raises(EndpointFatal):
+        asyncio.run(go())
+    assert len(openai_server.chat_requests) <= 8
