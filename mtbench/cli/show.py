@@ -1,11 +1,98 @@
-"""`mtbench show` (placeholder until issue #4 lands)."""
+"""`mtbench show`: score tables, win rates and confidence intervals from a judgment file (FastChat's show_result)."""
 
 from __future__ import annotations
 
-from mtbench.cli.common import add_layout_args, not_implemented
+import argparse
+import sys
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args, layout_from
+
+MODES = ("single", "pairwise-baseline", "pairwise-all")  # = show_result.SHOW_MODES, without importing pandas
+FORMATS = ("table", "markdown", "csv", "json")
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("show", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "show",
+        help="show scores, win rates and confidence intervals from the judgments",
+        description=(
+            "Print MT-bench results from a judgment file: per-turn and overall scores per model with 95%% "
+            "bootstrap confidence intervals and a per-category table (single), or win/loss/tie and win rates "
+            "(pairwise). Reads FastChat's judgment files and mtbench's alike. A judgment appended twice by a "
+            "rerun counts once; failed judgments are left out of the means and counted."
+        ),
+    )
     add_layout_args(parser)
-    parser.set_defaults(run=not_implemented("show", "issue #4"))
+    parser.add_argument("--input-file", type=Path, help="judgment file (default: BENCH/model_judgment/JUDGE_MODE.jsonl)")
+    parser.add_argument("--judge-model", default="gpt-4", help="judge whose file to read (default: gpt-4)")
+    parser.add_argument(
+        "--baseline-model", default="gpt-3.5-turbo",
+        help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
+    )
+    parser.add_argument("--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)")
+    parser.add_argument("--mode", choices=MODES, default="single", help="which judgments to show (default: single)")
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("A", "B"),
+        help="paired bootstrap of A's score minus B's over the questions both have (single mode)",
+    )
+    parser.add_argument(
+        "--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+        help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: same seed, same intervals (default: 0)")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
+    parser.set_defaults(run=run)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.errors import UserError
+    from mtbench.show_result import ShowConfig, radar_figure, render, show
+
+    if args.plot is not None and args.mode != "single":
+        raise UserError("--plot draws the per-category radar chart of --mode single")
+    layout = layout_from(args)
+    config = ShowConfig(
+        judgment_file=args.input_file or layout.judgment_file(args.judge_model, args.mode),
+        mode=args.mode,
+        question_file=layout.question_file,
+        judge_model=args.judge_model,
+        baseline_model=args.baseline_model,
+        model_list=tuple(args.model_list) if args.model_list else None,
+        compare=tuple(args.compare) if args.compare else None,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        mt_bench_fallback=args.bench_name == "mt_bench",
+    )
+    report = show(config)
+    if args.plot is not None:
+        by_category = report.single.by_category if report.single is not None else None
+        if by_category is None:
+            raise UserError(f"--plot: categories are unavailable (no question file at {layout.question_file})")
+        try:
+            radar_figure(by_category).savefig(args.plot, format="png", bbox_inches="tight")
+        except OSError as e:
+            raise UserError(f"--plot: cannot write {args.plot}: {e.strerror or e}") from None
+    sys.stdout.write(render(report, args.format))
+    if args.format in ("csv",) and report.comparison is not None:
+        # CSV holds one table; the comparison goes to stderr so stdout stays machine-readable.
+        c = report.comparison
+        print(
+            f"mtbench show: {c.model_a} - {c.model_b} = {c.difference:+.4f} "
+            f"[{c.ci_low:.4f}, {c.ci_high:.4f}] over {c.n_questions} questions",
+            file=sys.stderr,
+        )
+    if args.plot is not None:
+        print(f"mtbench show: wrote {args.plot}", file=sys.stderr)
+    return 0
