@@ -183,6 +183,30 @@ class ChatClient:
     def base_url(self) -> str:
         return str(self._client.base_url)
 
+    async def list_models(self, *, timeout: float = 10.0) -> list[str] | None:
+        """One GET /models, no retries: the served model ids, or None where the endpoint lists none.
+
+        A cheap preflight before a run fans out. An endpoint that cannot be reached, or refuses the
+        key, raises ``EndpointFatal`` here, in seconds, instead of after every retry of every request.
+        """
+        try:
+            page = await self._client.with_options(timeout=min(timeout, self.config.timeout)).models.list()
+        except openai.APIStatusError as e:
+            if e.status_code in (401, 403):
+                raise EndpointFatal(_redact(
+                    f"{self.base_url}: HTTP {e.status_code}, {FATAL_STATUS[e.status_code]}: "
+                    f"{_short(_error_message(e))}", self._key)) from None
+            return None  # no listing here (404/405) or a hiccup: the first chat call will tell
+        except openai.APITimeoutError:
+            raise EndpointFatal(f"{self.base_url}: no answer within {min(timeout, self.config.timeout):g}s") from None
+        except openai.APIConnectionError as e:
+            cause = e.__cause__ or e
+            raise EndpointFatal(_redact(
+                f"cannot reach {self.base_url}: {_short(str(cause) or type(cause).__name__)}", self._key)) from None
+        except (openai.APIResponseValidationError, ValueError):
+            return None
+        return [m.id for m in getattr(page, "data", None) or [] if getattr(m, "id", None)]
+
     async def chat(
         self,
         model: str,

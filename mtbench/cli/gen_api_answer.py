@@ -1,11 +1,119 @@
-"""`mtbench gen-api-answer` (placeholder until issue #6 lands)."""
+"""`mtbench gen-api-answer`: MT-bench answers from an OpenAI-compatible endpoint (FastChat's gen_api_answer)."""
 
 from __future__ import annotations
 
-from mtbench.cli.common import add_layout_args, not_implemented
+import argparse
+import sys
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args, layout_from
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("gen-api-answer", help="(not implemented yet)")
+    from mtbench.client import DEFAULT_API_KEY_ENV, EndpointConfig, RetryPolicy
+
+    defaults, retry = EndpointConfig(), RetryPolicy()
+    parser = sub.add_parser(
+        "gen-api-answer",
+        help="answer the questions with a model behind an OpenAI-compatible API (vLLM, transformers serve, OpenAI)",
+        description=(
+            "Ask every question, both turns, of a model served by an OpenAI-compatible endpoint, e.g. "
+            "'vllm serve MODEL' then 'mtbench gen-api-answer --model MODEL --base-url http://localhost:8000/v1 "
+            "--parallel 64'. Turn 2 carries the model's own turn-1 answer. Answers are appended to "
+            "BENCH/model_answer/MODEL_ID.jsonl as each question finishes; a rerun asks only what is missing, "
+            "and the file ends sorted by question id, one line per id. A question that fails after every "
+            "retry is written as a failure (field 'error', only the turns that completed), which the judge "
+            "skips; --retry-failed asks those again. An unreachable endpoint, a refused key or an unknown "
+            "model stops the run at its first request (exit 1)."
+        ),
+    )
     add_layout_args(parser)
-    parser.set_defaults(run=not_implemented("gen-api-answer", "issue #6"))
+    parser.add_argument("--model", required=True, help="the model name sent to the endpoint")
+    parser.add_argument(
+        "--model-id",
+        help="the answer file's name, i.e. the model's name in judgments and tables "
+        "(default: --model with '/' replaced by '--', e.g. meta-llama/Llama-3-8B -> meta-llama--Llama-3-8B)",
+    )
+    parser.add_argument("--answer-file", type=Path, help="output file (default: BENCH/model_answer/MODEL_ID.jsonl)")
+    parser.add_argument(
+        "--openai-api-base", "--base-url", dest="base_url", metavar="URL",
+        help="the endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, else the OpenAI API)",
+    )
+    parser.add_argument(
+        "--api-key-env", default=DEFAULT_API_KEY_ENV, metavar="VAR",
+        help=f"environment variable holding the API key (default: {DEFAULT_API_KEY_ENV}; "
+        "not needed with a --base-url that takes no key)",
+    )
+    parser.add_argument("--num-choices", type=int, default=1, help="conversations per question (default: 1)")
+    parser.add_argument(
+        "--force-temperature", type=float, metavar="T",
+        help="one temperature for every question, over required_temperature and the per-category table",
+    )
+    parser.add_argument("--max-tokens", type=int, default=1024, help="max_tokens of each turn (default: 1024)")
+    parser.add_argument("--question-begin", type=int, metavar="I", help="slice start over the questions in file order")
+    parser.add_argument("--question-end", type=int, metavar="I", help="slice end over the questions in file order")
+    parser.add_argument("--parallel", type=int, default=1, help="conversations in flight at once (default: 1)")
+    parser.add_argument(
+        "--system-prompt", metavar="TEXT",
+        help="a system message sent first in every request (default: none, the model's own default applies)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
+        help=f"per request (default: {defaults.timeout:g})",
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=retry.max_retries, metavar="N",
+        help=f"retries of a request after 429, 5xx, timeouts and dropped connections (default: {retry.max_retries})",
+    )
+    parser.add_argument("--retry-failed", action="store_true", help="ask again the questions recorded as failures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.client import EndpointConfig, RetryPolicy
+    from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
+
+    config = ApiAnswerConfig(
+        layout=layout_from(args),
+        model=args.model,
+        model_id=args.model_id or default_model_id(args.model),
+        endpoint=EndpointConfig(
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            timeout=args.timeout,
+            retry=RetryPolicy(max_retries=args.max_retries),
+        ),
+        answer_file=args.answer_file,
+        num_choices=args.num_choices,
+        force_temperature=args.force_temperature,
+        max_tokens=args.max_tokens,
+        question_begin=args.question_begin,
+        question_end=args.question_end,
+        parallel=args.parallel,
+        system_prompt=args.system_prompt,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+    summary = generate_api_answers(config)
+    asked = summary.answered + len(summary.failed)
+    if not asked:
+        print(f"{summary.answer_file}: all {summary.selected} questions already answered; nothing to do")
+        return 0
+    line = (
+        f"{summary.answer_file}: {summary.answered} answered, {len(summary.failed)} failed"
+        f" ({summary.skipped} already there) in {summary.elapsed_s:.1f}s;"
+        f" tokens: {summary.prompt_tokens} prompt, {summary.completion_tokens} completion"
+    )
+    print(line)
+    for qid, reason in summary.failed[:5]:
+        print(f"  question {qid} failed: {reason}", file=sys.stderr)
+    if len(summary.failed) > 5:
+        print(f"  ... and {len(summary.failed) - 5} more", file=sys.stderr)
+    if summary.failed:
+        print("  rerun with --retry-failed to ask the failed questions again", file=sys.stderr)
+    if not summary.answered:
+        from mtbench.errors import RunFailed
+
+        raise RunFailed(f"every one of the {asked} questions asked failed")
+    return 0
