@@ -1,11 +1,108 @@
-"""`mtbench judge` (placeholder until issue #3 lands)."""
+"""`mtbench judge`: grade answers with an LLM judge (FastChat's gen_judgment.py, resumable, no Enter prompt)."""
 
 from __future__ import annotations
 
-from mtbench.cli.common import add_layout_args, not_implemented
+import argparse
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args, layout_from
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("judge", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "judge",
+        help="grade model answers with an LLM judge (single, pairwise-baseline, pairwise-all)",
+        description=(
+            "Judge every answer file (or --model-list) with FastChat's MT-bench judge prompts, sent to any "
+            "OpenAI-compatible endpoint. Judgments are appended to "
+            "data/BENCH/model_judgment/JUDGE_single.jsonl or JUDGE_pair.jsonl as they finish; a rerun skips "
+            "matches already judged with the same prompt, so an interrupted run resumes where it stopped. "
+            "The plan (matches, calls, estimated tokens and cost) is printed before any call."
+        ),
+    )
     add_layout_args(parser)
-    parser.set_defaults(run=not_implemented("judge", "issue #3"))
+    parser.add_argument("--mode", choices=("single", "pairwise-baseline", "pairwise-all"), default="single",
+                        help="single: a 1-10 score per answer; pairwise-baseline: each model against "
+                        "--baseline-model; pairwise-all: every pair of models (default: single)")
+    parser.add_argument("--judge-file", type=Path, default=None,
+                        help="judge prompts (default: DATA_DIR/judge_prompts.jsonl)")
+    parser.add_argument("--judge-model", default="gpt-4",
+                        help="judge model name sent to the endpoint; names the output file (default: gpt-4)")
+    parser.add_argument("--baseline-model", default="gpt-3.5-turbo",
+                        help="baseline for --mode pairwise-baseline (default: gpt-3.5-turbo)")
+    parser.add_argument("--model-list", nargs="+", metavar="MODEL",
+                        help="models to judge, by answer-file stem (default: every answer file)")
+    parser.add_argument("--first-n", type=int, metavar="N", help="judge only the first N questions")
+    parser.add_argument("--reference", default="gpt-4", metavar="NAME",
+                        help="reference answers for math/reasoning/coding: BENCH/reference_answer/NAME.jsonl "
+                        "(default: gpt-4; the corrected set is gpt-4-0125-preview)")
+    parser.add_argument("--parallel", type=int, default=8, help="concurrent judge requests (default: 8)")
+    parser.add_argument("--judge-base-url", default=None, metavar="URL",
+                        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, else the OpenAI API)")
+    parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="NAME",
+                        help="environment variable holding the API key (default: OPENAI_API_KEY)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default: 0)")
+    parser.add_argument("--max-tokens", type=int, default=2048, help="judge max_tokens (default: 2048)")
+    parser.add_argument("--max-retries", type=int, default=6,
+                        help="retries of a request after a 429/5xx/timeout/dropped connection (default: 6)")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="timeout per request (default: 120)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="judge again the matches whose earlier judgment failed (API error or no verdict)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
+    parser.add_argument("--max-cost", type=float, metavar="USD",
+                        help="refuse to start (exit 2) if the estimated cost is above this")
+    parser.add_argument("--price-input", type=float, metavar="USD",
+                        help="judge price per 1M input tokens (overrides the built-in table)")
+    parser.add_argument("--price-output", type=float, metavar="USD",
+                        help="judge price per 1M output tokens (overrides the built-in table)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.client import EndpointConfig, RetryPolicy
+    from mtbench.errors import UserError
+    from mtbench.gen_judgment import JudgeConfig, check_budget, plan_judging, run_judging
+
+    if args.max_retries < 0:
+        raise UserError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be positive, got {args.timeout:g}")
+    if args.max_tokens < 1:
+        raise UserError(f"--max-tokens must be at least 1, got {args.max_tokens}")
+    config = JudgeConfig(
+        layout=layout_from(args),
+        mode=args.mode,
+        judge_file=args.judge_file,
+        judge_model=args.judge_model,
+        baseline_model=args.baseline_model,
+        model_list=tuple(args.model_list) if args.model_list else None,
+        first_n=args.first_n,
+        reference=args.reference,
+        parallel=args.parallel,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        endpoint=EndpointConfig(
+            base_url=args.judge_base_url,
+            api_key_env=args.judge_api_key_env,
+            timeout=args.timeout,
+            retry=RetryPolicy(max_retries=args.max_retries),
+        ),
+        retry_failed=args.retry_failed,
+        price_input=args.price_input,
+        price_output=args.price_output,
+        progress=not args.no_progress,
+    )
+    plan = plan_judging(config)
+    print(plan.describe(), flush=True)
+    if args.dry_run:
+        return 0
+    check_budget(plan, args.max_cost)
+    if not plan.resume.todo:
+        print("nothing to judge: every match is already in the output file")
+        return 0
+    config.endpoint.api_key()  # a missing key is a user error before anything starts
+    summary = run_judging(plan)
+    print(summary.describe(), flush=True)
+    return 0

@@ -1,0 +1,83 @@
+"""What a judge run will cost, before it runs (offline), and what it did cost (from the API's usage).
+
+Token counts before a run are an estimate that needs no tokenizer download: about 4 characters per
+token for English prose (OpenAI's rule of thumb), plus a few tokens of chat framing per message, and an
+assumed reply length per call. MT-bench prompts are English and markdown, where the heuristic is within
+roughly 10-15% of tiktoken's count; the estimate is for deciding whether to start, not for billing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CHARS_PER_TOKEN = 4.0
+TOKENS_PER_MESSAGE = 4  # role and separators the chat format adds around each message
+TOKENS_PER_REQUEST = 3  # the primed assistant turn
+# Mean judge reply in the real GPT-4 MT-bench runs we have is ~740 characters (~185 tokens); rounded up
+# so the estimate errs on the side of more, not less.
+ASSUMED_OUTPUT_TOKENS = 250
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1M tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1e6
+
+
+# List prices (USD per 1M tokens, standard tier) as published by OpenAI; check before trusting a bill.
+PRICES: dict[str, Price] = {
+    "gpt-4": Price(30.0, 60.0),
+    "gpt-4-0314": Price(30.0, 60.0),
+    "gpt-4-0613": Price(30.0, 60.0),
+    "gpt-4-32k": Price(60.0, 120.0),
+    "gpt-4-turbo": Price(10.0, 30.0),
+    "gpt-4-turbo-2024-04-09": Price(10.0, 30.0),
+    "gpt-4-1106-preview": Price(10.0, 30.0),
+    "gpt-4-0125-preview": Price(10.0, 30.0),
+    "gpt-4o": Price(2.5, 10.0),
+    "gpt-4o-2024-05-13": Price(5.0, 15.0),
+    "gpt-4o-2024-08-06": Price(2.5, 10.0),
+    "gpt-4o-2024-11-20": Price(2.5, 10.0),
+    "gpt-4o-mini": Price(0.15, 0.6),
+    "gpt-4.1": Price(2.0, 8.0),
+    "gpt-4.1-mini": Price(0.4, 1.6),
+    "gpt-4.1-nano": Price(0.1, 0.4),
+    "gpt-3.5-turbo": Price(0.5, 1.5),
+    "gpt-3.5-turbo-0125": Price(0.5, 1.5),
+    "gpt-5": Price(1.25, 10.0),
+    "gpt-5-mini": Price(0.25, 2.0),
+    "gpt-5-nano": Price(0.05, 0.4),
+}
+
+_DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
+
+def price_for(model: str, *, input_price: float | None = None, output_price: float | None = None) -> Price | None:
+    """The price of ``model``: the flags if both are given, else the table (a dated snapshot such as
+    ``gpt-4o-mini-2024-07-18`` falls back to its undated name), else None (unknown)."""
+    if input_price is not None and output_price is not None:
+        return Price(input_price, output_price)
+    known = PRICES.get(model) or PRICES.get(_DATE_SUFFIX.sub("", model))
+    if known is None:
+        return None
+    # One flag alone overrides its half of the table's price.
+    return Price(known.input if input_price is None else input_price,
+                 known.output if output_price is None else output_price)
+
+
+def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
+    """Offline prompt-token estimate for one chat request (chars/4 plus chat framing)."""
+    chars = sum(len(m["content"]) for m in messages)
+    return round(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_REQUEST
+
+
+def format_usd(amount: float | None) -> str:
+    if amount is None:
+        return "unknown"
+    return f"${amount:,.2f}" if amount >= 0.1 else f"${amount:,.4f}"
