@@ -161,7 +161,11 @@ class HttpSource:
         host = urllib.parse.urlsplit(url).netloc or url
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response, open(dest, "wb") as out:
-                _copy_limited(response, out, file.size)
+                copied = _copy_limited(response, out, file.size)
+                announced = response.headers.get("Content-Length", "")
+                # urllib does not raise when the connection closes early on a sized read; check ourselves
+                if announced.isdigit() and copied < int(announced) and (file.size is None or copied <= file.size):
+                    raise SourceMiss(f"download of {url} broke off after {copied} of {announced} bytes")
         except urllib.error.HTTPError as e:
             raise SourceMiss(f"HTTP {e.code} {e.reason} for {url}") from None
         except urllib.error.URLError as e:
@@ -244,16 +248,17 @@ def _last_error_line(text: str) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
-def _copy_limited(src, out, size: int | None) -> None:
-    """Copy in chunks; past ``size + 1`` bytes the file is wrong anyway, so a runaway source is cut off."""
-    remaining = None if size is None else size + 1
-    while remaining is None or remaining > 0:
-        chunk = src.read(1 << 16 if remaining is None else min(1 << 16, remaining))
+def _copy_limited(src, out, size: int | None) -> int:
+    """Copy in chunks and return the bytes copied; past ``size + 1`` bytes the file is wrong anyway, so a
+    runaway source is cut off there."""
+    copied = 0
+    while size is None or copied <= size:
+        chunk = src.read(1 << 16 if size is None else min(1 << 16, size + 1 - copied))
         if not chunk:
             break
         out.write(chunk)
-        if remaining is not None:
-            remaining -= len(chunk)
+        copied += len(chunk)
+    return copied
 
 
 # ---------------------------------------------------------------------------------------------------
