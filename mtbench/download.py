@@ -114,10 +114,11 @@ class LocalSource:
         for path in self.candidates(file):
             if path.is_file():
                 try:
-                    with open(path, "rb") as src, open(dest, "wb") as out:
-                        _copy_limited(src, out, file.size)
+                    src = open(path, "rb")
                 except OSError as e:
                     raise SourceMiss(f"cannot read {path}: {e.strerror or e}") from None
+                with src, open(dest, "wb") as out:
+                    _copy_limited(src, out, file.size)
                 return
         raise SourceMiss("no " + " or ".join(str(p.relative_to(self.folder)) for p in self.candidates(file)))
 
@@ -328,8 +329,12 @@ def fetch_files(
         for file, target in tqdm(todo, desc="download", unit="file", disable=None if progress else True):
             _make_dirs(target.parent, created_dirs)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-            temps.append((tmp, target))
-            source = _fetch_one(file, sources, tmp)
+            try:
+                tmp.touch()
+                temps.append((tmp, target))
+                source = _fetch_one(file, sources, tmp)
+            except OSError as e:  # our side: the data dir is not writable, or the disk is full
+                raise UserError(f"cannot write {tmp}: {e.strerror or e}") from None
             outcomes[file.path] = FileOutcome(file, target, source.name)
         for tmp, target in temps:
             os.replace(tmp, target)
@@ -419,6 +424,8 @@ def mt_bench_sources(config: DownloadConfig, files: Sequence[PinnedFile]) -> lis
     """The sources to try, in order, for ``config``; flag combinations that make no sense are user errors."""
     if config.source not in ("auto", *SOURCE_NAMES):
         raise UserError(f"--source must be auto, {', '.join(SOURCE_NAMES)}; got {config.source!r}")
+    if not config.timeout_s > 0:
+        raise UserError(f"--timeout must be a positive number of seconds; got {config.timeout_s:g}")
     if config.local_dir is not None:
         if config.source not in ("auto", "local"):
             raise UserError(f"--from DIR is a local source; it cannot be combined with --source {config.source}")

@@ -253,6 +253,7 @@ def test_present_file_with_wrong_hash_needs_force(tmp_path: Path):
          "--from DIR is a local source; it cannot be combined with --source github"),
         (["--from", str(MT_BENCH_DATA), "--bench-name", "vicuna_bench"],
          "download only knows the mt_bench data set; got --bench-name vicuna_bench"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds; got 0"),
     ],
 )
 def test_flag_errors_are_one_line_exit_2(tmp_path: Path, capsys, args: list[str], message: str):
@@ -261,6 +262,18 @@ def test_flag_errors_are_one_line_exit_2(tmp_path: Path, capsys, args: list[str]
     assert main(["download", *args, "--data-dir", str(tmp_path / "data")]) == 2
     assert capsys.readouterr().err.strip() == f"mtbench download: error: {message}"
     assert not (tmp_path / "data").exists()
+
+
+def test_data_dir_that_is_a_file_is_a_user_error(tmp_path: Path, capsys):
+    from mtbench.cli import main
+
+    data = tmp_path / "data"
+    data.write_text("not a folder\n")
+    assert main(["download", "--from", str(MT_BENCH_DATA), "--data-dir", str(data)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"mtbench download: error: cannot write {data}/.judge_prompts.jsonl.{os.getpid()}.part: Not a directory"
+    )
+    assert data.read_text() == "not a folder\n"
 
 
 # ---------------------------------------------------------------------------------------------------
