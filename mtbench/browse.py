@@ -1,0 +1,285 @@
+"""`mtbench browse`: a local web UI over a bench's questions, answers and judgments (FastChat's qa_browser).
+
+An aiohttp server bound to 127.0.0.1 by default: one HTML page, its JS and CSS as files, and JSON
+endpoints the page draws from. Untrusted text reaches the page only as ``textContent`` or as HTML that
+``webview.markup`` built from escaped text, and the Content-Security-Policy allows no inline script at all,
+so an answer that carries ``<script>`` is shown, never run. The files are re-read when they change on
+disk, so the page follows a judge run that is still writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from mtbench.bench import BenchLayout
+from mtbench.errors import UserError
+from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
+
+log = logging.getLogger("mtbench")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LEADERBOARD_MODES = ("single", "pairwise-baseline", "pairwise-all")
+
+CSP = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class BrowseConfig:
+    layout: BenchLayout
+    judge_model: str | None = None  # None: every judge with a judgment file
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT  # 0: any free port
+    n_bootstrap: int = 1000
+    seed: int = 0
+
+
+def static_text(name: str) -> str:
+    return resources.files("mtbench.webview").joinpath("static", name).read_text(encoding="utf-8")
+
+
+class BrowseState:
+    """The current view of the files, rebuilt when any of them changed since the last request."""
+
+    def __init__(self, config: BrowseConfig):
+        self.config = config
+        self._signature: tuple | None = None
+        self._view: BenchView | None = None
+        self._cache: dict[tuple, Any] = {}
+        self._lock = asyncio.Lock()
+
+    def load(self) -> BenchView:
+        signature = files_signature(self.config.layout)
+        if self._view is None or signature != self._signature:
+            self._view = load_bench_view(self.config.layout, self.config.judge_model)
+            self._signature = signature
+            self._cache.clear()
+        return self._view
+
+    async def view(self) -> BenchView:
+        async with self._lock:
+            return await asyncio.to_thread(self.load)
+
+    async def cached(self, key: tuple, compute: Callable[[BenchView], Any]) -> Any:
+        view = await self.view()
+        if key not in self._cache:
+            self._cache[key] = await asyncio.to_thread(compute, view)
+        return self._cache[key]
+
+
+# ---------------------------------------------------------------------------------------------------
+# leaderboard (show_result's tables and radar figure)
+
+
+def leaderboard(view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int) -> dict:
+    """``mtbench show``'s JSON for one judge and mode, read from the judge's file."""
+    from mtbench.show_result import ShowConfig, render, show
+
+    files = view.judges.get(judge)
+    path = None if files is None else (files.single if mode == "single" else files.pair)
+    if path is None:
+        kind = "single" if mode == "single" else "pair"
+        raise UserError(f"judge {judge!r} has no {kind} judgment file")
+    report = show(ShowConfig(
+        judgment_file=path, mode=mode, question_file=view.layout.question_file, judge_model=judge,
+        baseline_model=baseline, n_bootstrap=n_bootstrap, seed=seed,
+        mt_bench_fallback=view.layout.bench_name == "mt_bench",
+    ))
+    return json.loads(render(report, "json"))
+
+
+def radar_png(view: BenchView, judge: str, n_bootstrap: int, seed: int) -> bytes:
+    from mtbench.show_result import ShowConfig, radar_figure, show
+
+    files = view.judges.get(judge)
+    if files is None or files.single is None:
+        raise UserError(f"judge {judge!r} has no single judgment file")
+    report = show(ShowConfig(
+        judgment_file=files.single, mode="single", question_file=view.layout.question_file, judge_model=judge,
+        n_bootstrap=0, seed=seed, mt_bench_fallback=view.layout.bench_name == "mt_bench",
+    ))
+    if report.single is None or report.single.by_category is None:
+        raise UserError("no per-category scores (no question file and not MT-bench's question ids)")
+    buf = io.BytesIO()
+    radar_figure(report.single.by_category, title=f"MT-bench score by category (judge {judge})").savefig(
+        buf, format="png", bbox_inches="tight"
+    )
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# handlers
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, allow_nan=False, default=_jsonable), status=status, content_type="application/json"
+    )
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def _param(request: web.Request, name: str, *, required: bool = True) -> str | None:
+    value = request.query.get(name)
+    if required and not value:
+        raise UserError(f"missing query parameter {name!r}")
+    return value or None
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    text = _param(request, name)
+    try:
+        return int(text)  # type: ignore[arg-type]
+    except ValueError:
+        raise UserError(f"query parameter {name!r} must be an integer, got {text!r}") from None
+
+
+def _judge_param(request: web.Request, view: BenchView) -> str | None:
+    judge = _param(request, "judge", required=False)
+    if judge is not None and judge not in view.judges:
+        raise UserError(f"unknown judge {judge!r} (judges: {', '.join(view.judges) or 'none'})")
+    return judge
+
+
+def build_app(config: BrowseConfig) -> web.Application:
+    """The aiohttp application (routes, security headers); ``serve`` runs it."""
+    state = BrowseState(config)
+    assets = {name: static_text(name) for name in STATIC_FILES}
+    page = static_text("index.html")
+
+    @web.middleware
+    async def guard(request: web.Request, handler) -> web.StreamResponse:
+        # DNS rebinding: a page on another origin that resolves its name to 127.0.0.1 must not read our data.
+        # Only checked on a loopback bind: binding elsewhere is the user's deliberate choice to share.
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if config.host in LOOPBACK and host not in LOOPBACK:
+            return web.Response(status=421, text="unexpected Host header\n")
+        try:
+            response = await handler(request)
+        except UserError as e:
+            response = _json({"error": str(e)}, status=400)
+        except web.HTTPException as e:
+            response = e
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def static(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in assets:
+            raise web.HTTPNotFound()
+        return web.Response(text=assets[name], content_type=STATIC_FILES[name], charset="utf-8")
+
+    async def meta(request: web.Request) -> web.Response:
+        return _json((await state.view()).meta())
+
+    async def question(request: web.Request) -> web.Response:
+        view = await state.view()
+        return _json(view.question_view(_int_param(request, "id"), _judge_param(request, view)))
+
+    async def single(request: web.Request) -> web.Response:
+        view = await state.view()
+        qid, model = _int_param(request, "id"), _param(request, "model")
+        return _json(view.single_view(qid, model, _judge_param(request, view)))  # type: ignore[arg-type]
+
+    async def pair(request: web.Request) -> web.Response:
+        view = await state.view()
+        qid = _int_param(request, "id")
+        a, b = _param(request, "model_a"), _param(request, "model_b")
+        return _json(view.pair_view(qid, a, b, _judge_param(request, view)))  # type: ignore[arg-type]
+
+    async def board(request: web.Request) -> web.Response:
+        view = await state.view()
+        judge = _judge_param(request, view) or _param(request, "judge")
+        mode = _param(request, "mode", required=False) or "single"
+        if mode not in LEADERBOARD_MODES:
+            raise UserError(f"mode must be one of {', '.join(LEADERBOARD_MODES)}; got {mode!r}")
+        baseline = _param(request, "baseline", required=False) if mode == "pairwise-baseline" else None
+        if mode == "pairwise-baseline" and baseline is None:
+            raise UserError("mode pairwise-baseline needs a baseline")
+        data = await state.cached(
+            ("board", judge, mode, baseline),
+            lambda v: leaderboard(v, judge, mode, baseline, config.n_bootstrap, config.seed),  # type: ignore[arg-type]
+        )
+        return _json(data)
+
+    async def radar(request: web.Request) -> web.Response:
+        view = await state.view()
+        judge = _judge_param(request, view) or _param(request, "judge")
+        png = await state.cached(("radar", judge), lambda v: radar_png(v, judge, config.n_bootstrap, config.seed))  # type: ignore[arg-type]
+        return web.Response(body=png, content_type="image/png")
+
+    app = web.Application(middlewares=[guard])
+    app.add_routes([
+        web.get("/", index),
+        web.get("/static/{name}", static),
+        web.get("/api/meta", meta),
+        web.get("/api/question", question),
+        web.get("/api/single", single),
+        web.get("/api/pair", pair),
+        web.get("/api/leaderboard", board),
+        web.get("/radar.png", radar),
+    ])
+    return app
+
+
+def serve(config: BrowseConfig, on_ready: Callable[[str], None] | None = None) -> None:
+    """Load the files (so a bad file fails before the server starts), then serve until interrupted."""
+    view = load_bench_view(config.layout, config.judge_model)
+    if not view.judges:
+        log.warning("no judgment files in %s yet: showing answers only", config.layout.judgment_dir)
+    asyncio.run(_serve(config, on_ready))
+
+
+async def _serve(config: BrowseConfig, on_ready: Callable[[str], None] | None) -> None:
+    runner = web.AppRunner(build_app(config), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise UserError(f"--host/--port: cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
+    sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}/")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

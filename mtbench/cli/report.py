@@ -1,0 +1,76 @@
+"""`mtbench report`: one self-contained HTML file (leaderboard, CIs, categories, radar, drill-down)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args, layout_from
+
+MODES = ("single", "pairwise-baseline", "pairwise-all")  # = report.REPORT_MODES, without importing pandas
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report (leaderboard, CIs, radar chart, every answer and judgment)",
+        description=(
+            "Write one HTML file that needs no server and no network: the leaderboard with bootstrap confidence "
+            "intervals, the per-category table and radar chart (single mode), and a per-question drill-down "
+            "with each model's answers, scores and the judge's explanations. All model and judge text is "
+            "escaped and the page runs no script: safe to attach to a model card or a pull request."
+        ),
+    )
+    add_layout_args(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.html", help="where to write the report")
+    parser.add_argument(
+        "--judge-model", metavar="JUDGE",
+        help="judge whose judgments to report (default: gpt-4, or the only judge with judgments)",
+    )
+    parser.add_argument("--mode", choices=MODES, default="single", help="which judgments to report (default: single)")
+    parser.add_argument(
+        "--baseline-model", default="gpt-3.5-turbo",
+        help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
+    )
+    parser.add_argument("--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)")
+    parser.add_argument(
+        "--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+        help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument(
+        "--no-questions", dest="drilldown", action="store_false",
+        help="leave out the per-question drill-down (a much smaller file)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.report import ReportConfig, write_report
+
+    config = ReportConfig(
+        layout=layout_from(args),
+        out=args.out,
+        judge_model=args.judge_model,
+        mode=args.mode,
+        baseline_model=args.baseline_model,
+        model_list=tuple(args.model_list) if args.model_list else None,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        drilldown=args.drilldown,
+    )
+    out = write_report(config)
+    size = out.stat().st_size
+    print(f"mtbench report: wrote {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0

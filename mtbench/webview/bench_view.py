@@ -1,0 +1,299 @@
+"""Questions, answers, reference answers and judgments of one benchmark, joined for display.
+
+``load_bench_view`` reads a data dir once (FastChat's layout; our files or FastChat's); the methods return
+plain JSON-able dicts that the browser page and the static report both draw from. Raw text stays raw
+(``text``) next to its safe rendering (``html``, from ``markup.render_markdown``); nothing else here is
+ever inserted into a page as markup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mtbench.bench import CATEGORIES, NEED_REF_CATEGORIES, BenchLayout
+from mtbench.errors import UserError
+from mtbench.records import (
+    Answer,
+    PairJudgment,
+    Question,
+    SingleJudgment,
+    latest_by_key,
+    load_answers,
+    load_pair_judgments,
+    load_questions,
+    load_single_judgments,
+)
+from mtbench.show_result import match_outcome
+from mtbench.webview.markup import render_markdown
+
+DEFAULT_REFERENCE = "gpt-4"  # FastChat's reference set, used when the judge has none of its own
+SINGLE_SUFFIX = "_single"
+PAIR_SUFFIX = "_pair"
+
+
+def rich(text: str) -> dict[str, str]:
+    """A piece of untrusted text as sent to a page: the raw text and its escaped Markdown rendering."""
+    return {"text": text, "html": render_markdown(text)}
+
+
+@dataclass(frozen=True)
+class JudgeFiles:
+    """The judgment files one judge model has in the bench's model_judgment folder."""
+
+    judge: str
+    single: Path | None = None
+    pair: Path | None = None
+
+
+def find_judges(layout: BenchLayout) -> dict[str, JudgeFiles]:
+    """Every judge with a ``JUDGE_single.jsonl`` or ``JUDGE_pair.jsonl``, by judge name (the file's stem)."""
+    found: dict[str, dict[str, Path]] = {}
+    if layout.judgment_dir.is_dir():
+        for path in sorted(layout.judgment_dir.glob("*.jsonl")):
+            for suffix, kind in ((SINGLE_SUFFIX, "single"), (PAIR_SUFFIX, "pair")):
+                if path.stem.endswith(suffix) and len(path.stem) > len(suffix):
+                    found.setdefault(path.stem[: -len(suffix)], {})[kind] = path
+    return {j: JudgeFiles(j, files.get("single"), files.get("pair")) for j, files in sorted(found.items())}
+
+
+def select_judges(layout: BenchLayout, judge_model: str | None) -> dict[str, JudgeFiles]:
+    """The judges to show: the one ``--judge-model`` names (which must have a file), or all found."""
+    judges = find_judges(layout)
+    if judge_model is None:
+        return judges
+    layout.single_judgment_file(judge_model)  # rejects names that cannot be file names
+    if judge_model not in judges:
+        have = ", ".join(judges) or "none"
+        raise UserError(
+            f"--judge-model {judge_model}: no {layout.single_judgment_file(judge_model)} or "
+            f"{layout.pair_judgment_file(judge_model).name} (judges found: {have}); "
+            f"create them with `mtbench judge --judge-model {judge_model}`"
+        )
+    return {judge_model: judges[judge_model]}
+
+
+@dataclass(frozen=True)
+class BenchView:
+    layout: BenchLayout
+    questions: Mapping[int, Question]
+    answers: Mapping[str, Mapping[int, Answer]]  # model -> question_id -> answer
+    references: Mapping[str, Mapping[int, Answer]]  # reference set name -> question_id -> answer
+    judges: Mapping[str, JudgeFiles]
+    single: Mapping[str, Mapping[tuple[int, str, int], SingleJudgment]] = field(default_factory=dict)
+    pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)
+
+    # -- lists -------------------------------------------------------------------------------------
+
+    @property
+    def models(self) -> list[str]:
+        """Models with an answer file or a judgment, sorted."""
+        judged = {k[1] for by_key in self.single.values() for k in by_key}
+        judged |= {m for pairs in self.pair.values() for j in pairs for m in (j.model_1, j.model_2)}
+        return sorted(set(self.answers) | judged)
+
+    def categories(self) -> list[str]:
+        present = list(dict.fromkeys(q.category for q in self.questions.values()))
+        return [c for c in CATEGORIES if c in present] + [c for c in present if c not in CATEGORIES]
+
+    def meta(self) -> dict[str, Any]:
+        """What the page's selectors offer: judges, models, and questions by category."""
+        return {
+            "bench": self.layout.bench_name,
+            "data_dir": os.fspath(self.layout.data_dir),
+            "judges": [
+                {"name": j.judge, "single": j.single is not None and j.judge in self.single,
+                 "pair": j.pair is not None and j.judge in self.pair,
+                 "pair_models": self.pair_models(j.judge)}
+                for j in self.judges.values()
+            ],
+            "models": self.models,
+            "categories": [
+                {"name": c, "questions": [
+                    {"id": q.question_id, "preview": _preview(q.turns[0])}
+                    for q in self.questions.values() if q.category == c
+                ]}
+                for c in self.categories()
+            ],
+        }
+
+    def pair_models(self, judge: str) -> list[str]:
+        return sorted({m for j in self.pair.get(judge, ()) for m in (j.model_1, j.model_2)})
+
+    # -- one question --------------------------------------------------------------------------------
+
+    def question(self, question_id: int) -> Question:
+        try:
+            return self.questions[question_id]
+        except KeyError:
+            raise UserError(f"no question {question_id} in {self.layout.question_file}") from None
+
+    def reference_set(self, judge: str | None) -> str | None:
+        """The reference answers the judge was given: FastChat looks them up under the judge's own name."""
+        if judge is not None and judge in self.references:
+            return judge
+        return DEFAULT_REFERENCE if DEFAULT_REFERENCE in self.references else None
+
+    def question_view(self, question_id: int, judge: str | None = None) -> dict[str, Any]:
+        q = self.question(question_id)
+        out: dict[str, Any] = {
+            "id": q.question_id,
+            "category": q.category,
+            "turns": [rich(t) for t in q.turns],
+            "hints": [rich(t) for t in q.reference or () if t.strip()],
+            "reference": None,
+        }
+        ref_set = self.reference_set(judge)
+        ref = self.references.get(ref_set, {}).get(question_id) if ref_set else None
+        if ref is not None:
+            out["reference"] = {
+                "source": os.fspath(self.layout.reference_file(ref_set)),
+                "set": ref_set,
+                "judged_with": q.category in NEED_REF_CATEGORIES,
+                "turns": [rich(t) for t in ref.turns],
+            }
+        return out
+
+    def answer_view(self, model: str, question_id: int) -> dict[str, Any]:
+        answer = self.answers.get(model, {}).get(question_id)
+        if answer is None:
+            where = self.layout.answer_dir / f"{model}.jsonl"
+            return {"model": model, "turns": [], "failure": f"no answer to question {question_id} in {where}"}
+        return {"model": model, "turns": [rich(t) for t in answer.turns], "failure": answer.failure}
+
+    def single_view(self, question_id: int, model: str, judge: str | None) -> dict[str, Any]:
+        """A question, one model's answer, and the judge's score and explanation per turn."""
+        q = self.question(question_id)
+        by_key = self.single.get(judge, {}) if judge else {}
+        turns = []
+        for turn in range(1, len(q.turns) + 1):
+            j = by_key.get((question_id, model, turn))
+            if j is None:
+                turns.append({"turn": turn, "status": "missing", "score": None, "failure": None,
+                              "prompt": None, "explanation": None})
+                continue
+            turns.append({
+                "turn": turn,
+                "status": "failed" if j.failed else "scored",
+                "score": j.score,
+                "failure": j.error if j.failed else None,
+                "prompt": j.judge[1],
+                "explanation": rich(j.judgment),
+            })
+        return {
+            "judge": judge,
+            "question": self.question_view(question_id, judge),
+            "answer": self.answer_view(model, question_id),
+            "judgments": turns,
+        }
+
+    def pair_view(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> dict[str, Any]:
+        """Two models side by side, with both games and the combined verdict per turn.
+
+        A match may be stored either way round (model_1 = A or B); winners are reported as model names.
+        """
+        q = self.question(question_id)
+        matches = _pair_index(self.pair.get(judge, ()) if judge else ())
+        turns = []
+        for turn in range(1, len(q.turns) + 1):
+            j = matches.get((question_id, model_a, model_b, turn)) or matches.get((question_id, model_b, model_a, turn))
+            turns.append(_match_view(j, turn))
+        return {
+            "judge": judge,
+            "question": self.question_view(question_id, judge),
+            "answers": [self.answer_view(model_a, question_id), self.answer_view(model_b, question_id)],
+            "matches": turns,
+        }
+
+    def pair_opponents(self, judge: str, question_id: int | None = None) -> list[tuple[str, str]]:
+        """The (model_1, model_2) pairs judged by ``judge``, in file order (for one question if given)."""
+        seen = {}
+        for j in self.pair.get(judge, ()):
+            if question_id is None or j.question_id == question_id:
+                seen[(j.model_1, j.model_2)] = None
+        return list(seen)
+
+
+def _pair_index(judgments: Iterable[PairJudgment]) -> dict[tuple[int, str, str, int], PairJudgment]:
+    return latest_by_key(judgments, lambda j: (j.question_id, j.model_1, j.model_2, j.turn))
+
+
+def winner_name(winner: str, model_1: str, model_2: str) -> str:
+    """``model_1``/``model_2`` -> the model's name; ``tie`` and ``error`` unchanged."""
+    return {"model_1": model_1, "model_2": model_2}.get(winner, winner)
+
+
+def _match_view(j: PairJudgment | None, turn: int) -> dict[str, Any]:
+    if j is None:
+        return {"turn": turn, "status": "missing"}
+    out: dict[str, Any] = {
+        "turn": turn,
+        "model_1": j.model_1,
+        "model_2": j.model_2,
+        "prompt": j.judge[1],
+        "games": [
+            {"game": 1, "assistant_a": j.model_1, "assistant_b": j.model_2,
+             "winner": winner_name(j.g1_winner, j.model_1, j.model_2), "explanation": rich(j.g1_judgment)},
+            {"game": 2, "assistant_a": j.model_2, "assistant_b": j.model_1,
+             "winner": winner_name(j.g2_winner, j.model_1, j.model_2), "explanation": rich(j.g2_judgment)},
+        ],
+    }
+    if j.failed:
+        games = [str(i) for i, w in ((1, j.g1_winner), (2, j.g2_winner)) if w == "error"]
+        out["status"] = "failed"
+        out["failure"] = j.error or f"the judge failed in game {' and '.join(games)}"
+        out["verdict"] = None
+        out["inconsistent"] = False
+        return out
+    # FastChat's show_result rule: a tie in game 1, or games that disagree, make the match a tie.
+    out["status"] = "judged"
+    out["verdict"] = winner_name(match_outcome(j.g1_winner, j.g2_winner), j.model_1, j.model_2)
+    out["inconsistent"] = j.g1_winner != j.g2_winner
+    return out
+
+
+def _preview(text: str, limit: int = 128) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def load_bench_view(layout: BenchLayout, judge_model: str | None = None) -> BenchView:
+    """Read the question file, every answer file, the reference answers and the chosen judges' files."""
+    if not layout.question_file.is_file():
+        raise UserError(
+            f"no question file at {layout.question_file}; get the data with `mtbench download` "
+            "(or point --data-dir/--bench-name at it)"
+        )
+    judges = select_judges(layout, judge_model)
+    questions = {q.question_id: q for q in load_questions(layout.question_file)}
+    answers = {m: load_answers(layout.answer_file(m)) for m in layout.model_ids()}
+    references = {}
+    if layout.reference_dir.is_dir():
+        references = {p.stem: load_answers(p) for p in sorted(layout.reference_dir.glob("*.jsonl"))}
+    single = {}
+    pair = {}
+    for j in judges.values():
+        if j.single is not None:
+            single[j.judge] = latest_by_key(load_single_judgments(j.single), lambda r: (r.question_id, r.model, r.turn))
+        if j.pair is not None:
+            pair[j.judge] = load_pair_judgments(j.pair)
+    return BenchView(layout, questions, answers, references, judges, single, pair)
+
+
+def files_signature(layout: BenchLayout) -> tuple:
+    """(path, size, mtime) of every file a view reads: a changed signature means a judge run moved on."""
+    paths: list[Path] = [layout.question_file]
+    for folder in (layout.answer_dir, layout.reference_dir, layout.judgment_dir):
+        if folder.is_dir():
+            paths.extend(sorted(folder.glob("*.jsonl")))
+    sig = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        sig.append((os.fspath(p), st.st_size, st.st_mtime_ns))
+    return tuple(sig)

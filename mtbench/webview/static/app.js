@@ -1,0 +1,280 @@
+// MT-bench browser. Untrusted text (answers, judgments, questions, model names) is put on the page with
+// textContent, or as the `html` the server rendered from escaped text (webview/markup.py); the page's
+// Content-Security-Policy allows no inline script either way.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { meta: null, tab: "single" };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// A piece of untrusted text: {text, html}. Markdown on: the server's safe rendering; off: the raw text.
+function rich(piece) {
+  if ($("markdown").checked) {
+    const div = el("div", { class: "body md" });
+    div.innerHTML = piece.html; // built by the server from escaped text; no attributes, no scripts
+    return div;
+  }
+  return el("pre", { class: "body raw" }, piece.text);
+}
+
+function block(kind, label, ...content) {
+  return el("div", { class: "block " + kind }, el("div", { class: "label" }, label), ...content);
+}
+
+async function api(path, params) {
+  const url = path + "?" + new URLSearchParams(params || {}).toString();
+  const response = await fetch(url);
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function showError(err) {
+  const p = $("error");
+  p.textContent = err ? String(err.message || err) : "";
+  p.hidden = !err;
+}
+
+function fill(select, options, keep) {
+  const previous = keep === undefined ? select.value : keep;
+  select.replaceChildren(...options.map(([value, label]) => el("option", { value: String(value) }, label)));
+  if (options.some(([v]) => String(v) === String(previous))) select.value = String(previous);
+}
+
+function judgeInfo() {
+  return state.meta.judges.find((j) => j.name === $("judge").value) || null;
+}
+
+// ---- selectors --------------------------------------------------------------------------------------
+
+function fillQuestions(prefix) {
+  const cat = state.meta.categories.find((c) => c.name === $(prefix + "-category").value);
+  fill($(prefix + "-question"), (cat ? cat.questions : []).map((q) => [q.id, q.id + ": " + q.preview]));
+}
+
+function fillModels() {
+  const judge = judgeInfo();
+  const pairModels = judge && judge.pair_models.length ? judge.pair_models : state.meta.models;
+  const all = state.meta.models.map((m) => [m, m]);
+  fill($("single-model"), all);
+  fill($("pair-model-a"), pairModels.map((m) => [m, m]));
+  const b = $("pair-model-b");
+  fill(b, pairModels.map((m) => [m, m]));
+  if (b.value === $("pair-model-a").value && pairModels.length > 1) {
+    b.value = pairModels.find((m) => m !== $("pair-model-a").value);
+  }
+  const modes = [];
+  if (!judge || judge.single) modes.push(["single", "single-answer grading"]);
+  if (judge && judge.pair) modes.push(["pairwise-all", "pairwise, all pairs"], ["pairwise-baseline", "pairwise vs a baseline"]);
+  fill($("board-mode"), modes);
+  fill($("board-baseline"), pairModels.map((m) => [m, m]));
+}
+
+// ---- single tab -------------------------------------------------------------------------------------
+
+function questionBlocks(q, turnIndex) {
+  return block("user", "User, turn " + (turnIndex + 1), rich(q.turns[turnIndex]));
+}
+
+function referenceBlocks(q) {
+  const out = [];
+  if (q.reference) {
+    const how = q.reference.judged_with ? "given to the judge" : "not used by the judge for this category";
+    out.push(block("reference", "Reference answer (" + q.reference.set + ", " + how + ")",
+      ...q.reference.turns.map((t, i) => el("div", { class: "ref-turn", "data-turn": String(i + 1) },
+        el("div", { class: "muted" }, "Turn " + (i + 1)), rich(t)))));
+  }
+  if (q.hints.length) {
+    out.push(block("reference", "Reference hints (question file; never shown to the judge)",
+      ...q.hints.map((t) => rich(t))));
+  }
+  return out;
+}
+
+function answerBlock(answer, turnIndex) {
+  const attrs = { class: "block answer", "data-model": answer.model, "data-turn": String(turnIndex + 1) };
+  const node = el("div", attrs, el("div", { class: "label" }, answer.model + ", turn " + (turnIndex + 1)));
+  const turn = answer.turns[turnIndex];
+  if (answer.failure) node.append(el("div", { class: "failure-reason" }, "Failed answer: " + answer.failure));
+  if (turn) node.append(rich(turn));
+  else if (!answer.failure) node.append(el("div", { class: "muted" }, "(no text for this turn)"));
+  if (answer.failure) node.classList.add("failure");
+  return node;
+}
+
+function singleJudgment(j) {
+  const label = "Judgment, turn " + j.turn + (j.prompt ? " (" + j.prompt + ")" : "");
+  if (j.status === "missing") return block("judge missing", label, el("div", { class: "muted" }, "N/A: not judged"));
+  const head = j.status === "failed"
+    ? el("div", { class: "failure-reason" }, "Failed judgment: " + j.failure)
+    : el("div", { class: "score" }, "Score: " + j.score + " / 10");
+  const node = block("judge " + j.status, label, head, rich(j.explanation));
+  node.setAttribute("data-turn", String(j.turn));
+  if (j.status === "failed") node.classList.add("failure");
+  return node;
+}
+
+async function renderSingle() {
+  const id = $("single-question").value, model = $("single-model").value;
+  if (!id || !model) return;
+  const params = { id, model };
+  if ($("judge").value) params.judge = $("judge").value;
+  const data = await api("/api/single", params);
+  const parts = [el("h2", {}, "Question " + data.question.id + " (" + data.question.category + ")")];
+  data.question.turns.forEach((_, i) => {
+    parts.push(questionBlocks(data.question, i), answerBlock(data.answer, i));
+    if (data.judgments[i]) parts.push(singleJudgment(data.judgments[i]));
+  });
+  parts.push(...referenceBlocks(data.question));
+  $("single-view").replaceChildren(...parts);
+}
+
+// ---- pairwise tab -----------------------------------------------------------------------------------
+
+function verdictText(m) {
+  if (m.verdict === "tie") return m.inconsistent ? "Tie (inconsistent: the two games disagree)" : "Tie";
+  return "Winner: " + m.verdict;
+}
+
+function matchBlock(m) {
+  const label = "Judgment, turn " + m.turn + (m.prompt ? " (" + m.prompt + ")" : "");
+  if (m.status === "missing") return block("judge missing", label, el("div", { class: "muted" }, "N/A: not judged"));
+  const head = m.status === "failed"
+    ? el("div", { class: "failure-reason" }, "Failed judgment: " + m.failure)
+    : el("div", { class: "verdict" }, verdictText(m));
+  const games = el("div", { class: "columns" }, ...m.games.map((g) => el("div", { class: "game", "data-game": String(g.game) },
+    el("div", { class: "muted" }, "Game " + g.game + ": A = " + g.assistant_a + ", B = " + g.assistant_b),
+    el("div", { class: "game-winner" }, "Game " + g.game + " winner: " + g.winner),
+    rich(g.explanation))));
+  const node = block("judge " + m.status, label, head, games);
+  node.setAttribute("data-turn", String(m.turn));
+  if (m.inconsistent) head.classList.add("inconsistent");
+  if (m.status === "failed") node.classList.add("failure");
+  return node;
+}
+
+async function renderPair() {
+  const id = $("pair-question").value, a = $("pair-model-a").value, b = $("pair-model-b").value;
+  if (!id || !a || !b) return;
+  const params = { id, model_a: a, model_b: b };
+  if ($("judge").value) params.judge = $("judge").value;
+  const data = await api("/api/pair", params);
+  const parts = [el("h2", {}, "Question " + data.question.id + " (" + data.question.category + ")")];
+  data.question.turns.forEach((_, i) => {
+    parts.push(questionBlocks(data.question, i));
+    parts.push(el("div", { class: "columns" }, ...data.answers.map((ans) => el("div", {}, answerBlock(ans, i)))));
+    if (data.matches[i]) parts.push(matchBlock(data.matches[i]));
+  });
+  parts.push(...referenceBlocks(data.question));
+  $("pair-view").replaceChildren(...parts);
+}
+
+// ---- leaderboard ------------------------------------------------------------------------------------
+
+function num(x, digits) {
+  return x === null || x === undefined ? "-" : Number.isInteger(x) && digits === 0 ? String(x) : Number(x).toFixed(digits);
+}
+
+function table(id, header, rows) {
+  return el("table", { id },
+    el("thead", {}, el("tr", {}, ...header.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
+}
+
+async function renderBoard() {
+  const judge = $("judge").value, mode = $("board-mode").value;
+  $("board-baseline-label").hidden = mode !== "pairwise-baseline";
+  if (!judge || !mode) {
+    $("board-view").replaceChildren(el("p", { class: "muted" }, "No judgments to rank yet."));
+    return;
+  }
+  const params = { judge, mode };
+  if (mode === "pairwise-baseline") params.baseline = $("board-baseline").value;
+  const data = await api("/api/leaderboard", params);
+  const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
+  const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
+  if (mode === "single") {
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed"],
+      data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
+        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", num(r.n_valid, 0), num(r.n_failed, 0)])));
+    if (data.by_category) {
+      const models = data.models.map((r) => r.model);
+      parts.push(el("h2", {}, "Score by category"), table("by-category", ["category", ...models],
+        Object.entries(data.by_category).map(([cat, row]) => [cat, ...models.map((m) => num(row[m], 2))])));
+      const img = el("img", { class: "radar", id: "radar", alt: "radar chart of the per-category scores" });
+      img.src = "/radar.png?" + new URLSearchParams({ judge }).toString();
+      parts.push(el("h2", {}, "Radar"), img);
+    }
+  } else {
+    parts.push(el("h2", {}, data.baseline ? "Against " + data.baseline : "All pairs"),
+      table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent"],
+        data.models.map((r) => [r.model, num(r.win, 0), num(r.loss, 0), num(r.tie, 0), num(r.n_error, 0),
+          num(r.win_rate, 3), "[" + num(r.win_rate_ci_low, 3) + ", " + num(r.win_rate_ci_high, 3) + "]",
+          num(r.win_rate_adjusted, 3), "[" + num(r.adjusted_ci_low, 3) + ", " + num(r.adjusted_ci_high, 3) + "]",
+          num(r.consistency, 3)])));
+    parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
+      " matches had both games agree (disagreements count as ties)."));
+  }
+  if (data.notes && data.notes.length) parts.push(el("ul", { class: "notes" }, ...data.notes.map((n) => el("li", {}, n))));
+  $("board-view").replaceChildren(...parts);
+}
+
+// ---- wiring -----------------------------------------------------------------------------------------
+
+async function refresh() {
+  showError(null);
+  try {
+    if (state.tab === "single") await renderSingle();
+    else if (state.tab === "pair") await renderPair();
+    else await renderBoard();
+  } catch (err) {
+    showError(err);
+  }
+  document.body.setAttribute("data-ready", String(Date.now()));
+}
+
+function selectTab(tab) {
+  state.tab = tab;
+  for (const button of document.querySelectorAll(".tab")) button.classList.toggle("active", button.dataset.tab === tab);
+  for (const pane of ["single", "pair", "board"]) $("pane-" + pane).hidden = pane !== tab;
+  return refresh();
+}
+
+async function start() {
+  try {
+    state.meta = await api("/api/meta");
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  const meta = state.meta;
+  $("bench").textContent = meta.bench + " in " + meta.data_dir;
+  fill($("judge"), meta.judges.length ? meta.judges.map((j) => [j.name, j.name]) : [["", "(no judgments)"]]);
+  for (const prefix of ["single", "pair"]) {
+    fill($(prefix + "-category"), meta.categories.map((c) => [c.name, c.name + " (" + c.questions.length + ")"]));
+    fillQuestions(prefix);
+    $(prefix + "-category").addEventListener("change", () => { fillQuestions(prefix); refresh(); });
+  }
+  fillModels();
+  for (const id of ["single-question", "single-model", "pair-question", "pair-model-a", "pair-model-b",
+    "board-mode", "board-baseline", "markdown"]) {
+    $(id).addEventListener("change", refresh);
+  }
+  $("judge").addEventListener("change", () => { fillModels(); refresh(); });
+  for (const button of document.querySelectorAll(".tab")) button.addEventListener("click", () => selectTab(button.dataset.tab));
+  await selectTab("single");
+}
+
+document.addEventListener("DOMContentLoaded", start);
