@@ -204,6 +204,9 @@ def build_app(config: BrowseConfig) -> web.Application:
             raise web.HTTPNotFound()
         return web.Response(text=assets[name], content_type=STATIC_FILES[name], charset="utf-8")
 
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
     async def meta(request: web.Request) -> web.Response:
         return _json((await state.view()).meta())
 
@@ -247,6 +250,7 @@ def build_app(config: BrowseConfig) -> web.Application:
     app.add_routes([
         web.get("/", index),
         web.get("/static/{name}", static),
+        web.get("/favicon.ico", favicon),
         web.get("/api/meta", meta),
         web.get("/api/question", question),
         web.get("/api/single", single),

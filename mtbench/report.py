@@ -229,6 +229,19 @@ def _summary_scores(view: BenchView, judge: str, qid: int, models: Sequence[str]
     return "; ".join(bits)
 
 
+def _summary_verdicts(view: BenchView, judge: str, qid: int, pairs: Sequence[tuple[str, str]]) -> str:
+    bits = []
+    for a, b in pairs:
+        cells = []
+        for m in view.pair_view(qid, a, b, judge)["matches"]:
+            if m["status"] != "judged":
+                cells.append(m["status"])
+            else:
+                cells.append(m["verdict"] + (" (inconsistent)" if m["inconsistent"] else ""))
+        bits.append(f"{a} vs {b}: {' / '.join(cells)}")
+    return "; ".join(bits)
+
+
 def _drilldown(view: BenchView, report: Any, judge: str) -> str:
     single = report.single is not None
     if single:
@@ -244,12 +257,15 @@ def _drilldown(view: BenchView, report: Any, judge: str) -> str:
         for q in (q for q in view.questions.values() if q.category == cat):
             qv = view.question_view(q.question_id, judge)
             summary = f"{q.question_id}: {' '.join(q.turns[0].split())[:110]}"
-            extra = _summary_scores(view, judge, q.question_id, models) if single else ""
             pairs: list[tuple[str, str]] = []
             if not single:
                 pairs = [p for p in view.pair_opponents(judge, q.question_id) if set(p) <= wanted]
                 if report.pairwise.baseline:
                     pairs = [p for p in pairs if report.pairwise.baseline in p]
+            if single:
+                extra = _summary_scores(view, judge, q.question_id, models)
+            else:
+                extra = _summary_verdicts(view, judge, q.question_id, pairs)
             shown = models if single else [m for m in models if any(m in p for p in pairs)]
             inner = []
             for turn in range(1, len(q.turns) + 1):

@@ -99,3 +99,83 @@ class BrowseServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------------
+# a data dir for browse/report: real FastChat runs plus a hostile model
+
+
+XSS_TURNS = (
+    "Sure!<script>window.__xss=1</script> **bold** and `code`",
+    'Look: <img src=x onerror="window.__xss=2"> and </div><b>not bold</b>',
+)
+XSS_MODEL = "xss-model"
+FAILED_ANSWER_REASON = "generation failed: CUDA out of memory"
+
+
+def make_browse_data(data_dir: Path, reference_runs: Path) -> Path:
+    """Fill a FastChat data dir (the ``data_dir`` fixture) with two real third-party runs and synthetic cases.
+
+    Real: muhan421's single judgments (two Claude models) and Stefanstud's pairwise judgments (phi-3 vs
+    phi-3-dpo), with their answers. Synthetic: ``xss-model``, whose answer to question 81 carries script
+    and an onerror image, whose answer to 82 failed; a judgment of it with markup in the explanation, one
+    that found no rating (FastChat's -1), and pairwise matches against claude-3-5-sonnet: one decided,
+    one where the two games disagree.
+    """
+    import json
+
+    bench = data_dir / "mt_bench"
+    answers, judgments = bench / "model_answer", bench / "model_judgment"
+    answers.mkdir(parents=True, exist_ok=True)
+    judgments.mkdir(parents=True, exist_ok=True)
+    muhan = reference_runs / "third_party_runs" / "muhan421_fastchat-eval"
+    stefan = reference_runs / "third_party_runs" / "Stefanstud_FastChat"
+    for f in (muhan / "model_answer").glob("*.jsonl"):
+        shutil.copy(f, answers / f.name)
+    for f in (stefan / "model_answer").glob("*.jsonl"):
+        shutil.copy(f, answers / f.name)
+    single = (muhan / "model_judgment" / "gpt-4_single.jsonl").read_text()
+    pair = (stefan / "model_judgment" / "gpt-4_pair.jsonl").read_text()
+
+    def line(obj: dict) -> str:
+        return json.dumps(obj) + "\n"
+
+    (answers / f"{XSS_MODEL}.jsonl").write_text(
+        line({"question_id": 81, "answer_id": "a81", "model_id": XSS_MODEL,
+              "choices": [{"index": 0, "turns": list(XSS_TURNS)}], "tstamp": 1.0})
+        + line({"question_id": 82, "answer_id": "a82", "model_id": XSS_MODEL, "error": FAILED_ANSWER_REASON,
+                "choices": [{"index": 0, "turns": ["partial"]}], "tstamp": 1.0})
+    )
+    single += line({"question_id": 81, "model": XSS_MODEL, "judge": ["gpt-4", "single-v1"], "user_prompt": "p",
+                    "judgment": 'Tries <img src=x onerror="window.__xss=3">. Rating: [[3]]', "score": 3,
+                    "turn": 1, "tstamp": 1.0})
+    single += line({"question_id": 81, "model": XSS_MODEL, "judge": ["gpt-4", "single-v1-multi-turn"],
+                    "user_prompt": "p", "judgment": "I cannot rate this.", "score": -1, "turn": 2, "tstamp": 1.0})
+    base = {"question_id": 81, "model_1": "claude-3-5-sonnet-20240620", "model_2": XSS_MODEL,
+            "g1_user_prompt": "p", "g2_user_prompt": "p", "tstamp": 1.0}
+    pair += line({**base, "judge": ["gpt-4", "pair-v2"], "turn": 1, "g1_winner": "model_1", "g2_winner": "model_1",
+                  "g1_judgment": "A is better. [[A]]", "g2_judgment": "B is better. [[B]]"})
+    pair += line({**base, "judge": ["gpt-4", "pair-v2-multi-turn"], "turn": 2, "g1_winner": "model_1",
+                  "g2_winner": "model_2", "g1_judgment": "A wins <script>window.__xss=4</script> [[A]]",
+                  "g2_judgment": "A wins again. [[A]]"})
+    (judgments / "gpt-4_single.jsonl").write_text(single)
+    (judgments / "gpt-4_pair.jsonl").write_text(pair)
+    return data_dir
+
+
+def make_data_dir(root: Path, mt_bench_data: Path) -> Path:
+    """A FastChat data dir under ``root`` with the real MT-bench question, prompt and reference files."""
+    d = root / "data"
+    (d / "mt_bench" / "reference_answer").mkdir(parents=True)
+    shutil.copy(mt_bench_data / "judge_prompts.jsonl", d / "judge_prompts.jsonl")
+    shutil.copy(mt_bench_data / "question.jsonl", d / "mt_bench" / "question.jsonl")
+    for f in (mt_bench_data / "reference_answer").glob("*.jsonl"):
+        shutil.copy(f, d / "mt_bench" / "reference_answer" / f.name)
+    return d
+
+
+def settle(page, action) -> None:
+    """Run ``action`` (which makes the page re-render) and wait until the page says it has rendered."""
+    before = page.evaluate("() => document.body.dataset.ready || ''")
+    action()
+    page.wait_for_function("(before) => (document.body.dataset.ready || '') !== before", arg=before)

@@ -1,0 +1,320 @@
+"""`mtbench browse`: the real server as a subprocess, its JSON endpoints over real HTTP, and a real
+headless Chromium clicking through the page (skipped, with the reason, where Chromium is absent)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mtbench.records import load_answers, load_pair_judgments, load_single_judgments
+from tests.browser import (
+    FAILED_ANSWER_REASON,
+    XSS_MODEL,
+    XSS_TURNS,
+    BrowseServer,
+    chromium,
+    make_browse_data,
+    make_data_dir,
+    require_browser,
+    settle,
+)
+from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
+
+SONNET = "claude-3-5-sonnet-20240620"
+OPUS = "claude-3-opus-20240229"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_browse_data(make_data_dir(tmp_path_factory.mktemp("browse"), MT_BENCH_DATA), REFERENCE_RUNS)
+
+
+@pytest.fixture(scope="module")
+def server(data):
+    with BrowseServer("--data-dir", str(data)) as srv:
+        yield srv
+
+
+def get(server, path: str, params: dict | None = None, headers: dict | None = None):
+    url = server.url.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def get_json(server, path: str, **params):
+    status, _, body = get(server, path, params)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def bench(data: Path) -> Path:
+    return data / "mt_bench"
+
+
+# ---------------------------------------------------------------------------------------------------
+# endpoints
+
+
+def test_server_binds_loopback_and_prints_url(server):
+    assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_meta_lists_judges_models_and_questions(server):
+    meta = get_json(server, "/api/meta")
+    assert [j["name"] for j in meta["judges"]] == ["gpt-4"]
+    assert meta["judges"][0]["single"] and meta["judges"][0]["pair"]
+    assert set(meta["models"]) == {SONNET, OPUS, "phi-3", "phi-3-dpo", XSS_MODEL}
+    cats = {c["name"]: [q["id"] for q in c["questions"]] for c in meta["categories"]}
+    assert list(cats)[:2] == ["writing", "roleplay"] and cats["math"] == list(range(111, 121))
+
+
+def test_single_view_is_the_files_text_and_scores(server, data):
+    answer = load_answers(bench(data) / "model_answer" / f"{SONNET}.jsonl")[81]
+    judged = {
+        j.turn: j for j in load_single_judgments(bench(data) / "model_judgment" / "gpt-4_single.jsonl")
+        if j.model == SONNET and j.question_id == 81
+    }
+    view = get_json(server, "/api/single", id=81, model=SONNET, judge="gpt-4")
+    assert [t["text"] for t in view["answer"]["turns"]] == list(answer.turns)
+    assert view["answer"]["failure"] is None
+    for jv in view["judgments"]:
+        assert jv["status"] == "scored"
+        assert jv["score"] == judged[jv["turn"]].score
+        assert jv["explanation"]["text"] == judged[jv["turn"]].judgment
+    assert view["question"]["category"] == "writing" and view["question"]["reference"] is None
+
+
+def test_reference_answer_and_hints_for_a_math_question(server):
+    q = get_json(server, "/api/question", id=111, judge="gpt-4")
+    ref = load_answers(MT_BENCH_DATA / "reference_answer" / "gpt-4.jsonl")[111]
+    assert q["reference"]["set"] == "gpt-4" and q["reference"]["judged_with"] is True
+    assert [t["text"] for t in q["reference"]["turns"]] == list(ref.turns)
+    assert q["hints"], "question 111 has human reference hints in question.jsonl"
+
+
+def test_failures_are_shown_with_reasons_never_as_scores(server):
+    failed_answer = get_json(server, "/api/single", id=82, model=XSS_MODEL, judge="gpt-4")
+    assert failed_answer["answer"]["failure"] == FAILED_ANSWER_REASON
+    assert all(j["status"] == "missing" for j in failed_answer["judgments"])
+    view = get_json(server, "/api/single", id=81, model=XSS_MODEL, judge="gpt-4")
+    t1, t2 = view["judgments"]
+    assert (t1["status"], t1["score"]) == ("scored", 3)
+    assert (t2["status"], t2["score"], t2["failure"]) == ("failed", None, "unparseable")
+
+
+def test_untrusted_text_is_escaped_in_every_html_field(server):
+    view = get_json(server, "/api/single", id=81, model=XSS_MODEL, judge="gpt-4")
+    htmls = [t["html"] for t in view["answer"]["turns"]] + [j["explanation"]["html"] for j in view["judgments"]]
+    assert [t["text"] for t in view["answer"]["turns"]] == list(XSS_TURNS)
+    for h in htmls:
+        assert "<script" not in h and "<img" not in h and "<b>" not in h and "</div>" not in h
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in htmls[0]
+    assert "<strong>bold</strong>" in htmls[0] and "<code>code</code>" in htmls[0]
+
+
+def _fastchat_verdict(g1: str, g2: str, m1: str, m2: str) -> str:
+    # FastChat show_result: tie if game 1 is a tie or the games disagree.
+    if g1 == "tie" or g1 != g2:
+        return "tie"
+    return {"model_1": m1, "model_2": m2}[g1]
+
+
+def test_pair_view_real_matches_follow_fastchat_rule(server, data):
+    matches = [
+        j for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
+        if j.question_id == 81 and {j.model_1, j.model_2} == {"phi-3", "phi-3-dpo"}
+    ]
+    assert matches
+    for a, b in (("phi-3", "phi-3-dpo"), ("phi-3-dpo", "phi-3")):  # either order finds the stored match
+        view = get_json(server, "/api/pair", id=81, model_a=a, model_b=b, judge="gpt-4")
+        assert [ans["model"] for ans in view["answers"]] == [a, b]
+        for j in matches:
+            m = view["matches"][j.turn - 1]
+            assert m["verdict"] == _fastchat_verdict(j.g1_winner, j.g2_winner, j.model_1, j.model_2)
+            assert m["inconsistent"] == (j.g1_winner != j.g2_winner)
+            assert [g["explanation"]["text"] for g in m["games"]] == [j.g1_judgment, j.g2_judgment]
+
+
+def test_pair_view_decided_and_inconsistent(server):
+    view = get_json(server, "/api/pair", id=81, model_a=XSS_MODEL, model_b=SONNET, judge="gpt-4")
+    t1, t2 = view["matches"]
+    assert (t1["verdict"], t1["inconsistent"]) == (SONNET, False)
+    assert (t2["verdict"], t2["inconsistent"]) == ("tie", True)
+    assert [g["winner"] for g in t2["games"]] == [SONNET, XSS_MODEL]
+    assert "<script" not in t2["games"][0]["explanation"]["html"]
+
+
+def test_leaderboard_is_show_results(server, data):
+    from mtbench.show_result import ShowConfig, render, show
+
+    board = get_json(server, "/api/leaderboard", judge="gpt-4", mode="single")
+    expected = json.loads(render(show(ShowConfig(
+        judgment_file=bench(data) / "model_judgment" / "gpt-4_single.jsonl",
+        question_file=bench(data) / "question.jsonl",
+    )), "json"))
+    assert board["models"] == expected["models"]
+    assert board["by_category"] == expected["by_category"]
+    xss = next(r for r in board["models"] if r["model"] == XSS_MODEL)
+    assert (xss["n_valid"], xss["n_failed"]) == (1, 1)
+    pair = get_json(server, "/api/leaderboard", judge="gpt-4", mode="pairwise-all")
+    assert {r["model"] for r in pair["models"]} == {"phi-3", "phi-3-dpo", SONNET, XSS_MODEL}
+
+
+def test_radar_png_and_security_headers(server):
+    status, headers, body = get(server, "/radar.png", {"judge": "gpt-4"})
+    assert status == 200 and headers["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
+    status, headers, body = get(server, "/")
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert b"<script src=\"/static/app.js\"" in body
+
+
+def test_foreign_host_header_is_refused(server):
+    # A DNS-rebinding page would send its own host name.
+    status, _, _ = get(server, "/api/meta", headers={"Host": "attacker.example:80"})
+    assert status == 421
+
+
+@pytest.mark.parametrize(
+    "path, params, message",
+    [
+        ("/api/single", {"id": "x", "model": SONNET}, "must be an integer"),
+        ("/api/single", {"id": 9999, "model": SONNET}, "no question 9999"),
+        ("/api/single", {"id": 81, "model": SONNET, "judge": "nope"}, "unknown judge"),
+        ("/api/leaderboard", {"judge": "gpt-4", "mode": "bogus"}, "mode must be one of"),
+    ],
+)
+def test_bad_requests_are_json_errors(server, path, params, message):
+    status, _, body = get(server, path, params)
+    assert status == 400 and message in json.loads(body)["error"]
+
+
+def test_page_follows_files_written_after_start(server, data):
+    path = bench(data) / "model_answer" / f"{XSS_MODEL}.jsonl"
+    before = get_json(server, "/api/single", id=83, model=XSS_MODEL)
+    assert before["answer"]["failure"].startswith("no answer to question 83")
+    original = path.read_text()
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps({"question_id": 83, "model_id": XSS_MODEL, "choices": [{"turns": ["late", "x"]}]}) + "\n")
+        after = get_json(server, "/api/single", id=83, model=XSS_MODEL)
+        assert [t["text"] for t in after["answer"]["turns"]] == ["late", "x"]
+    finally:
+        path.write_text(original)
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI errors
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_unknown_judge_is_one_line_exit_2(data):
+    out = run_cli("browse", "--data-dir", str(data), "--judge-model", "gpt-5", "--port", "0")
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "gpt-5_single.jsonl" in out.stderr
+    assert "judges found: gpt-4" in out.stderr
+
+
+def test_missing_question_file_is_one_line_exit_2(tmp_path):
+    out = run_cli("browse", "--data-dir", str(tmp_path), "--port", "0")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "no question file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_port_in_use_is_one_line_exit_2(data, server):
+    port = server.url.rsplit(":", 1)[1].strip("/")
+    out = run_cli("browse", "--data-dir", str(data), "--port", port)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert f"127.0.0.1:{port}" in out.stderr
+
+
+def test_bad_port_flag_is_usage_error():
+    out = run_cli("browse", "--port", "70000")
+    assert out.returncode == 2 and "--port" in out.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# a real browser
+
+
+def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
+    require_browser()
+    sonnet = load_answers(bench(data) / "model_answer" / f"{SONNET}.jsonl")[81]
+    matches = {
+        j.turn: j for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
+        if j.question_id == 81 and (j.model_1, j.model_2) == ("phi-3", "phi-3-dpo")
+    }
+    with chromium() as context:
+        page = context.new_page()
+        dialogs, errors = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        page.wait_for_selector("body[data-ready]")
+
+        # Single tab: pick category, question, model; the hostile answer is text, not markup.
+        settle(page, lambda: page.select_option("#single-category", "writing"))
+        settle(page, lambda: page.select_option("#single-question", "81"))
+        settle(page, lambda: page.select_option("#single-model", XSS_MODEL))
+        view = page.locator("#single-view")
+        assert page.evaluate("() => window.__xss") is None
+        assert view.locator("img, script, b").count() == 0
+        text = view.inner_text()
+        assert "<script>window.__xss=1</script>" in text and 'onerror="window.__xss=2"' in text
+        assert "Score: 3 / 10" in text and "Failed judgment: unparseable" in text
+
+        # Raw text mode shows exactly the file's text.
+        settle(page, lambda: page.select_option("#single-model", SONNET))
+        settle(page, lambda: page.uncheck("#markdown"))
+        for turn in (1, 2):
+            body = page.locator(f'#single-view .answer[data-turn="{turn}"] pre.raw')
+            assert body.text_content() == sonnet.turns[turn - 1]
+        settle(page, lambda: page.check("#markdown"))
+
+        # Pairwise tab: two real models side by side with both games and the combined verdict.
+        settle(page, lambda: page.click("#tab-pair"))
+        settle(page, lambda: page.select_option("#pair-question", "81"))
+        settle(page, lambda: page.select_option("#pair-model-a", "phi-3"))
+        settle(page, lambda: page.select_option("#pair-model-b", "phi-3-dpo"))
+        for turn, j in matches.items():
+            verdict = page.locator(f'#pair-view .judge[data-turn="{turn}"] .verdict').inner_text()
+            expected = _fastchat_verdict(j.g1_winner, j.g2_winner, j.model_1, j.model_2)
+            assert verdict == ("Winner: " + expected if expected != "tie" else verdict)
+            if expected == "tie":
+                assert verdict.startswith("Tie") and ("inconsistent" in verdict) == (j.g1_winner != j.g2_winner)
+        shot = tmp_path / "pair.png"
+        page.screenshot(path=str(shot), full_page=False)
+        png = shot.read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+        settle(page, lambda: page.select_option("#pair-model-a", XSS_MODEL))
+        settle(page, lambda: page.select_option("#pair-model-b", SONNET))
+        verdicts = page.locator("#pair-view .verdict").all_inner_texts()
+        assert verdicts == [f"Winner: {SONNET}", "Tie (inconsistent: the two games disagree)"]
+        assert page.locator("#pair-view img, #pair-view script").count() == 0
+
+        # Leaderboard: show's table and the radar image.
+        settle(page, lambda: page.click("#tab-board"))
+        page.wait_for_function("() => { const i = document.getElementById('radar'); return i && i.complete; }")
+        assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
+        rows = page.locator("#scores tbody tr td:first-child").all_inner_texts()
+        assert set(rows) == {SONNET, OPUS, XSS_MODEL}
+        page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
+
+        assert page.evaluate("() => window.__xss") is None
+        assert dialogs == [] and errors == []
