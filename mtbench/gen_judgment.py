@@ -725,12 +725,16 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                    disable=not config.progress, mininterval=0.5, dynamic_ncols=True)
         try:
             with JsonlWriter(plan.output) as writer:
-                async for _, (record, results) in run_bounded(plan.resume.todo, work, parallel=config.parallel):
-                    writer.write(record)
-                    written += 1
-                    failures.update(_record_failures(record))
-                    bar.update(1)
-                    breaker.observe(results)
+                # The first match alone, then the rest in parallel: a refused key or a wrong model name
+                # stops the run after one call instead of --parallel calls.
+                todo = plan.resume.todo
+                for batch, parallel in ((todo[:1], 1), (todo[1:], config.parallel)):
+                    async for _, (record, results) in run_bounded(batch, work, parallel=parallel):
+                        writer.write(record)
+                        written += 1
+                        failures.update(_record_failures(record))
+                        bar.update(1)
+                        breaker.observe(results)
         except RunFailed as e:
             meter = client.meter
             raise type(e)(
