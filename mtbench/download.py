@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -52,8 +52,9 @@ class PinnedFile:
     """A file of a data set: its path under the data folder (posix, FastChat's layout) and what it must be."""
 
     path: str
-    sha256: str
+    sha256: str | None  # None: no published checksum; ``check`` vouches for the bytes instead
     size: int | None = None  # bytes, when known: a source sending more is cut off early
+    check: Callable[[Path], None] | None = None  # for sha256 None: raises ValueError(why the file is wrong)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,17 @@ def _existing_sha256(path: Path) -> str | None:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
 
 
+def _check(file: PinnedFile, path: Path) -> str | None:
+    """Why ``path`` is not ``file`` by the file's own check (for files without a published sha256), or None."""
+    if file.check is None:
+        raise ValueError(f"{file.path}: a file without a sha256 needs a check")
+    try:
+        file.check(path)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def fetch_files(
     files: Sequence[PinnedFile],
     sources: Sequence[Source],
@@ -306,8 +318,18 @@ def fetch_files(
     todo: list[tuple[PinnedFile, Path]] = []
     for file in files:
         target = data_dir / file.path
+        if file.sha256 is None and target.is_file():  # no published checksum: the file's own check decides
+            problem = _check(file, target)
+            if problem is not None and not force:
+                raise UserError(f"{target}: present but not valid ({problem}); "
+                                "move it away or rerun with --force to fetch it again")
+            if problem is None:
+                outcomes[file.path] = FileOutcome(file, target, None)
+            else:
+                todo.append((file, target))
+            continue
         actual = _existing_sha256(target)
-        if actual == file.sha256:
+        if actual is not None and actual == file.sha256:
             outcomes[file.path] = FileOutcome(file, target, None)
         elif actual is not None and not force:
             raise UserError(
@@ -372,6 +394,12 @@ def _fetch_one(file: PinnedFile, sources: Sequence[Source], tmp: Path) -> Source
             log.debug("%s: %s: %s", file.path, source.describe(), e)
             tried.append(f"{source.describe()} ({e})")
             continue
+        if file.sha256 is None:
+            problem = _check(file, tmp)
+            if problem is not None:
+                error = UserError if source.user_input else RunFailed
+                raise error(f"{file.path} from {source.describe()} is not valid: {problem}. Nothing was written")
+            return source
         size, actual = tmp.stat().st_size, sha256_of(tmp)
         if actual != file.sha256:
             expected_size = f"{file.size} bytes, " if file.size is not None else ""

@@ -42,6 +42,16 @@ def register(sub) -> None:
         help=f"HTTP timeout per request (default {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument("--force", action="store_true", help="re-fetch files that are present with a wrong sha256")
+    parser.add_argument(
+        "--pregenerated", action="store_true",
+        help="also fetch FastChat's pre-generated answers of the 31 leaderboard models (sha256-verified) and "
+        "GPT-4's single and pair judgments (no published checksum: checked by parsing) from the HF space lmsys/mt-bench",
+    )
+    parser.add_argument(
+        "--pregenerated-base-url", default=None, metavar="URL",
+        help="root of the HF space holding data/mt_bench/... (env MTBENCH_PREGENERATED_BASE_URL; "
+        "default https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,8 +70,31 @@ def run(args: argparse.Namespace) -> int:
     outcomes = download_mt_bench(config)
     if not any(o.fetched for o in outcomes):
         print(f"all {len(outcomes)} files in {args.data_dir} are present and verified; nothing to do")
-        return 0
-    for o in outcomes:
-        how = f"fetched from {o.source}" if o.fetched else "already present"
-        print(f"{o.target}: {how}, sha256 verified")
+    else:
+        for o in outcomes:
+            how = f"fetched from {o.source}" if o.fetched else "already present"
+            print(f"{o.target}: {how}, sha256 verified")
+    if args.pregenerated:
+        _download_pregenerated(args)
     return 0
+
+
+def _download_pregenerated(args: argparse.Namespace) -> None:
+    from mtbench.pregenerated import (
+        PREGENERATED_BASE_URL,
+        PREGENERATED_BASE_URL_ENV,
+        PregeneratedConfig,
+        download_pregenerated,
+    )
+
+    base_url = args.pregenerated_base_url or os.environ.get(PREGENERATED_BASE_URL_ENV) or PREGENERATED_BASE_URL
+    outcomes = download_pregenerated(PregeneratedConfig(
+        data_dir=args.data_dir, base_url=base_url, timeout_s=args.timeout, force=args.force,
+    ))
+    fetched = sum(o.fetched for o in outcomes)
+    pinned = sum(o.file.sha256 is not None for o in outcomes)
+    print(
+        f"pre-generated: {len(outcomes)} files in {args.data_dir} ({fetched} fetched, {len(outcomes) - fetched} "
+        f"already present): {pinned} answer files sha256-verified, {len(outcomes) - pinned} GPT-4 judgment files "
+        "parsed as judgment records (no published checksum)"
+    )
