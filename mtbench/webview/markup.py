@@ -28,7 +28,8 @@ def _inline(text: str) -> str:
     """Escape one line and render `code` and **bold** on the escaped text."""
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an unmatched backtick stays a backtick
-        parts[-2] = parts[-2] + "`" + parts.pop()
+        tail = parts.pop()
+        parts[-1] = parts[-1] + "`" + tail
     out = []
     for i, part in enumerate(parts):
         if i % 2:

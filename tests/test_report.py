@@ -1,0 +1,246 @@
+"""`mtbench report`: the safe text renderer, the report's content against show_result and the files, CLI
+errors, and the file opened from disk in a real headless Chromium with no network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtbench.bench import BenchLayout
+from mtbench.errors import UserError
+from mtbench.records import load_answers
+from mtbench.report import ReportConfig, build_report, resolve_judge
+from mtbench.webview.markup import escape, render_markdown
+from tests.browser import (
+    FAILED_ANSWER_REASON,
+    XSS_MODEL,
+    XSS_TURNS,
+    chromium,
+    make_browse_data,
+    make_data_dir,
+)
+from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
+
+SONNET = "claude-3-5-sonnet-20240620"
+
+# ---------------------------------------------------------------------------------------------------
+# the renderer (shared with browse)
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "**<b onmouseover=alert(1)>x</b>**",
+    "`<script>`",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+    "1. <iframe src=javascript:alert(1)>",
+    "- <svg onload=alert(1)>",
+    "# <style>body{display:none}</style>",
+    "\"'><a href='javascript:alert(1)'>x</a>",
+    "```html\n<script>\n",  # an unclosed fence
+    "&lt;script&gt; stays escaped text, not a tag",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_never_emits_a_tag_from_the_input(text):
+    out = render_markdown(text)
+    tags = set(re.findall(r"</?([a-zA-Z0-9]+)", out))
+    assert tags <= {"p", "br", "strong", "code", "pre", "ul", "ol", "li", "h3", "h4", "h5", "h6"}, out
+    assert not re.search(r"<[a-z0-9]+\s+(?!start=\"\d+\">)", out), out  # no attribute except a parsed start=
+    assert "javascript:" not in out or "&#x27;javascript:" in out or "&lt;" in out
+
+
+@pytest.mark.parametrize(
+    "text, html",
+    [
+        ("plain", "<p>plain</p>"),
+        ("a\nb\n\nc", "<p>a<br>b</p><p>c</p>"),
+        ("**bold** and `x<y`", "<p><strong>bold</strong> and <code>x&lt;y</code></p>"),
+        ("```python\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass</code></pre>"),
+        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
+        ("• one\n\n• two", "<ul><li>one</li><li>two</li></ul>"),  # FastChat's browser fixed these too
+        ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
+        ("## Title", "<h4>Title</h4>"),
+        ("a ` b", "<p>a ` b</p>"),
+        ('say "hi" & \'bye\'', "<p>say &quot;hi&quot; &amp; &#x27;bye&#x27;</p>"),
+    ],
+)
+def test_markdown_subset(text, html):
+    assert render_markdown(text) == html
+
+
+def test_escape_covers_attribute_quotes():
+    assert escape("<a href=\"x\" title='y'>&") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the report's content
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_browse_data(make_data_dir(tmp_path_factory.mktemp("report"), MT_BENCH_DATA), REFERENCE_RUNS)
+
+
+@pytest.fixture(scope="module")
+def single_html(data) -> str:
+    return build_report(ReportConfig(layout=BenchLayout(data), out=Path("unused.html"), n_bootstrap=200))
+
+
+def _table_rows(page: str, table_id: str) -> list[list[str]]:
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def test_report_is_self_contained_and_scriptless(single_html):
+    assert "<script" not in single_html.lower()
+    assert single_html.count("<img") == 1  # the radar chart; the hostile answer's <img> is text
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", single_html)
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', single_html).group(1)
+    style = re.search(r"<style>(.*?)</style>", single_html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert "default-src &#x27;none&#x27;" in csp and f"sha256-{digest}" in csp and "script-src" not in csp
+    radar = re.search(r'<img id="radar"[^>]*src="data:image/png;base64,([^"]+)"', single_html).group(1)
+    assert base64.b64decode(radar)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_numbers_are_show_results(single_html, data):
+    from mtbench.show_result import ShowConfig, show
+
+    report = show(ShowConfig(
+        judgment_file=data / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl",
+        question_file=data / "mt_bench" / "question.jsonl", n_bootstrap=200,
+    ))
+    def f(x: float) -> str:
+        return "-" if math.isnan(x) else f"{x:.2f}"
+
+    rows = _table_rows(single_html, "scores")
+    expected = [
+        [m, f(r.first_turn), f(r.second_turn), f(r.overall), f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+         str(int(r.n_valid)), str(int(r.n_failed))]
+        for m, r in report.single.scores.iterrows()
+    ]
+    assert rows == expected
+    assert rows[-1][:3] == [XSS_MODEL, "3.00", "-"]  # its only turn-2 judgment failed: no score, not a 0
+    cats = _table_rows(single_html, "by-category")
+    assert [r[0] for r in cats] == list(report.single.by_category.index)
+    assert cats[0][1:] == [f"{v:.2f}" for v in report.single.by_category.iloc[0]]
+
+
+def test_report_drilldown_has_every_question_answers_and_failures(single_html, data):
+    assert len(re.findall(r'<details class="question" id="q\d+">', single_html)) == 80
+    sonnet = load_answers(data / "mt_bench" / "model_answer" / f"{SONNET}.jsonl")[81]
+    assert render_markdown(sonnet.turns[0]) in single_html
+    assert escape(XSS_TURNS[0]).replace("**bold**", "<strong>bold</strong>") not in single_html  # rendered...
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in single_html  # ...as text
+    assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in single_html
+    assert f"Failed answer: {FAILED_ANSWER_REASON}" in single_html
+    assert "Failed judgment: unparseable" in single_html
+    assert "Reference answer (gpt-4, given to the judge)" in single_html
+
+
+def test_pairwise_report_shows_verdicts_and_inconsistency(data):
+    page = build_report(ReportConfig(layout=BenchLayout(data), out=Path("x.html"), mode="pairwise-all", n_bootstrap=50))
+    assert "<script" not in page.lower() and "<img" not in page  # no radar in pairwise mode
+    assert {r[0] for r in _table_rows(page, "scores")} == {"phi-3", "phi-3-dpo", SONNET, XSS_MODEL}
+    q81 = re.search(r'<details class="question" id="q81">.*?</details>', page, re.S).group(0)
+    assert f"Winner: {SONNET}" in q81 and "Tie (inconsistent: the two games disagree)" in q81
+    assert "&lt;script&gt;window.__xss=4&lt;/script&gt;" in q81
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_writes_the_report(data, tmp_path):
+    out = tmp_path / "sub" / "report.html"
+    result = run_cli("report", "--data-dir", str(data), "--out", str(out), "--model-list", SONNET, "--bootstrap", "100")
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert [r[0] for r in _table_rows(page, "scores")] == [SONNET]
+    assert f"wrote {out}" in result.stderr
+
+
+def test_cli_missing_judgments_is_one_line_exit_2(data, tmp_path):
+    result = run_cli("report", "--data-dir", str(data), "--out", str(tmp_path / "r.html"), "--judge-model", "gpt-5")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "no judgment file at" in result.stderr
+    assert "gpt-5_single.jsonl" in result.stderr and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"mode": "pairwise-baseline"}, "no matches against the baseline 'gpt-3.5-turbo'"),
+        ({"model_list": ("nobody",)}, "--model-list: no judgments for nobody"),
+        ({"mode": "pairwise-x"}, "--mode must be one of"),
+    ],
+)
+def test_bad_options_are_user_errors(data, options, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        build_report(ReportConfig(layout=BenchLayout(data), out=Path("x.html"), n_bootstrap=0, **options))
+
+
+def test_several_judges_need_a_choice(data, tmp_path):
+    d = tmp_path / "data"
+    shutil.copytree(data, d)
+    judged = d / "mt_bench" / "model_judgment"
+    (judged / "gpt-4_single.jsonl").rename(judged / "judge-a_single.jsonl")
+    shutil.copy(judged / "judge-a_single.jsonl", judged / "judge-b_single.jsonl")
+    with pytest.raises(UserError, match="several judges have single judgments .judge-a, judge-b.; pick one"):
+        resolve_judge(BenchLayout(d), None, "single")
+    assert resolve_judge(BenchLayout(d), None, "pairwise-all") == "gpt-4"  # the only judge with pairs
+    page = build_report(ReportConfig(layout=BenchLayout(d), out=Path("x.html"), judge_model="judge-b",
+                                     n_bootstrap=0, drilldown=False))
+    assert "judge judge-b" in page and "<details" not in page
+
+
+def test_cli_unwritable_out_is_exit_2(data, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("report", "--data-dir", str(data), "--out", str(blocker / "r.html"), "--bootstrap", "0")
+    assert result.returncode == 2 and "--out: cannot write" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# a real browser, from disk
+
+
+def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(single_html, encoding="utf-8")
+    with chromium() as context:
+        page = context.new_page()
+        requests, dialogs, errors = [], [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        assert page.locator("#scores tbody tr").count() == 3
+        assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
+        page.click("#q81 > summary")
+        q81 = page.locator("#q81")
+        assert q81.evaluate("(d) => d.open") is True
+        text = q81.inner_text()
+        assert "<script>window.__xss=1</script>" in text and 'onerror="window.__xss=2"' in text
+        assert q81.locator("script, img").count() == 0
+        assert page.evaluate("() => window.__xss") is None
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
+    assert dialogs == [] and errors == [], (dialogs, errors)
