@@ -647,10 +647,12 @@ def _categories(config: ShowConfig, qids: set[int], notes: list[str]) -> tuple[d
         if unknown:
             notes.append(f"{unknown} judged question id(s) are not in {qf}; shown as category '{UNKNOWN_CATEGORY}'")
         return by_id, str(qf)
-    if config.mt_bench_fallback and qids and all(q in mt_bench_categories([q]) for q in qids):
-        notes.append(f"no question file at {qf}; categories from MT-bench's fixed question-id blocks (81-160)")
-        return mt_bench_categories(qids), "MT-bench question-id blocks"
-    notes.append(f"no question file at {qf}; per-category scores unavailable")
+    missing = "no question file" + (f" at {qf}" if qf is not None else "")
+    by_block = mt_bench_categories(qids)
+    if config.mt_bench_fallback and qids and len(by_block) == len(qids):
+        notes.append(f"{missing}; categories from MT-bench's fixed question-id blocks (81-160)")
+        return by_block, "MT-bench question-id blocks"
+    notes.append(f"{missing}; per-category scores unavailable")
     return None, None
 
 

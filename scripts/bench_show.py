@@ -7,6 +7,7 @@ of real FastChat files (~3 KB prompt, ~1 KB judgment), so JSON parsing costs wha
 Measured, per mode (median of --repeats runs):
 - cli:      `python -m mtbench show` as a subprocess (start-up, imports, load, 1000-resample bootstrap, print)
 - library:  `show(config)` + `render` in this process (load + compute + format)
+- start-up: interpreter + building the CLI parser + importing show_result (pandas): the fixed part of `cli`
 - compute:  the table function alone on records already loaded (dedupe, means, bootstrap)
 - baseline: FastChat show_result's arithmetic (pandas read_json + groupby / row loop, no CIs, no
             dedupe) in this process, for scale: ratio = library / baseline.
@@ -137,6 +138,14 @@ def main() -> None:
         singles = load_single_judgments(single_file)
         pairs = load_pair_judgments(pair_file)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
+        # The fixed cost every `mtbench show` pays before reading anything: interpreter, CLI, pandas.
+        startup_s = median_time(
+            lambda: subprocess.run(
+                [sys.executable, "-c", "import mtbench.cli as c, mtbench.show_result; c.build_parser()"],
+                check=True, capture_output=True, env=env,
+            ),
+            args.repeats,
+        )
         rows = []
         for mode, baseline_fn, compute_fn in (
             ("single", lambda: fastchat_single(single_file),
@@ -162,6 +171,7 @@ def main() -> None:
             baseline_s = median_time(baseline_fn, args.repeats)
             rows.append((mode, cli_s, library_s, compute_s, baseline_s))
 
+    print(f"start-up (python + mtbench CLI parser + show_result imports, no work): {startup_s:.2f} s")
     header = ("mode", "cli (s)", "library (s)", "compute (s)", "FastChat arithmetic (s)", "library / FastChat")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|")

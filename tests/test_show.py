@@ -310,12 +310,37 @@ def test_radar_plots_the_category_table(synthetic_single, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------
 # CLI end to end
+#
+# Every `mtbench` subprocess pays the interpreter and import start-up, so the runs a test needs are started
+# together and awaited together; a few error cases go through the same `main()` in-process.
 
 
-def mtbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", "show", *args], capture_output=True, text=True, cwd=cwd, timeout=120
-    )
+def mtbench(*args: str) -> subprocess.CompletedProcess:
+    return mtbench_many([list(args)])[0]
+
+
+def mtbench_many(arg_lists: list[list[str]]) -> list[subprocess.CompletedProcess]:
+    """Run `mtbench show ARGS` for each ARGS concurrently; results in the same order."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mtbench", "show", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for args in arg_lists
+    ]
+    out = []
+    for proc, args in zip(procs, arg_lists, strict=True):
+        stdout, stderr = proc.communicate(timeout=180)
+        out.append(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
+    return out
+
+
+def mtbench_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same entry point as the command line, without a new interpreter."""
+    from mtbench.cli import main
+
+    code = main(["show", *args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 @pytest.fixture()
@@ -333,51 +358,53 @@ MODE_ARGS = {
     "pairwise-baseline": ["--mode", "pairwise-baseline", "--baseline-model", "phi-3"],
     "pairwise-all": ["--mode", "pairwise-all"],
 }
+FORMATS = ("table", "markdown", "csv", "json")
 
 
-@pytest.mark.parametrize("mode", list(MODE_ARGS))
-def test_cli_json_and_csv(run_dir, mode):
-    out = mtbench("--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", "json")
-    assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
-    models = {m["model"]: m for m in report["models"]}
-    if mode == "single":
-        assert models[SONNET]["overall"] == pytest.approx(9.20625)
-        assert models[OPUS]["second_turn"] == pytest.approx(8.30625)
-        assert report["category_source"].endswith("question.jsonl")
-        assert report["by_category"]["math"][SONNET] is not None
-    else:
-        assert [models["phi-3-dpo"][k] for k in ("win", "loss", "tie")] == [20, 18, 35]
-        assert set(models) == ({"phi-3-dpo"} if mode == "pairwise-baseline" else {"phi-3", "phi-3-dpo"})
-    again = mtbench("--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", "json")
-    assert again.stdout == out.stdout  # seeded bootstrap: same numbers every run
+def test_cli_every_mode_and_format(run_dir, capsys):
+    runs = [(mode, fmt) for mode in MODE_ARGS for fmt in FORMATS]
+    out = {}
+    for mode, fmt in runs:
+        result = mtbench_in_process(capsys, "--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        out[(mode, fmt)] = result.stdout
+    # As real subprocesses: every mode and every format at least once, and single/json twice (a fresh
+    # interpreter gives the same bootstrap numbers). Output must equal the in-process output exactly.
+    sub_runs = [("single", "json"), ("single", "json"), ("single", "table"), ("pairwise-baseline", "csv"),
+                ("pairwise-all", "markdown")]
+    results = mtbench_many([["--data-dir", str(run_dir), *MODE_ARGS[m], "--format", f] for m, f in sub_runs])
+    for run, result in zip(sub_runs, results, strict=True):
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == out[run], run
 
-    out = mtbench("--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", "csv")
-    assert out.returncode == 0, out.stderr
-    rows = list(csv.DictReader(io.StringIO(out.stdout)))
-    assert {r["model"] for r in rows} == set(models)
-    if mode == "single":
-        assert float(rows[0]["overall"]) == pytest.approx(9.20625, abs=1e-5) and "humanities" in rows[0]
+    for mode in MODE_ARGS:
+        report = json.loads(out[(mode, "json")])
+        models = {m["model"]: m for m in report["models"]}
+        rows = list(csv.DictReader(io.StringIO(out[(mode, "csv")])))
+        assert {r["model"] for r in rows} == set(models)
+        table, markdown = out[(mode, "table")], out[(mode, "markdown")]
+        assert markdown.startswith("## ") and "|---:|" in markdown
+        if mode == "single":
+            assert models[SONNET]["overall"] == pytest.approx(9.20625)
+            assert models[OPUS]["second_turn"] == pytest.approx(8.30625)
+            assert models[SONNET]["n_valid"] == 160 and models[SONNET]["n_failed"] == 0
+            assert report["category_source"].endswith("question.jsonl")
+            assert report["by_category"]["math"][SONNET] is not None
+            assert float(rows[0]["overall"]) == pytest.approx(9.20625, abs=1e-5) and "humanities" in rows[0]
+            line = next(x for x in table.splitlines() if x.startswith(SONNET))
+            assert line.split()[1:4] == ["9.24", "9.18", "9.21"]
+            assert "Score by category" in table and f"| {SONNET} | 9.24 | 9.18 | 9.21 |" in markdown
+        else:
+            assert [models["phi-3-dpo"][k] for k in ("win", "loss", "tie", "n_error")] == [20, 18, 35, 2]
+            assert set(models) == ({"phi-3-dpo"} if mode == "pairwise-baseline" else {"phi-3", "phi-3-dpo"})
+            assert report["consistency"] == pytest.approx(46 / 73)
+            assert [int(r["win"]) for r in rows if r["model"] == "phi-3-dpo"] == [20]
+            line = next(x for x in table.splitlines() if x.startswith("phi-3-dpo"))
+            assert line.split()[1:5] == ["20", "18", "35", "2"]
+            assert "Position consistency: 0.630 of 73 matches" in table
 
 
-@pytest.mark.parametrize("mode", list(MODE_ARGS))
-def test_cli_table_and_markdown(run_dir, mode):
-    out = mtbench("--data-dir", str(run_dir), *MODE_ARGS[mode])
-    assert out.returncode == 0, out.stderr
-    if mode == "single":
-        line = next(x for x in out.stdout.splitlines() if x.startswith(SONNET))
-        assert line.split()[1:4] == ["9.24", "9.18", "9.21"]
-        assert "Score by category" in out.stdout
-    else:
-        line = next(x for x in out.stdout.splitlines() if x.startswith("phi-3-dpo"))
-        assert line.split()[1:5] == ["20", "18", "35", "2"]
-        assert "Position consistency: 0.630 of 73 matches" in out.stdout
-    md = mtbench("--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", "markdown")
-    assert md.returncode == 0, md.stderr
-    assert md.stdout.startswith("## ") and "|---:|" in md.stdout
-
-
-def test_cli_compare_plot_duplicates_and_fallback_categories(tmp_path):
+def test_cli_compare_plot_duplicates_and_fallback_categories(tmp_path, capsys):
     data = tmp_path / "data"
     write_jsonl(data / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl", synthetic_single_rows())
     png = tmp_path / "radar.png"
@@ -394,9 +421,12 @@ def test_cli_compare_plot_duplicates_and_fallback_categories(tmp_path):
     cmp = report["comparison"]
     assert cmp["difference"] == pytest.approx(2.5) and cmp["significant"] and cmp["ci_low"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    text = mtbench("--data-dir", str(data), "--compare", "alpha", "noisy")
+    text = mtbench_in_process(capsys, "--data-dir", str(data), "--compare", "alpha", "noisy")
+    assert text.returncode == 0
     assert "interval includes 0" in text.stdout and "2 duplicate judgment(s) dropped" in text.stdout
     assert "40 failed judgment(s)" in text.stdout
+    gamma = next(x for x in text.stdout.splitlines() if x.startswith("gamma"))
+    assert gamma.split()[-2:] == ["120", "40"]  # valid, failed: the failures cannot hide
 
 
 def one_line_error(out: subprocess.CompletedProcess) -> str:
@@ -407,25 +437,38 @@ def one_line_error(out: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_cli_errors(run_dir, tmp_path):
-    err = one_line_error(mtbench("--data-dir", str(tmp_path / "nowhere")))
-    assert "nowhere/mt_bench/model_judgment/gpt-4_single.jsonl" in err and "mtbench judge --mode single" in err
-    err = one_line_error(mtbench("--data-dir", str(tmp_path / "nowhere"), "--mode", "pairwise-all"))
-    assert "gpt-4_pair.jsonl" in err and "mtbench judge --mode pairwise-all" in err
-    err = one_line_error(mtbench("--data-dir", str(run_dir), "--model-list", SONNET, "ghost-7b"))
-    assert "ghost-7b" in err and "--model-list" in err
-    err = one_line_error(mtbench("--data-dir", str(run_dir), "--mode", "pairwise-baseline"))
-    assert "gpt-3.5-turbo" in err and "--baseline-model" in err
-    err = one_line_error(mtbench("--data-dir", str(run_dir), "--compare", SONNET, "ghost-7b"))
-    assert "ghost-7b" in err
-    err = one_line_error(mtbench("--data-dir", str(run_dir), "--mode", "pairwise-all", "--plot", "x.png"))
-    assert "--plot" in err
-    empty = write_jsonl(tmp_path / "empty.jsonl", [])
-    err = one_line_error(mtbench("--input-file", str(empty)))
-    assert str(empty) in err and "empty" in err
+def test_cli_errors_as_subprocess(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(single_row(81, "a", 1, 5)) + "\n{not json}\n" + json.dumps(single_row(82, "a", 1, 5)) + "\n")
-    err = one_line_error(mtbench("--input-file", str(bad)))
-    assert f"{bad}:2:" in err
-    err = one_line_error(mtbench("--input-file", str(bad), "--bootstrap", "-1"))
-    assert "--bootstrap" in err
+    missing, malformed, flag = mtbench_many(
+        [["--data-dir", str(tmp_path / "nowhere")], ["--input-file", str(bad)], ["--bootstrap", "-1"]]
+    )
+    err = one_line_error(missing)
+    assert "nowhere/mt_bench/model_judgment/gpt-4_single.jsonl" in err and "mtbench judge --mode single" in err
+    assert f"{bad}:2:" in one_line_error(malformed)
+    assert "--bootstrap" in one_line_error(flag)
+
+
+def test_cli_errors(run_dir, tmp_path, capsys):
+    def error(*args: str) -> str:
+        return one_line_error(mtbench_in_process(capsys, *args))
+
+    err = error("--data-dir", str(tmp_path / "nowhere"), "--mode", "pairwise-all")
+    assert "gpt-4_pair.jsonl" in err and "mtbench judge --mode pairwise-all" in err
+    err = error("--data-dir", str(run_dir), "--model-list", SONNET, "ghost-7b")
+    assert "ghost-7b" in err and "--model-list" in err
+    err = error("--data-dir", str(run_dir), "--mode", "pairwise-baseline")
+    assert "gpt-3.5-turbo" in err and "--baseline-model" in err
+    err = error("--data-dir", str(run_dir), "--mode", "pairwise-all", "--model-list", "phi-3", "ghost-7b")
+    assert "ghost-7b" in err
+    err = error("--data-dir", str(run_dir), "--compare", SONNET, "ghost-7b")
+    assert "ghost-7b" in err
+    err = error("--data-dir", str(run_dir), "--mode", "pairwise-all", "--plot", "x.png")
+    assert "--plot" in err
+    err = error("--data-dir", str(run_dir), "--mode", "pairwise-all", "--compare", "phi-3", "phi-3-dpo")
+    assert "--compare" in err
+    err = error("--data-dir", str(run_dir), "--plot", str(tmp_path / "no" / "such" / "dir" / "r.png"))
+    assert "--plot" in err
+    empty = write_jsonl(tmp_path / "empty.jsonl", [])
+    err = error("--input-file", str(empty))
+    assert str(empty) in err and "empty" in err
