@@ -1,0 +1,65 @@
+"""SIGKILL `mtbench judge` mid-run, several times, then let it finish: every match is on disk exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from tests.conftest import REPO
+from tests.openai_server import OpenAITestServer
+from tests.test_judge import OFFICIAL, SMALL, add_answers, rows
+
+KILLS = 3
+
+
+def command(data_dir, server, mode, first_n):
+    return [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
+            server.base_url, "--mode", mode, "--first-n", str(first_n), "--parallel", "8", "--no-progress"]
+
+
+@pytest.mark.parametrize("mode, first_n, matches", [("single", 80, 480), ("pairwise-all", 20, 120)])
+def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_n, matches):
+    add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL))
+    env = {**os.environ, "OPENAI_API_KEY": "sk-kill-test"}
+    env.pop("OPENAI_BASE_URL", None)
+    rng = random.Random(f"kill:{mode}")
+    reply = "Rating: [[6]]" if mode == "single" else "Fair comparison. [[C]]"
+    calls_per_match = 1 if mode == "single" else 2
+    out_file = data_dir / "mt_bench" / "model_judgment" / ("gpt-4_single.jsonl" if mode == "single" else "gpt-4_pair.jsonl")
+    with OpenAITestServer(lambda body: reply, latency=0.05) as server:
+        for _ in range(KILLS):
+            seen = len(server.chat_requests)
+            proc = subprocess.Popen(command(data_dir, server, mode, first_n), env=env, cwd=REPO,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Wait until this run is calling, then kill it at a random moment of its run.
+            deadline = time.monotonic() + 60
+            while len(server.chat_requests) == seen and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.6))
+            assert proc.poll() is None, "the run ended before it could be killed; give it more work"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        lines_after_kills = len(rows(out_file)) if out_file.exists() else 0
+        assert 0 < lines_after_kills < matches  # the kills landed mid-run
+        final = subprocess.run(command(data_dir, server, mode, first_n), env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+        total_calls = len(server.chat_requests)
+    records = rows(out_file)  # also proves no torn line is left: every line parses
+    if mode == "single":
+        keys = Counter((r["question_id"], r["model"], r["turn"]) for r in records)
+        assert all(r["score"] == 6 for r in records)
+    else:
+        keys = Counter((r["question_id"], r["model_1"], r["model_2"], r["turn"]) for r in records)
+        assert all((r["g1_winner"], r["g2_winner"]) == ("tie", "tie") for r in records)
+    assert len(keys) == matches and set(keys.values()) == {1}, "a match is missing or written twice"
+    # Only calls in flight at a kill were lost and made again: at most --parallel per kill.
+    assert matches * calls_per_match <= total_calls <= matches * calls_per_match + KILLS * 8 * calls_per_match
+    assert "nothing to judge" not in final.stdout
