@@ -282,11 +282,14 @@ def _drilldown(view: BenchView, report: Any, judge: str) -> str:
             for a, b in pairs:
                 for m in view.pair_view(q.question_id, a, b, judge)["matches"]:
                     inner.append(_match_html(m))
-            if qv["reference"] is not None:
-                ref = qv["reference"]
+            ref = qv["reference"]
+            if ref is not None:
                 how = "given to the judge" if ref["judged_with"] else "not used by the judge for this category"
-                inner.append(_block("reference", f"Reference answer ({ref['set']}, {how})",
-                                    "".join(_rich(t) for t in ref["turns"])))
+                body = f'<div class="muted">{escape(ref["source"])}: {escape(ref["why"])}</div>'
+                if ref["failure"]:
+                    body += f'<div class="failure-reason">{escape(ref["failure"])}</div>'
+                body += "".join(_rich(t) for t in ref["turns"])
+                inner.append(_block("reference", f"Reference answer ({ref['set']}, {how})", body))
             if qv["hints"]:
                 inner.append(_block("reference", "Reference hints (question file; never shown to the judge)",
                                     "".join(_rich(t) for t in qv["hints"])))

@@ -318,3 +318,27 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
 
         assert page.evaluate("() => window.__xss") is None
         assert dialogs == [] and errors == []
+
+
+def test_reference_is_the_set_the_judgment_records(tmp_path):
+    from mtbench.bench import BenchLayout
+    from mtbench.webview.bench_view import load_bench_view
+
+    d = make_data_dir(tmp_path, MT_BENCH_DATA)
+    judged = d / "mt_bench" / "model_judgment"
+    judged.mkdir()
+    lines = [
+        {"question_id": qid, "model": "m", "judge": ["our-judge", "single-math-v1"], "user_prompt": "p",
+         "judgment": "[[5]]", "score": 5, "turn": 1, **({"reference": ref} if ref else {})}
+        for qid, ref in ((111, "gpt-4-0125-preview"), (112, None), (113, "missing-set"))
+    ]
+    (judged / "our-judge_single.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    view = load_bench_view(BenchLayout(d))
+    recorded = view.question_view(111, "our-judge")["reference"]
+    corrected = load_answers(MT_BENCH_DATA / "reference_answer" / "gpt-4-0125-preview.jsonl")[111]
+    assert recorded["set"] == "gpt-4-0125-preview" and recorded["why"] == "recorded in the judgment"
+    assert [t["text"] for t in recorded["turns"]] == list(corrected.turns)
+    default = view.question_view(112, "our-judge")["reference"]
+    assert (default["set"], default["why"]) == ("gpt-4", "FastChat's default set")
+    missing = view.question_view(113, "our-judge")["reference"]
+    assert missing["turns"] == [] and "missing-set.jsonl is missing" in missing["failure"]

@@ -85,6 +85,8 @@ class BenchView:
     judges: Mapping[str, JudgeFiles]
     single: Mapping[str, Mapping[tuple[int, str, int], SingleJudgment]] = field(default_factory=dict)
     pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)
+    # judge -> question_id -> the reference set its judgments say they were given (mtbench records it)
+    recorded_references: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
     # -- lists -------------------------------------------------------------------------------------
 
@@ -131,11 +133,20 @@ class BenchView:
         except KeyError:
             raise UserError(f"no question {question_id} in {self.layout.question_file}") from None
 
-    def reference_set(self, judge: str | None) -> str | None:
-        """The reference answers the judge was given: FastChat looks them up under the judge's own name."""
+    def reference_set(self, judge: str | None, question_id: int) -> tuple[str | None, str]:
+        """The reference answers the judge was given for a question, and how we know.
+
+        mtbench's judgments record the set's name; for FastChat's we follow its rule (the set named after
+        the judge model) and fall back to gpt-4, the set FastChat ships.
+        """
+        recorded = self.recorded_references.get(judge or "", {}).get(question_id)
+        if recorded is not None:
+            return recorded, "recorded in the judgment"
         if judge is not None and judge in self.references:
-            return judge
-        return DEFAULT_REFERENCE if DEFAULT_REFERENCE in self.references else None
+            return judge, "named after the judge, as FastChat looks it up"
+        if DEFAULT_REFERENCE in self.references:
+            return DEFAULT_REFERENCE, "FastChat's default set"
+        return None, ""
 
     def question_view(self, question_id: int, judge: str | None = None) -> dict[str, Any]:
         q = self.question(question_id)
@@ -146,14 +157,22 @@ class BenchView:
             "hints": [rich(t) for t in q.reference or () if t.strip()],
             "reference": None,
         }
-        ref_set = self.reference_set(judge)
-        ref = self.references.get(ref_set, {}).get(question_id) if ref_set else None
-        if ref is not None:
+        ref_set, why = self.reference_set(judge, question_id)
+        if ref_set is None:
+            return out
+        ref = self.references.get(ref_set, {}).get(question_id)
+        source = os.fspath(self.layout.reference_file(ref_set))
+        if ref is None and ref_set not in self.references:
+            out["reference"] = {"source": source, "set": ref_set, "why": why, "judged_with": True, "turns": [],
+                                "failure": f"the judgment names reference set {ref_set!r} but {source} is missing"}
+        elif ref is not None:
             out["reference"] = {
-                "source": os.fspath(self.layout.reference_file(ref_set)),
+                "source": source,
                 "set": ref_set,
+                "why": why,
                 "judged_with": q.category in NEED_REF_CATEGORIES,
                 "turns": [rich(t) for t in ref.turns],
+                "failure": None,
             }
         return out
 
@@ -273,14 +292,23 @@ def load_bench_view(layout: BenchLayout, judge_model: str | None = None) -> Benc
     references = {}
     if layout.reference_dir.is_dir():
         references = {p.stem: load_answers(p) for p in sorted(layout.reference_dir.glob("*.jsonl"))}
-    single = {}
-    pair = {}
+    single: dict[str, dict[tuple[int, str, int], SingleJudgment]] = {}
+    pair: dict[str, list[PairJudgment]] = {}
+    recorded: dict[str, dict[int, str]] = {}
     for j in judges.values():
+        records: list[SingleJudgment | PairJudgment] = []
         if j.single is not None:
-            single[j.judge] = latest_by_key(load_single_judgments(j.single), lambda r: (r.question_id, r.model, r.turn))
+            single_records = load_single_judgments(j.single)
+            single[j.judge] = latest_by_key(single_records, lambda r: (r.question_id, r.model, r.turn))
+            records += single_records
         if j.pair is not None:
             pair[j.judge] = load_pair_judgments(j.pair)
-    return BenchView(layout, questions, answers, references, judges, single, pair)
+            records += pair[j.judge]
+        for r in records:
+            name = r.extra.get("reference")
+            if isinstance(name, str) and name:
+                recorded.setdefault(j.judge, {})[r.question_id] = name
+    return BenchView(layout, questions, answers, references, judges, single, pair, recorded)
 
 
 def files_signature(layout: BenchLayout) -> tuple:

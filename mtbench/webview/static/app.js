@@ -91,9 +91,12 @@ function questionBlocks(q, turnIndex) {
 function referenceBlocks(q) {
   const out = [];
   if (q.reference) {
-    const how = q.reference.judged_with ? "given to the judge" : "not used by the judge for this category";
-    out.push(block("reference", "Reference answer (" + q.reference.set + ", " + how + ")",
-      ...q.reference.turns.map((t, i) => el("div", { class: "ref-turn", "data-turn": String(i + 1) },
+    const r = q.reference;
+    const how = r.judged_with ? "given to the judge" : "not used by the judge for this category";
+    out.push(block("reference" + (r.failure ? " failure" : ""), "Reference answer (" + r.set + ", " + how + ")",
+      el("div", { class: "muted" }, r.source + ": " + r.why),
+      r.failure ? el("div", { class: "failure-reason" }, r.failure) : null,
+      ...r.turns.map((t, i) => el("div", { class: "ref-turn", "data-turn": String(i + 1) },
         el("div", { class: "muted" }, "Turn " + (i + 1)), rich(t)))));
   }
   if (q.hints.length) {
