@@ -107,10 +107,9 @@ def normalize_judge(raw: Any) -> str:
 
 @dataclass(frozen=True)
 class VoteSet:
-    """The votes read from one or more files, and what was left out on the way."""
+    """The votes read from a file, and what was left out on the way."""
 
     votes: tuple[Vote, ...]
-    source: str  # the file(s), for messages
     errors: int = 0  # pairwise matches with a failed game, left out (FastChat's show drops them too)
     replaced: int = 0  # matches judged again later in the file; the last one counts
 
@@ -123,7 +122,7 @@ def match_verdict(judgment: PairJudgment) -> str:
     return {"model_1": "model_a", "model_2": "model_b"}.get(g1, TIE)
 
 
-def votes_from_pair_judgments(judgments: Iterable[PairJudgment], judge: str, source: str = "") -> VoteSet:
+def votes_from_pair_judgments(judgments: Iterable[PairJudgment], judge: str) -> VoteSet:
     """One vote per (turn, question, model pair); failed matches are counted, not voted."""
     latest: dict[VoteKey, Vote] = {}
     errors = replaced = 0
@@ -136,14 +135,14 @@ def votes_from_pair_judgments(judgments: Iterable[PairJudgment], judge: str, sou
         if key in latest:
             replaced += 1
         latest[key] = vote
-    return VoteSet(tuple(latest.values()), source, errors, replaced)
+    return VoteSet(tuple(latest.values()), errors, replaced)
 
 
 def load_pair_votes(path: str | os.PathLike, judge: str | None = None) -> VoteSet:
     """Votes of a ``JUDGE_pair.jsonl`` file; the judge is named after the file unless ``judge`` is given."""
     path = Path(path)
     name = judge or judge_label(path)
-    return votes_from_pair_judgments(load_pair_judgments(path), name, str(path))
+    return votes_from_pair_judgments(load_pair_judgments(path), name)
 
 
 def judge_label(path: Path) -> str:
@@ -167,7 +166,7 @@ def load_human_votes(path: str | os.PathLike) -> VoteSet:
             votes.append(vote_from_json(obj))
         except ValueError as e:
             raise UserError(f"{where}: {e}") from None
-    return VoteSet(tuple(votes), str(path))
+    return VoteSet(tuple(votes))
 
 
 def _vote_objects(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
