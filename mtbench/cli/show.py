@@ -17,14 +17,19 @@ def register(sub) -> None:
         "show",
         help="show scores, win rates and confidence intervals from the judgments",
         description=(
-            "Print MT-bench results from a judgment file: per-turn and overall scores per model with 95%% "
+            "Print MT-bench results from a judgment file: per-turn and overall scores per model with 95% "
             "bootstrap confidence intervals and a per-category table (single), or win/loss/tie and win rates "
             "(pairwise). Reads FastChat's judgment files and mtbench's alike. A judgment appended twice by a "
-            "rerun counts once; failed judgments are left out of the means and counted."
+            "rerun counts once; failed judgments are left out of the means and counted. Categories come from "
+            "BENCH/question.jsonl, or for mt_bench without it from the fixed question-id blocks (81-90 writing, "
+            "..., 151-160 humanities)."
         ),
     )
     add_layout_args(parser)
-    parser.add_argument("--input-file", type=Path, help="judgment file (default: BENCH/model_judgment/JUDGE_MODE.jsonl)")
+    parser.add_argument(
+        "--input-file", type=Path,
+        help="judgment file (default: BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise modes)",
+    )
     parser.add_argument("--judge-model", default="gpt-4", help="judge whose file to read (default: gpt-4)")
     parser.add_argument(
         "--baseline-model", default="gpt-3.5-turbo",
