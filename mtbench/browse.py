@@ -13,7 +13,6 @@ import asyncio
 import io
 import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -69,10 +68,10 @@ def static_text(name: str) -> str:
 class BrowseState:
     """The current view of the files, rebuilt when any of them changed since the last request."""
 
-    def __init__(self, config: BrowseConfig):
+    def __init__(self, config: BrowseConfig, view: BenchView | None = None, signature: tuple | None = None):
         self.config = config
-        self._signature: tuple | None = None
-        self._view: BenchView | None = None
+        self._signature = signature
+        self._view = view
         self._cache: dict[tuple, Any] = {}
         self._lock = asyncio.Lock()
 
@@ -140,15 +139,7 @@ def radar_png(view: BenchView, judge: str, n_bootstrap: int, seed: int) -> bytes
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, allow_nan=False, default=_jsonable), status=status, content_type="application/json"
-    )
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+    return web.Response(text=json.dumps(data, allow_nan=False), status=status, content_type="application/json")
 
 
 def _param(request: web.Request, name: str, *, required: bool = True) -> str | None:
@@ -173,9 +164,9 @@ def _judge_param(request: web.Request, view: BenchView) -> str | None:
     return judge
 
 
-def build_app(config: BrowseConfig) -> web.Application:
-    """The aiohttp application (routes, security headers); ``serve`` runs it."""
-    state = BrowseState(config)
+def build_app(config: BrowseConfig, view: BenchView | None = None, signature: tuple | None = None) -> web.Application:
+    """The aiohttp application (routes, security headers); ``serve`` runs it with the view it loaded."""
+    state = BrowseState(config, view, signature)
     assets = {name: static_text(name) for name in STATIC_FILES}
     page = static_text("index.html")
 
@@ -263,14 +254,15 @@ def build_app(config: BrowseConfig) -> web.Application:
 
 def serve(config: BrowseConfig, on_ready: Callable[[str], None] | None = None) -> None:
     """Load the files (so a bad file fails before the server starts), then serve until interrupted."""
+    signature = files_signature(config.layout)  # before reading: a write during the load shows up later
     view = load_bench_view(config.layout, config.judge_model)
     if not view.judges:
         log.warning("no judgment files in %s yet: showing answers only", config.layout.judgment_dir)
-    asyncio.run(_serve(config, on_ready))
+    asyncio.run(_serve(build_app(config, view, signature), config, on_ready))
 
 
-async def _serve(config: BrowseConfig, on_ready: Callable[[str], None] | None) -> None:
-    runner = web.AppRunner(build_app(config), access_log=None)
+async def _serve(app: web.Application, config: BrowseConfig, on_ready: Callable[[str], None] | None) -> None:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     try:

@@ -175,8 +175,7 @@ def _leaderboard(report: Any, judge: str, radar: bytes | None) -> str:
     return "".join(parts)
 
 
-def _answer_html(view: BenchView, model: str, qid: int, turn: int) -> str:
-    a = view.answer_view(model, qid)
+def _answer_html(a: dict[str, Any], model: str, turn: int) -> str:
     body = ""
     if a["failure"]:
         body += f'<div class="failure-reason">Failed answer: {escape(a["failure"])}</div>'
@@ -233,7 +232,7 @@ def _summary_verdicts(view: BenchView, judge: str, qid: int, pairs: Sequence[tup
     bits = []
     for a, b in pairs:
         cells = []
-        for m in view.pair_view(qid, a, b, judge)["matches"]:
+        for m in view.pair_matches(qid, a, b, judge):
             if m["status"] != "judged":
                 cells.append(m["status"])
             else:
@@ -267,20 +266,21 @@ def _drilldown(view: BenchView, report: Any, judge: str) -> str:
             else:
                 extra = _summary_verdicts(view, judge, q.question_id, pairs)
             shown = models if single else [m for m in models if any(m in p for p in pairs)]
+            answers = {m: view.answer_view(m, q.question_id) for m in shown}
+            judged = {m: view.single_judgments(q.question_id, m, judge) for m in shown} if single else {}
             inner = []
             for turn in range(1, len(q.turns) + 1):
                 inner.append(_block("user", f"User, turn {turn}", _rich(qv["turns"][turn - 1])))
                 if single:
                     for m in shown:
-                        inner.append(_answer_html(view, m, q.question_id, turn))
-                        judgments = view.single_view(q.question_id, m, judge)["judgments"]
-                        inner.append(_single_judgment_html(judgments[turn - 1]))
+                        inner.append(_answer_html(answers[m], m, turn))
+                        inner.append(_single_judgment_html(judged[m][turn - 1]))
                 else:
                     inner.append('<div class="columns">' + "".join(
-                        f"<div>{_answer_html(view, m, q.question_id, turn)}</div>" for m in shown
+                        f"<div>{_answer_html(answers[m], m, turn)}</div>" for m in shown
                     ) + "</div>")
             for a, b in pairs:
-                for m in view.pair_view(q.question_id, a, b, judge)["matches"]:
+                for m in view.pair_matches(q.question_id, a, b, judge):
                     inner.append(_match_html(m))
             ref = qv["reference"]
             if ref is not None:

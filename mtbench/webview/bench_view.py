@@ -9,7 +9,7 @@ ever inserted into a page as markup.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,8 @@ class BenchView:
     judges: Mapping[str, JudgeFiles]
     single: Mapping[str, Mapping[tuple[int, str, int], SingleJudgment]] = field(default_factory=dict)
     pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)
+    # judge -> (question_id, model_1, model_2, turn) -> the last match on disk
+    pair_index: Mapping[str, Mapping[tuple[int, str, str, int], PairJudgment]] = field(default_factory=dict)
     # judge -> question_id -> the reference set its judgments say they were given (mtbench records it)
     recorded_references: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
@@ -183,8 +185,8 @@ class BenchView:
             return {"model": model, "turns": [], "failure": f"no answer to question {question_id} in {where}"}
         return {"model": model, "turns": [rich(t) for t in answer.turns], "failure": answer.failure}
 
-    def single_view(self, question_id: int, model: str, judge: str | None) -> dict[str, Any]:
-        """A question, one model's answer, and the judge's score and explanation per turn."""
+    def single_judgments(self, question_id: int, model: str, judge: str | None) -> list[dict[str, Any]]:
+        """The judge's score and explanation for each turn of one model's answer (or why there is none)."""
         q = self.question(question_id)
         by_key = self.single.get(judge, {}) if judge else {}
         turns = []
@@ -202,29 +204,37 @@ class BenchView:
                 "prompt": j.judge[1],
                 "explanation": rich(j.judgment),
             })
+        return turns
+
+    def single_view(self, question_id: int, model: str, judge: str | None) -> dict[str, Any]:
+        """A question, one model's answer, and the judge's score and explanation per turn."""
         return {
             "judge": judge,
             "question": self.question_view(question_id, judge),
             "answer": self.answer_view(model, question_id),
-            "judgments": turns,
+            "judgments": self.single_judgments(question_id, model, judge),
         }
 
-    def pair_view(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> dict[str, Any]:
-        """Two models side by side, with both games and the combined verdict per turn.
+    def pair_matches(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> list[dict[str, Any]]:
+        """Both games and the combined verdict per turn; winners are reported as model names.
 
-        A match may be stored either way round (model_1 = A or B); winners are reported as model names.
+        A match may be stored either way round (model_1 = A or B).
         """
         q = self.question(question_id)
-        matches = _pair_index(self.pair.get(judge, ()) if judge else ())
+        matches = self.pair_index.get(judge, {}) if judge else {}
         turns = []
         for turn in range(1, len(q.turns) + 1):
             j = matches.get((question_id, model_a, model_b, turn)) or matches.get((question_id, model_b, model_a, turn))
             turns.append(_match_view(j, turn))
+        return turns
+
+    def pair_view(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> dict[str, Any]:
+        """Two models side by side, with both games and the combined verdict per turn."""
         return {
             "judge": judge,
             "question": self.question_view(question_id, judge),
             "answers": [self.answer_view(model_a, question_id), self.answer_view(model_b, question_id)],
-            "matches": turns,
+            "matches": self.pair_matches(question_id, model_a, model_b, judge),
         }
 
     def pair_opponents(self, judge: str, question_id: int | None = None) -> list[tuple[str, str]]:
@@ -234,10 +244,6 @@ class BenchView:
             if question_id is None or j.question_id == question_id:
                 seen[(j.model_1, j.model_2)] = None
         return list(seen)
-
-
-def _pair_index(judgments: Iterable[PairJudgment]) -> dict[tuple[int, str, str, int], PairJudgment]:
-    return latest_by_key(judgments, lambda j: (j.question_id, j.model_1, j.model_2, j.turn))
 
 
 def winner_name(winner: str, model_1: str, model_2: str) -> str:
@@ -308,7 +314,11 @@ def load_bench_view(layout: BenchLayout, judge_model: str | None = None) -> Benc
             name = r.extra.get("reference")
             if isinstance(name, str) and name:
                 recorded.setdefault(j.judge, {})[r.question_id] = name
-    return BenchView(layout, questions, answers, references, judges, single, pair, recorded)
+    pair_index = {
+        judge: latest_by_key(records, lambda r: (r.question_id, r.model_1, r.model_2, r.turn))
+        for judge, records in pair.items()
+    }
+    return BenchView(layout, questions, answers, references, judges, single, pair, pair_index, recorded)
 
 
 def files_signature(layout: BenchLayout) -> tuple:
