@@ -609,6 +609,8 @@ def show(config: ShowConfig) -> ShowReport:
 
     judgments = _load(load_pair_judgments, path)
     baseline = config.baseline_model if config.mode == "pairwise-baseline" else None
+    if config.mode == "pairwise-baseline" and not baseline:
+        raise UserError("--mode pairwise-baseline needs --baseline-model")
     if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in judgments):
         raise UserError(
             f"no matches against the baseline {baseline!r} in {path}; pick one with --baseline-model "
