@@ -342,3 +342,17 @@ def test_reference_is_the_set_the_judgment_records(tmp_path):
     assert (default["set"], default["why"]) == ("gpt-4", "FastChat's default set")
     missing = view.question_view(113, "our-judge")["reference"]
     assert missing["turns"] == [] and "missing-set.jsonl is missing" in missing["failure"]
+
+
+def test_browser_link_reopens_the_same_view(server):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(server.url + f"#tab=pair&q=111&a=phi-3-dpo&b={XSS_MODEL}")
+        page.wait_for_selector("body[data-ready]")
+        assert page.locator("#pane-pair").is_visible() and not page.locator("#pane-single").is_visible()
+        assert page.input_value("#pair-category") == "math" and page.input_value("#pair-question") == "111"
+        assert [a.get_attribute("data-model") for a in page.locator('#pair-view .answer[data-turn="1"]').all()] == [
+            "phi-3-dpo", XSS_MODEL]
+        assert page.locator("#pair-view .block.reference").count() == 2  # the gpt-4 reference and the hints
+        settle(page, lambda: page.select_option("#pair-question", "112"))
+        assert "q=112" in page.evaluate("() => location.hash")

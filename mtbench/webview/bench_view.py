@@ -111,7 +111,8 @@ class BenchView:
             "judges": [
                 {"name": j.judge, "single": j.single is not None and j.judge in self.single,
                  "pair": j.pair is not None and j.judge in self.pair,
-                 "pair_models": self.pair_models(j.judge)}
+                 "pair_models": self.pair_models(j.judge),
+                 "first_pair": next(iter(self.pair_opponents(j.judge)), None)}
                 for j in self.judges.values()
             ],
             "models": self.models,

@@ -64,17 +64,17 @@ function fillQuestions(prefix) {
   fill($(prefix + "-question"), (cat ? cat.questions : []).map((q) => [q.id, q.id + ": " + q.preview]));
 }
 
-function fillModels() {
+function fillModels(preferJudgedPair) {
   const judge = judgeInfo();
   const pairModels = judge && judge.pair_models.length ? judge.pair_models : state.meta.models;
   const all = state.meta.models.map((m) => [m, m]);
   fill($("single-model"), all);
-  fill($("pair-model-a"), pairModels.map((m) => [m, m]));
-  const b = $("pair-model-b");
-  fill(b, pairModels.map((m) => [m, m]));
-  if (b.value === $("pair-model-a").value && pairModels.length > 1) {
-    b.value = pairModels.find((m) => m !== $("pair-model-a").value);
-  }
+  const a = $("pair-model-a"), b = $("pair-model-b");
+  // Like FastChat's first model vs its baseline: open on a pair this judge actually compared.
+  const first = preferJudgedPair && judge && judge.first_pair;
+  fill(a, pairModels.map((m) => [m, m]), first ? first[0] : undefined);
+  fill(b, pairModels.map((m) => [m, m]), first ? first[1] : undefined);
+  if (b.value === a.value && pairModels.length > 1) b.value = pairModels.find((m) => m !== a.value);
   const modes = [];
   if (!judge || judge.single) modes.push(["single", "single-answer grading"]);
   if (judge && judge.pair) modes.push(["pairwise-all", "pairwise, all pairs"], ["pairwise-baseline", "pairwise vs a baseline"]);
@@ -230,13 +230,50 @@ async function renderBoard() {
     parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
       " matches had both games agree (disagreements count as ties)."));
   }
-  if (data.notes && data.notes.length) parts.push(el("ul", { class: "notes" }, ...data.notes.map((n) => el("li", {}, n))));
+  const notes = [...(data.notes || [])];
+  if (data.bootstrap.n) {
+    notes.push("CIs: " + pct.replace(" CI", "") + " percentile bootstrap over questions, " + data.bootstrap.n +
+      " resamples, seed " + data.bootstrap.seed);
+  }
+  if (notes.length) parts.push(el("ul", { class: "notes" }, ...notes.map((n) => el("li", {}, n))));
   $("board-view").replaceChildren(...parts);
 }
 
 // ---- wiring -----------------------------------------------------------------------------------------
 
+// The view lives in the URL's fragment, so a link (or a reload) opens the same question and models.
+const HASH_FIELDS = { judge: "judge", model: "single-model", a: "pair-model-a", b: "pair-model-b",
+  mode: "board-mode", baseline: "board-baseline" };
+
+function saveHash() {
+  const params = new URLSearchParams({ tab: state.tab });
+  const q = state.tab === "pair" ? $("pair-question").value : $("single-question").value;
+  if (q) params.set("q", q);
+  for (const [key, id] of Object.entries(HASH_FIELDS)) if ($(id).value) params.set(key, $(id).value);
+  history.replaceState(null, "", "#" + params.toString());
+}
+
+function restoreHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const judge = params.get("judge");
+  if (judge && judge !== $("judge").value && [...$("judge").options].some((o) => o.value === judge)) {
+    $("judge").value = judge;
+    fillModels(true);
+  }
+  const q = params.get("q");
+  const cat = q && state.meta.categories.find((c) => c.questions.some((x) => String(x.id) === q));
+  for (const prefix of ["single", "pair"]) {
+    if (cat) { $(prefix + "-category").value = cat.name; fillQuestions(prefix); $(prefix + "-question").value = q; }
+  }
+  for (const [key, id] of Object.entries(HASH_FIELDS)) {
+    const v = params.get(key);
+    if (key !== "judge" && v && [...$(id).options].some((o) => o.value === v)) $(id).value = v;
+  }
+  return ["single", "pair", "board"].includes(params.get("tab")) ? params.get("tab") : "single";
+}
+
 async function refresh() {
+  saveHash();
   showError(null);
   try {
     if (state.tab === "single") await renderSingle();
@@ -270,14 +307,14 @@ async function start() {
     fillQuestions(prefix);
     $(prefix + "-category").addEventListener("change", () => { fillQuestions(prefix); refresh(); });
   }
-  fillModels();
+  fillModels(true);
   for (const id of ["single-question", "single-model", "pair-question", "pair-model-a", "pair-model-b",
     "board-mode", "board-baseline", "markdown"]) {
     $(id).addEventListener("change", refresh);
   }
-  $("judge").addEventListener("change", () => { fillModels(); refresh(); });
+  $("judge").addEventListener("change", () => { fillModels(true); refresh(); });
   for (const button of document.querySelectorAll(".tab")) button.addEventListener("click", () => selectTab(button.dataset.tab));
-  await selectTab("single");
+  await selectTab(restoreHash());
 }
 
 document.addEventListener("DOMContentLoaded", start);
