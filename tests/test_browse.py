@@ -264,6 +264,8 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
         dialogs, errors = [], []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # A CSP violation or a failed request shows up as a console error.
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(server.url)
         page.wait_for_selector("body[data-ready]")
 
