@@ -251,31 +251,46 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
                         config.force_temperature, overridden)
     started = time.monotonic()
     try:
-        if todo:
-            outcome = asyncio.run(_answer_all(config, todo, path))
-        else:
-            outcome = ([], 0, 0)
+        tally = asyncio.run(_answer_all(config, todo, path)) if todo else _Tally()
     finally:
         _reorganize(path)
-    answered, prompt_tokens, completion_tokens = outcome
-    failed = tuple((a.question_id, a.error or "") for a in answered if a.failed)
+    failed = tuple((a.question_id, a.error or "") for a in tally.answers if a.failed)
     return RunSummary(
         answer_file=path,
         selected=len(questions),
         skipped=len(questions) - len(todo),
-        answered=len(answered) - len(failed),
+        answered=len(tally.answers) - len(failed),
         failed=failed,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+        prompt_tokens=tally.prompt_tokens,
+        completion_tokens=tally.completion_tokens,
         elapsed_s=time.monotonic() - started,
     )
 
 
-async def _answer_all(config: ApiAnswerConfig, todo: list[Question], path: Path) -> tuple[list[Answer], int, int]:
-    written: list[Answer] = []
-    tokens = [0, 0]
+@dataclass
+class _Tally:
+    """What a run has written so far, and its current streak of questions that failed after every retry."""
+
+    answers: list[Answer] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: int = 0
+    streak: int = 0
+
+    def add(self, conversation: _Conversation) -> None:
+        self.answers.append(conversation.answer)
+        self.prompt_tokens += conversation.prompt_tokens
+        self.completion_tokens += conversation.completion_tokens
+        self.failures += conversation.answer.failed
+        if conversation.gave_up:
+            self.streak += 1
+        elif not conversation.answer.failed:  # a 400 on one odd question says nothing of the endpoint
+            self.streak = 0
+
+
+async def _answer_all(config: ApiAnswerConfig, todo: list[Question], path: Path) -> _Tally:
+    tally = _Tally()
     streak_limit = max(MIN_FAILURE_STREAK, config.parallel)
-    streak = 0
     async with ChatClient(config.endpoint) as client:
         served = await client.list_models()
         if served is not None and config.model not in served:
@@ -288,19 +303,11 @@ async def _answer_all(config: ApiAnswerConfig, todo: list[Question], path: Path)
         with bar, JsonlWriter(path) as writer:
 
             def record(conversation: _Conversation) -> None:
-                nonlocal streak
                 writer.write(conversation.answer)
-                written.append(conversation.answer)
-                tokens[0] += conversation.prompt_tokens
-                tokens[1] += conversation.completion_tokens
-                if conversation.gave_up:
-                    streak += 1
-                elif not conversation.answer.failed:  # a 400 on one odd question says nothing of the endpoint
-                    streak = 0
+                tally.add(conversation)
                 bar.update(1)
-                failures = sum(a.failed for a in written)
-                if failures:
-                    bar.set_postfix(failed=failures, refresh=False)
+                if conversation.answer.failed:
+                    bar.set_postfix(failed=tally.failures, refresh=False)
 
             # The first question runs alone: an endpoint that answers nothing, or a wrong model name,
             # fails once here instead of once per question.
@@ -315,11 +322,11 @@ async def _answer_all(config: ApiAnswerConfig, todo: list[Question], path: Path)
             async with contextlib.aclosing(run_bounded(todo[1:], work, parallel=config.parallel)) as results:
                 async for _, conversation in results:
                     record(conversation)
-                    if streak >= streak_limit:
-                        done = len(written)
+                    if tally.streak >= streak_limit:
+                        done = len(tally.answers)
                         raise RunFailed(
-                            f"stopped: the last {streak} questions failed after every retry "
+                            f"stopped: the last {tally.streak} questions failed after every retry "
                             f"({conversation.answer.error}); {done} of {len(todo)} written, "
-                            f"{len(todo) - done} not asked. Rerun with --retry-failed when {client.base_url} is back"
+                            f"{len(todo) - done} left for a rerun (add --retry-failed to redo the failures)"
                         )
-    return written, tokens[0], tokens[1]
+    return tally
