@@ -256,6 +256,8 @@ def serve(config: BrowseConfig, on_ready: Callable[[str], None] | None = None) -
     """Load the files (so a bad file fails before the server starts), then serve until interrupted."""
     signature = files_signature(config.layout)  # before reading: a write during the load shows up later
     view = load_bench_view(config.layout, config.judge_model)
+    if config.host not in LOOPBACK:
+        log.warning("listening on %s: anyone who can reach this machine can read these answers", config.host)
     if not view.judges:
         log.warning("no judgment files in %s yet: showing answers only", config.layout.judgment_dir)
     asyncio.run(_serve(build_app(config, view, signature), config, on_ready))

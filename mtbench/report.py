@@ -23,7 +23,7 @@ from typing import Any
 from mtbench import __version__
 from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
-from mtbench.webview.bench_view import BenchView, find_judges, load_bench_view
+from mtbench.webview.bench_view import BenchView, find_judges, load_bench_view, preview
 from mtbench.webview.markup import escape
 
 DEFAULT_JUDGE = "gpt-4"
@@ -220,6 +220,10 @@ def _summary_scores(view: BenchView, judge: str, qid: int, models: Sequence[str]
     by_key = view.single.get(judge, {})
     bits = []
     for m in models:
+        answer = view.answers.get(m, {}).get(qid)
+        if answer is None or answer.failed:
+            bits.append(f"{m} {'no answer' if answer is None else 'answer failed'}")
+            continue
         cells = []
         for turn in (1, 2):
             j = by_key.get((qid, m, turn))
@@ -255,7 +259,7 @@ def _drilldown(view: BenchView, report: Any, judge: str) -> str:
         parts.append(f"<h3>{escape(cat)}</h3>")
         for q in (q for q in view.questions.values() if q.category == cat):
             qv = view.question_view(q.question_id, judge)
-            summary = f"{q.question_id}: {' '.join(q.turns[0].split())[:110]}"
+            summary = f"{q.question_id}: {preview(q.turns[0], 110)}"
             pairs: list[tuple[str, str]] = []
             if not single:
                 pairs = [p for p in view.pair_opponents(judge, q.question_id) if set(p) <= wanted]

@@ -118,7 +118,7 @@ class BenchView:
             "models": self.models,
             "categories": [
                 {"name": c, "questions": [
-                    {"id": q.question_id, "preview": _preview(q.turns[0])}
+                    {"id": q.question_id, "preview": preview(q.turns[0])}
                     for q in self.questions.values() if q.category == c
                 ]}
                 for c in self.categories()
@@ -281,7 +281,7 @@ def _match_view(j: PairJudgment | None, turn: int) -> dict[str, Any]:
     return out
 
 
-def _preview(text: str, limit: int = 128) -> str:
+def preview(text: str, limit: int = 128) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
