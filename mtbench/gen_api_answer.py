@@ -8,9 +8,9 @@ was in flight; a rerun skips what is on disk, and the end of a run rewrites the 
 question id with one line per id (FastChat's ``reorg_answer_file``).
 
 A run that cannot work stops early with one line: a preflight GET /models finds an unreachable URL or
-a refused key in seconds, the first question runs alone before the others fan out (a wrong model name
-is a 404 on it), and a streak of questions that failed after every retry stops the run rather than
-marking the whole question set failed.
+a refused key in seconds, the first question runs alone and any failure of it stops the run before the
+others fan out (a wrong model name fails there), and a streak of questions that failed after every
+retry stops the run rather than marking the whole question set failed.
 """
 
 from __future__ import annotations
@@ -293,40 +293,44 @@ async def _answer_all(config: ApiAnswerConfig, todo: list[Question], path: Path)
     streak_limit = max(MIN_FAILURE_STREAK, config.parallel)
     async with ChatClient(config.endpoint) as client:
         served = await client.list_models()
+        unlisted = ""
         if served is not None and config.model not in served:
             shown = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
-            log.warning("%s does not list the model %r (it lists: %s); trying it anyway",
-                        client.base_url, config.model, shown or "nothing")
+            unlisted = f"; it lists {shown or 'no model'}"
+            log.warning("%s does not list the model %r%s; trying it anyway", client.base_url, config.model, unlisted)
         log.info("answering %d question(s) with %s at %s -> %s", len(todo), config.model, client.base_url, path)
         bar = tqdm(total=len(todo), desc=f"gen-api-answer {config.model_id}", unit="q",
                    file=sys.stderr, disable=not config.progress, dynamic_ncols=True)
-        with bar, JsonlWriter(path) as writer:
-
-            def record(conversation: _Conversation) -> None:
-                writer.write(conversation.answer)
-                tally.add(conversation)
-                bar.update(1)
-                if conversation.answer.failed:
-                    bar.set_postfix(failed=tally.failures, refresh=False)
-
-            # The first question runs alone: an endpoint that answers nothing, or a wrong model name,
-            # fails once here instead of once per question.
+        with bar:
+            # The first question runs alone, and its failure stops the run before the others fan out: an
+            # endpoint that answers nothing, or rejects the model name (vLLM says 404, transformers serve
+            # 400), fails once here instead of once per question. Nothing is written (not even an empty
+            # file that would list the model), so a rerun asks it again.
             first = await _converse(client, config, todo[0])
-            if first.gave_up:
+            if first.answer.failed:
                 raise RunFailed(
                     f"question {todo[0].question_id}, the first of {len(todo)}, failed: {first.answer.error}; "
-                    f"stopped before the others (is {client.base_url} serving {config.model!r}?)"
+                    f"stopped before the others (is {client.base_url} serving {config.model!r}{unlisted}?)"
                 )
-            record(first)
-            work = lambda q: _converse(client, config, q)  # noqa: E731
-            async with contextlib.aclosing(run_bounded(todo[1:], work, parallel=config.parallel)) as results:
-                async for _, conversation in results:
-                    record(conversation)
-                    if tally.streak >= streak_limit:
-                        done = len(tally.answers)
-                        raise RunFailed(
-                            f"stopped: the last {tally.streak} questions failed after every retry "
-                            f"({conversation.answer.error}); {done} of {len(todo)} written, "
-                            f"{len(todo) - done} left for a rerun (add --retry-failed to redo the failures)"
-                        )
+            with JsonlWriter(path) as writer:
+
+                def record(conversation: _Conversation) -> None:
+                    writer.write(conversation.answer)
+                    tally.add(conversation)
+                    bar.update(1)
+                    if conversation.answer.failed:
+                        bar.set_postfix(failed=tally.failures, refresh=False)
+
+                record(first)
+                work = lambda q: _converse(client, config, q)  # noqa: E731
+                async with contextlib.aclosing(run_bounded(todo[1:], work, parallel=config.parallel)) as results:
+                    async for _, conversation in results:
+                        record(conversation)
+                        if tally.streak >= streak_limit:
+                            done = len(tally.answers)
+                            raise RunFailed(
+                                f"stopped: the last {tally.streak} questions failed after every retry "
+                                f"({conversation.answer.error}); {done} of {len(todo)} written, "
+                                f"{len(todo) - done} left for a rerun (add --retry-failed to redo the failures)"
+                            )
     return tally

@@ -312,8 +312,16 @@ def test_first_question_failing_after_every_retry_stops_before_fanning_out(opena
     with pytest.raises(RunFailed, match=r"question 81, the first of 20, failed: turn 1: HTTP 500.*model crashed"):
         generate_api_answers(config(openai_server, data_dir, question_end=20, parallel=8))
     assert len(openai_server.chat_requests) == FAST.max_retries + 1
-    path = data_dir / "mt_bench" / "model_answer" / "test-model.jsonl"
-    assert not path.exists() or not answer_lines(path)
+    assert not (data_dir / "mt_bench" / "model_answer" / "test-model.jsonl").exists()
+
+
+def test_a_rejected_model_name_on_the_first_question_stops_the_run(openai_server, data_dir):
+    # transformers serve answers a model name it does not serve with a 400, not vLLM's 404
+    openai_server.responder = lambda body: error(400, "Server is pinned to '/models/x'; requested 'y'")
+    with pytest.raises(RunFailed, match=r"first of 10, failed: turn 1: HTTP 400.*pinned.*it lists scripted-model"):
+        generate_api_answers(config(openai_server, data_dir, model="y", question_end=10, parallel=4))
+    assert len(openai_server.chat_requests) == 1
+    assert not (data_dir / "mt_bench" / "model_answer" / "test-model.jsonl").exists()
 
 
 def test_endpoint_dying_mid_run_stops_after_a_streak(openai_server, data_dir):
