@@ -244,3 +244,46 @@ def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
     assert dialogs == [] and errors == [], (dialogs, errors)
+
+
+# ---------------------------------------------------------------------------------------------------
+# end to end: our own judge's files
+
+
+def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_path):
+    """`mtbench judge` (against the scripted test server) -> `mtbench report`: our records, failures included."""
+    import os
+
+    from mtbench.webview.bench_view import load_bench_view
+
+    answers = data_dir / "mt_bench" / "model_answer"
+    answers.mkdir(parents=True)
+    for m in ("alpaca-13b", "llama-13b"):
+        shutil.copy(REFERENCE_RUNS / "model_answer" / f"{m}.jsonl", answers / f"{m}.jsonl")
+
+    # The judge finds no rating in whatever shows llama-13b's answer to question 81 (both of its turns).
+    llama_81 = load_answers(answers / "llama-13b.jsonl")[81].turns[0][:60]
+    openai_server.responder = lambda body: (
+        "I cannot rate <b>this</b>." if llama_81 in body["messages"][-1]["content"] else "Fine answer. Rating: [[7]]"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
+    env["OPENAI_API_KEY"] = "sk-test"
+    out = subprocess.run(
+        [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
+         openai_server.base_url, "--judge-model", "local-judge", "--first-n", "2", "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
+    rows = _table_rows(page, "scores")
+    assert [(r[0], r[3], r[5], r[6]) for r in rows] == [("alpaca-13b", "7.00", "4", "0"), ("llama-13b", "7.00", "2", "2")]
+    assert "judge local-judge" in page
+    assert "Failed judgment: unparseable" in page and "I cannot rate &lt;b&gt;this&lt;/b&gt;." in page
+    view = load_bench_view(BenchLayout(data_dir))
+    assert list(view.judges) == ["local-judge"]
+    turns = view.single_judgments(81, "alpaca-13b", "local-judge")
+    assert [(t["status"], t["score"], t["explanation"]["text"]) for t in turns] == [
+        ("scored", 7, "Fine answer. Rating: [[7]]")] * 2
+    failed = view.single_judgments(81, "llama-13b", "local-judge")
+    assert [(t["status"], t["score"]) for t in failed] == [("failed", None)] * 2
+    assert all(t["failure"].startswith("unparseable") for t in failed)
