@@ -704,7 +704,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     written = 0
     breaker = _Breaker(max(10, 2 * config.parallel))
 
-    async with ChatClient(config.endpoint) as client:
+    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
 
         async def call(match: Match, text: str) -> ChatResult:
             return await client.chat(
