@@ -32,16 +32,18 @@ STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LEADERBOARD_MODES = ("single", "pairwise-baseline", "pairwise-all")
 
-CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -98,7 +100,9 @@ class BrowseState:
 # leaderboard (show_result's tables and radar figure)
 
 
-def leaderboard(view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int) -> dict:
+def leaderboard(
+    view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int
+) -> dict:
     """``mtbench show``'s JSON for one judge and mode, read from the judge's file."""
     from mtbench.show_result import ShowConfig, render, show
 
@@ -107,11 +111,18 @@ def leaderboard(view: BenchView, judge: str, mode: str, baseline: str | None, n_
     if path is None:
         kind = "single" if mode == "single" else "pair"
         raise UserError(f"judge {judge!r} has no {kind} judgment file")
-    report = show(ShowConfig(
-        judgment_file=path, mode=mode, question_file=view.layout.question_file, judge_model=judge,
-        baseline_model=baseline, n_bootstrap=n_bootstrap, seed=seed,
-        mt_bench_fallback=view.layout.bench_name == "mt_bench",
-    ))
+    report = show(
+        ShowConfig(
+            judgment_file=path,
+            mode=mode,
+            question_file=view.layout.question_file,
+            judge_model=judge,
+            baseline_model=baseline,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            mt_bench_fallback=view.layout.bench_name == "mt_bench",
+        )
+    )
     return json.loads(render(report, "json"))
 
 
@@ -121,10 +132,17 @@ def radar_png(view: BenchView, judge: str, n_bootstrap: int, seed: int) -> bytes
     files = view.judges.get(judge)
     if files is None or files.single is None:
         raise UserError(f"judge {judge!r} has no single judgment file")
-    report = show(ShowConfig(
-        judgment_file=files.single, mode="single", question_file=view.layout.question_file, judge_model=judge,
-        n_bootstrap=0, seed=seed, mt_bench_fallback=view.layout.bench_name == "mt_bench",
-    ))
+    report = show(
+        ShowConfig(
+            judgment_file=files.single,
+            mode="single",
+            question_file=view.layout.question_file,
+            judge_model=judge,
+            n_bootstrap=0,
+            seed=seed,
+            mt_bench_fallback=view.layout.bench_name == "mt_bench",
+        )
+    )
     if report.single is None or report.single.by_category is None:
         raise UserError("no per-category scores (no question file and not MT-bench's question ids)")
     buf = io.BytesIO()
@@ -139,7 +157,9 @@ def radar_png(view: BenchView, judge: str, n_bootstrap: int, seed: int) -> bytes
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data, allow_nan=False), status=status, content_type="application/json")
+    return web.Response(
+        text=json.dumps(data, allow_nan=False), status=status, content_type="application/json"
+    )
 
 
 def _param(request: web.Request, name: str, *, required: bool = True) -> str | None:
@@ -164,7 +184,9 @@ def _judge_param(request: web.Request, view: BenchView) -> str | None:
     return judge
 
 
-def build_app(config: BrowseConfig, view: BenchView | None = None, signature: tuple | None = None) -> web.Application:
+def build_app(
+    config: BrowseConfig, view: BenchView | None = None, signature: tuple | None = None
+) -> web.Application:
     """The aiohttp application (routes, security headers); ``serve`` runs it with the view it loaded."""
     state = BrowseState(config, view, signature)
     assets = {name: static_text(name) for name in STATIC_FILES}
@@ -234,21 +256,25 @@ def build_app(config: BrowseConfig, view: BenchView | None = None, signature: tu
     async def radar(request: web.Request) -> web.Response:
         view = await state.view()
         judge = _judge_param(request, view) or _param(request, "judge")
-        png = await state.cached(("radar", judge), lambda v: radar_png(v, judge, config.n_bootstrap, config.seed))  # type: ignore[arg-type]
+        png = await state.cached(
+            ("radar", judge), lambda v: radar_png(v, judge, config.n_bootstrap, config.seed)
+        )  # type: ignore[arg-type]
         return web.Response(body=png, content_type="image/png")
 
     app = web.Application(middlewares=[guard])
-    app.add_routes([
-        web.get("/", index),
-        web.get("/static/{name}", static),
-        web.get("/favicon.ico", favicon),
-        web.get("/api/meta", meta),
-        web.get("/api/question", question),
-        web.get("/api/single", single),
-        web.get("/api/pair", pair),
-        web.get("/api/leaderboard", board),
-        web.get("/radar.png", radar),
-    ])
+    app.add_routes(
+        [
+            web.get("/", index),
+            web.get("/static/{name}", static),
+            web.get("/favicon.ico", favicon),
+            web.get("/api/meta", meta),
+            web.get("/api/question", question),
+            web.get("/api/single", single),
+            web.get("/api/pair", pair),
+            web.get("/api/leaderboard", board),
+            web.get("/radar.png", radar),
+        ]
+    )
     return app
 
 
@@ -271,7 +297,9 @@ async def _serve(app: web.Application, config: BrowseConfig, on_ready: Callable[
         await site.start()
     except OSError as e:
         await runner.cleanup()
-        raise UserError(f"--host/--port: cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
+        raise UserError(
+            f"--host/--port: cannot listen on {config.host}:{config.port}: {e.strerror or e}"
+        ) from None
     sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
     port = sockets[0].getsockname()[1] if sockets else config.port
     host = f"[{config.host}]" if ":" in config.host else config.host

@@ -53,7 +53,9 @@ def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> st
         return DEFAULT_JUDGE
     if len(judges) == 1:
         return judges[0]
-    raise UserError(f"several judges have {kind} judgments ({', '.join(judges)}); pick one with --judge-model")
+    raise UserError(
+        f"several judges have {kind} judgments ({', '.join(judges)}); pick one with --judge-model"
+    )
 
 
 def build_report(config: ReportConfig) -> str:
@@ -64,12 +66,19 @@ def build_report(config: ReportConfig) -> str:
         raise UserError(f"--mode must be one of {', '.join(REPORT_MODES)}; got {config.mode!r}")
     judge = resolve_judge(config.layout, config.judge_model, config.mode)
     path = config.layout.judgment_file(judge, config.mode)
-    report = show(ShowConfig(
-        judgment_file=path, mode=config.mode, question_file=config.layout.question_file, judge_model=judge,
-        baseline_model=config.baseline_model if config.mode == "pairwise-baseline" else None,
-        model_list=config.model_list, n_bootstrap=config.n_bootstrap, seed=config.seed,
-        mt_bench_fallback=config.layout.bench_name == "mt_bench",
-    ))
+    report = show(
+        ShowConfig(
+            judgment_file=path,
+            mode=config.mode,
+            question_file=config.layout.question_file,
+            judge_model=judge,
+            baseline_model=config.baseline_model if config.mode == "pairwise-baseline" else None,
+            model_list=config.model_list,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+            mt_bench_fallback=config.layout.bench_name == "mt_bench",
+        )
+    )
     view = load_bench_view(config.layout, judge)
     radar = None
     if report.single is not None and report.single.by_category is not None:
@@ -133,8 +142,15 @@ def _leaderboard(report: Any, judge: str, radar: bytes | None) -> str:
     if report.single is not None:
         s = report.single
         rows = [
-            [str(m), _num(r.first_turn, 2), _num(r.second_turn, 2), _num(r.overall, 2), _ci(r.ci_low, r.ci_high, 2),
-             _num(int(r.n_valid), 0), _num(int(r.n_failed), 0)]
+            [
+                str(m),
+                _num(r.first_turn, 2),
+                _num(r.second_turn, 2),
+                _num(r.overall, 2),
+                _ci(r.ci_low, r.ci_high, 2),
+                _num(int(r.n_valid), 0),
+                _num(int(r.n_failed), 0),
+            ]
             for m, r in s.scores.iterrows()
         ]
         parts.append("<h2>Leaderboard</h2>")
@@ -148,16 +164,39 @@ def _leaderboard(report: Any, judge: str, radar: bytes | None) -> str:
         p = report.pairwise
         what = f"against {p.baseline}" if p.baseline else "all pairs"
         rows = [
-            [str(m), _num(int(r.win), 0), _num(int(r.loss), 0), _num(int(r.tie), 0), _num(int(r.n_error), 0),
-             _num(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _num(r.win_rate_adjusted, 3),
-             _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _num(r.consistency, 3)]
+            [
+                str(m),
+                _num(int(r.win), 0),
+                _num(int(r.loss), 0),
+                _num(int(r.tie), 0),
+                _num(int(r.n_error), 0),
+                _num(r.win_rate, 3),
+                _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3),
+                _num(r.win_rate_adjusted, 3),
+                _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3),
+                _num(r.consistency, 3),
+            ]
             for m, r in p.table.iterrows()
         ]
         parts.append(f"<h2>Leaderboard (pairwise, {escape(what)})</h2>")
-        parts.append(_table(
-            ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent"],
-            rows, "scores",
-        ))
+        parts.append(
+            _table(
+                [
+                    "model",
+                    "win",
+                    "loss",
+                    "tie",
+                    "error",
+                    "win rate",
+                    pct,
+                    "adjusted win rate",
+                    pct,
+                    "consistent",
+                ],
+                rows,
+                "scores",
+            )
+        )
         parts.append(
             f"<p>Position consistency: {escape(_num(p.consistency, 3))} of {p.matches} matches had both games agree "
             "(disagreements count as ties).</p>"
@@ -165,11 +204,15 @@ def _leaderboard(report: Any, judge: str, radar: bytes | None) -> str:
     if radar is not None:
         data = base64.b64encode(radar).decode("ascii")
         parts.append("<h2>Radar</h2>")
-        parts.append(f'<img id="radar" class="radar" alt="per-category radar chart" src="data:image/png;base64,{data}">')
+        parts.append(
+            f'<img id="radar" class="radar" alt="per-category radar chart" src="data:image/png;base64,{data}">'
+        )
     notes = list(report.notes)
     n_boot = report.single.n_bootstrap if report.single is not None else report.pairwise.n_bootstrap
     if n_boot:
-        notes.append(f"CIs: {conf:.0%} percentile bootstrap over questions, {n_boot} resamples, seed {report.config.seed}")
+        notes.append(
+            f"CIs: {conf:.0%} percentile bootstrap over questions, {n_boot} resamples, seed {report.config.seed}"
+        )
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
     return "".join(parts)
@@ -192,7 +235,11 @@ def _single_judgment_html(j: dict[str, Any]) -> str:
     if j["status"] == "failed":
         head = f'<div class="failure-reason">Failed judgment: {escape(j["failure"] or "failed")}</div>'
         return _block("judge failure", label, head + _rich(j["explanation"]))
-    return _block("judge", label, f'<div class="score">Score: {escape(_num(j["score"], 1))} / 10</div>' + _rich(j["explanation"]))
+    return _block(
+        "judge",
+        label,
+        f'<div class="score">Score: {escape(_num(j["score"], 1))} / 10</div>' + _rich(j["explanation"]),
+    )
 
 
 def _match_html(m: dict[str, Any]) -> str:
@@ -203,13 +250,16 @@ def _match_html(m: dict[str, Any]) -> str:
     if m["status"] == "failed":
         head = f'<div class="failure-reason">Failed judgment: {escape(m["failure"])}</div>'
     elif m["verdict"] == "tie":
-        head = '<div class="verdict inconsistent">Tie (inconsistent: the two games disagree)</div>' if m["inconsistent"] \
+        head = (
+            '<div class="verdict inconsistent">Tie (inconsistent: the two games disagree)</div>'
+            if m["inconsistent"]
             else '<div class="verdict">Tie</div>'
+        )
     else:
         head = f'<div class="verdict">Winner: {escape(m["verdict"])}</div>'
     games = "".join(
         f'<div class="game"><div class="muted">Game {g["game"]}: A = {escape(g["assistant_a"])}, '
-        f'B = {escape(g["assistant_b"])}; winner: {escape(g["winner"])}</div>{_rich(g["explanation"])}</div>'
+        f"B = {escape(g['assistant_b'])}; winner: {escape(g['winner'])}</div>{_rich(g['explanation'])}</div>"
         for g in m["games"]
     )
     kind = "judge failure" if m["status"] == "failed" else "judge"
@@ -280,32 +330,44 @@ def _drilldown(view: BenchView, report: Any, judge: str) -> str:
                         inner.append(_answer_html(answers[m], m, turn))
                         inner.append(_single_judgment_html(judged[m][turn - 1]))
                 else:
-                    inner.append('<div class="columns">' + "".join(
-                        f"<div>{_answer_html(answers[m], m, turn)}</div>" for m in shown
-                    ) + "</div>")
+                    inner.append(
+                        '<div class="columns">'
+                        + "".join(f"<div>{_answer_html(answers[m], m, turn)}</div>" for m in shown)
+                        + "</div>"
+                    )
             for a, b in pairs:
                 for m in view.pair_matches(q.question_id, a, b, judge):
                     inner.append(_match_html(m))
             ref = qv["reference"]
             if ref is not None:
-                how = "given to the judge" if ref["judged_with"] else "not used by the judge for this category"
+                how = (
+                    "given to the judge" if ref["judged_with"] else "not used by the judge for this category"
+                )
                 body = f'<div class="muted">{escape(ref["source"])}: {escape(ref["why"])}</div>'
                 if ref["failure"]:
                     body += f'<div class="failure-reason">{escape(ref["failure"])}</div>'
                 body += "".join(_rich(t) for t in ref["turns"])
                 inner.append(_block("reference", f"Reference answer ({ref['set']}, {how})", body))
             if qv["hints"]:
-                inner.append(_block("reference", "Reference hints (question file; never shown to the judge)",
-                                    "".join(_rich(t) for t in qv["hints"])))
+                inner.append(
+                    _block(
+                        "reference",
+                        "Reference hints (question file; never shown to the judge)",
+                        "".join(_rich(t) for t in qv["hints"]),
+                    )
+                )
             extra_html = f' <span class="muted">{escape(extra)}</span>' if extra else ""
             parts.append(
                 f'<details class="question" id="q{q.question_id}"><summary>{escape(summary)}{extra_html}</summary>'
-                + "".join(inner) + "</details>"
+                + "".join(inner)
+                + "</details>"
             )
     return "".join(parts)
 
 
-def render_report(view: BenchView, report: Any, judge: str, radar: bytes | None, *, drilldown: bool = True) -> str:
+def render_report(
+    view: BenchView, report: Any, judge: str, radar: bytes | None, *, drilldown: bool = True
+) -> str:
     """The whole page. ``report`` is ``show_result.ShowReport``; ``radar`` the radar chart's PNG bytes."""
     css = _CSS
     style_hash = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")

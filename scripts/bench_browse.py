@@ -61,11 +61,21 @@ def make_data(root: Path) -> Path:
             for q in range(81, 161):
                 for turn in (1, 2):
                     score = rng.randint(1, 10) if rng.random() > 0.01 else -1
-                    out.write(json.dumps({
-                        "question_id": q, "model": m, "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
-                        "user_prompt": PROMPT, "judgment": JUDGMENT + f"Rating: [[{score}]]", "score": score,
-                        "turn": turn, "tstamp": 1.7e9,
-                    }) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "question_id": q,
+                                "model": m,
+                                "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+                                "user_prompt": PROMPT,
+                                "judgment": JUDGMENT + f"Rating: [[{score}]]",
+                                "score": score,
+                                "turn": turn,
+                                "tstamp": 1.7e9,
+                            }
+                        )
+                        + "\n"
+                    )
     return d
 
 
@@ -115,13 +125,18 @@ def main() -> None:
         rows.append(("load (31 models, 4,960 judgments)", load, base, "FastChat-style json.loads"))
 
         show_time = timed(lambda: show(show_config), args.repeats)
-        report_time = timed(lambda: build_report(ReportConfig(layout=layout, out=root / "r.html")), args.repeats)
+        report_time = timed(
+            lambda: build_report(ReportConfig(layout=layout, out=root / "r.html")), args.repeats
+        )
         size = len(build_report(ReportConfig(layout=layout, out=root / "r.html")).encode())
         rows.append((f"report build ({size / 1e6:.1f} MB HTML)", report_time, show_time, "show() alone"))
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "mtbench", "browse", "--data-dir", str(data), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
         )
         try:
             url = proc.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0].rstrip("/")  # type: ignore[union-attr]
@@ -141,7 +156,9 @@ def main() -> None:
                     out.append(time.perf_counter() - t0)
                 return statistics.median(out)
 
-            single = latencies(lambda: f"{url}/api/single?id={rng.randint(81, 160)}&model={rng.choice(models)}&judge=gpt-4")
+            single = latencies(
+                lambda: f"{url}/api/single?id={rng.randint(81, 160)}&model={rng.choice(models)}&judge=gpt-4"
+            )
             floor = latencies(lambda: f"{url}/static/app.css")
             rows.append(("api/single request (warm)", single, floor, "static CSS file"))
         finally:
@@ -150,7 +167,9 @@ def main() -> None:
 
         print(f"{'measured':<38} {'time':>10} {'baseline':>10} {'ratio':>7}  baseline is")
         for name, measured, baseline, what in rows:
-            print(f"{name:<38} {measured * 1e3:>8.1f}ms {baseline * 1e3:>8.1f}ms {measured / baseline:>7.2f}  {what}")
+            print(
+                f"{name:<38} {measured * 1e3:>8.1f}ms {baseline * 1e3:>8.1f}ms {measured / baseline:>7.2f}  {what}"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

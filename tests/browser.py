@@ -22,8 +22,14 @@ import pytest
 
 CHROMIUM = Path(os.environ.get("MTBENCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
 ]
 
 
@@ -49,7 +55,10 @@ def chromium() -> Iterator[object]:
     try:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+                profile,
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_FLAGS,
                 viewport={"width": 1280, "height": 900},
             )
             try:
@@ -79,7 +88,10 @@ class BrowseServer:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mtbench", "browse", "--port", "0", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         deadline = time.monotonic() + self.timeout
         assert self.proc.stdout is not None
@@ -141,23 +153,80 @@ def make_browse_data(data_dir: Path, reference_runs: Path) -> Path:
         return json.dumps(obj) + "\n"
 
     (answers / f"{XSS_MODEL}.jsonl").write_text(
-        line({"question_id": 81, "answer_id": "a81", "model_id": XSS_MODEL,
-              "choices": [{"index": 0, "turns": list(XSS_TURNS)}], "tstamp": 1.0})
-        + line({"question_id": 82, "answer_id": "a82", "model_id": XSS_MODEL, "error": FAILED_ANSWER_REASON,
-                "choices": [{"index": 0, "turns": ["partial"]}], "tstamp": 1.0})
+        line(
+            {
+                "question_id": 81,
+                "answer_id": "a81",
+                "model_id": XSS_MODEL,
+                "choices": [{"index": 0, "turns": list(XSS_TURNS)}],
+                "tstamp": 1.0,
+            }
+        )
+        + line(
+            {
+                "question_id": 82,
+                "answer_id": "a82",
+                "model_id": XSS_MODEL,
+                "error": FAILED_ANSWER_REASON,
+                "choices": [{"index": 0, "turns": ["partial"]}],
+                "tstamp": 1.0,
+            }
+        )
     )
-    single += line({"question_id": 81, "model": XSS_MODEL, "judge": ["gpt-4", "single-v1"], "user_prompt": "p",
-                    "judgment": 'Tries <img src=x onerror="window.__xss=3">. Rating: [[3]]', "score": 3,
-                    "turn": 1, "tstamp": 1.0})
-    single += line({"question_id": 81, "model": XSS_MODEL, "judge": ["gpt-4", "single-v1-multi-turn"],
-                    "user_prompt": "p", "judgment": "I cannot rate this.", "score": -1, "turn": 2, "tstamp": 1.0})
-    base = {"question_id": 81, "model_1": "claude-3-5-sonnet-20240620", "model_2": XSS_MODEL,
-            "g1_user_prompt": "p", "g2_user_prompt": "p", "tstamp": 1.0}
-    pair += line({**base, "judge": ["gpt-4", "pair-v2"], "turn": 1, "g1_winner": "model_1", "g2_winner": "model_1",
-                  "g1_judgment": "A is better. [[A]]", "g2_judgment": "B is better. [[B]]"})
-    pair += line({**base, "judge": ["gpt-4", "pair-v2-multi-turn"], "turn": 2, "g1_winner": "model_1",
-                  "g2_winner": "model_2", "g1_judgment": "A wins <script>window.__xss=4</script> [[A]]",
-                  "g2_judgment": "A wins again. [[A]]"})
+    single += line(
+        {
+            "question_id": 81,
+            "model": XSS_MODEL,
+            "judge": ["gpt-4", "single-v1"],
+            "user_prompt": "p",
+            "judgment": 'Tries <img src=x onerror="window.__xss=3">. Rating: [[3]]',
+            "score": 3,
+            "turn": 1,
+            "tstamp": 1.0,
+        }
+    )
+    single += line(
+        {
+            "question_id": 81,
+            "model": XSS_MODEL,
+            "judge": ["gpt-4", "single-v1-multi-turn"],
+            "user_prompt": "p",
+            "judgment": "I cannot rate this.",
+            "score": -1,
+            "turn": 2,
+            "tstamp": 1.0,
+        }
+    )
+    base = {
+        "question_id": 81,
+        "model_1": "claude-3-5-sonnet-20240620",
+        "model_2": XSS_MODEL,
+        "g1_user_prompt": "p",
+        "g2_user_prompt": "p",
+        "tstamp": 1.0,
+    }
+    pair += line(
+        {
+            **base,
+            "judge": ["gpt-4", "pair-v2"],
+            "turn": 1,
+            "g1_winner": "model_1",
+            "g2_winner": "model_1",
+            "g1_judgment": "A is better. [[A]]",
+            "g2_judgment": "B is better. [[B]]",
+        }
+    )
+    pair += line(
+        {
+            **base,
+            "judge": ["gpt-4", "pair-v2-multi-turn"],
+            "turn": 2,
+            "g1_winner": "model_1",
+            "g2_winner": "model_2",
+            "g1_judgment": "A wins <script>window.__xss=4</script> [[A]]",
+            "g2_judgment": "A wins again. [[A]]",
+        }
+    )
     (judgments / "gpt-4_single.jsonl").write_text(single)
     (judgments / "gpt-4_pair.jsonl").write_text(pair)
     return data_dir

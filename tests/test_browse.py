@@ -82,7 +82,8 @@ def test_meta_lists_judges_models_and_questions(server):
 def test_single_view_is_the_files_text_and_scores(server, data):
     answer = load_answers(bench(data) / "model_answer" / f"{SONNET}.jsonl")[81]
     judged = {
-        j.turn: j for j in load_single_judgments(bench(data) / "model_judgment" / "gpt-4_single.jsonl")
+        j.turn: j
+        for j in load_single_judgments(bench(data) / "model_judgment" / "gpt-4_single.jsonl")
         if j.model == SONNET and j.question_id == 81
     }
     view = get_json(server, "/api/single", id=81, model=SONNET, judge="gpt-4")
@@ -115,7 +116,9 @@ def test_failures_are_shown_with_reasons_never_as_scores(server):
 
 def test_untrusted_text_is_escaped_in_every_html_field(server):
     view = get_json(server, "/api/single", id=81, model=XSS_MODEL, judge="gpt-4")
-    htmls = [t["html"] for t in view["answer"]["turns"]] + [j["explanation"]["html"] for j in view["judgments"]]
+    htmls = [t["html"] for t in view["answer"]["turns"]] + [
+        j["explanation"]["html"] for j in view["judgments"]
+    ]
     assert [t["text"] for t in view["answer"]["turns"]] == list(XSS_TURNS)
     for h in htmls:
         assert "<script" not in h and "<img" not in h and "<b>" not in h and "</div>" not in h
@@ -132,7 +135,8 @@ def _fastchat_verdict(g1: str, g2: str, m1: str, m2: str) -> str:
 
 def test_pair_view_real_matches_follow_fastchat_rule(server, data):
     matches = [
-        j for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
+        j
+        for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
         if j.question_id == 81 and {j.model_1, j.model_2} == {"phi-3", "phi-3-dpo"}
     ]
     assert matches
@@ -159,10 +163,17 @@ def test_leaderboard_is_show_results(server, data):
     from mtbench.show_result import ShowConfig, render, show
 
     board = get_json(server, "/api/leaderboard", judge="gpt-4", mode="single")
-    expected = json.loads(render(show(ShowConfig(
-        judgment_file=bench(data) / "model_judgment" / "gpt-4_single.jsonl",
-        question_file=bench(data) / "question.jsonl",
-    )), "json"))
+    expected = json.loads(
+        render(
+            show(
+                ShowConfig(
+                    judgment_file=bench(data) / "model_judgment" / "gpt-4_single.jsonl",
+                    question_file=bench(data) / "question.jsonl",
+                )
+            ),
+            "json",
+        )
+    )
     assert board["models"] == expected["models"]
     assert board["by_category"] == expected["by_category"]
     xss = next(r for r in board["models"] if r["model"] == XSS_MODEL)
@@ -178,7 +189,7 @@ def test_radar_png_and_security_headers(server):
     csp = headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert b"<script src=\"/static/app.js\"" in body
+    assert b'<script src="/static/app.js"' in body
 
 
 def test_foreign_host_header_is_refused(server):
@@ -208,7 +219,10 @@ def test_page_follows_files_written_after_start(server, data):
     original = path.read_text()
     try:
         with open(path, "a") as f:
-            f.write(json.dumps({"question_id": 83, "model_id": XSS_MODEL, "choices": [{"turns": ["late", "x"]}]}) + "\n")
+            f.write(
+                json.dumps({"question_id": 83, "model_id": XSS_MODEL, "choices": [{"turns": ["late", "x"]}]})
+                + "\n"
+            )
         after = get_json(server, "/api/single", id=83, model=XSS_MODEL)
         assert [t["text"] for t in after["answer"]["turns"]] == ["late", "x"]
     finally:
@@ -220,7 +234,9 @@ def test_page_follows_files_written_after_start(server, data):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_unknown_judge_is_one_line_exit_2(data):
@@ -256,7 +272,8 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
     require_browser()
     sonnet = load_answers(bench(data) / "model_answer" / f"{SONNET}.jsonl")[81]
     matches = {
-        j.turn: j for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
+        j.turn: j
+        for j in load_pair_judgments(bench(data) / "model_judgment" / "gpt-4_pair.jsonl")
         if j.question_id == 81 and (j.model_1, j.model_2) == ("phi-3", "phi-3-dpo")
     }
     with chromium() as context:
@@ -298,7 +315,9 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
             expected = _fastchat_verdict(j.g1_winner, j.g2_winner, j.model_1, j.model_2)
             assert verdict == ("Winner: " + expected if expected != "tie" else verdict)
             if expected == "tie":
-                assert verdict.startswith("Tie") and ("inconsistent" in verdict) == (j.g1_winner != j.g2_winner)
+                assert verdict.startswith("Tie") and ("inconsistent" in verdict) == (
+                    j.g1_winner != j.g2_winner
+                )
         shot = tmp_path / "pair.png"
         page.screenshot(path=str(shot), full_page=False)
         png = shot.read_bytes()
@@ -312,7 +331,9 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
 
         # Leaderboard: show's table and the radar image.
         settle(page, lambda: page.click("#tab-board"))
-        page.wait_for_function("() => { const i = document.getElementById('radar'); return i && i.complete; }")
+        page.wait_for_function(
+            "() => { const i = document.getElementById('radar'); return i && i.complete; }"
+        )
         assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
         rows = page.locator("#scores tbody tr td:first-child").all_inner_texts()
         assert set(rows) == {SONNET, OPUS, XSS_MODEL}
@@ -330,8 +351,16 @@ def test_reference_is_the_set_the_judgment_records(tmp_path):
     judged = d / "mt_bench" / "model_judgment"
     judged.mkdir()
     lines = [
-        {"question_id": qid, "model": "m", "judge": ["our-judge", "single-math-v1"], "user_prompt": "p",
-         "judgment": "[[5]]", "score": 5, "turn": 1, **({"reference": ref} if ref else {})}
+        {
+            "question_id": qid,
+            "model": "m",
+            "judge": ["our-judge", "single-math-v1"],
+            "user_prompt": "p",
+            "judgment": "[[5]]",
+            "score": 5,
+            "turn": 1,
+            **({"reference": ref} if ref else {}),
+        }
         for qid, ref in ((111, "gpt-4-0125-preview"), (112, None), (113, "missing-set"))
     ]
     (judged / "our-judge_single.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -353,8 +382,9 @@ def test_browser_link_reopens_the_same_view(server):
         page.wait_for_selector("body[data-ready]")
         assert page.locator("#pane-pair").is_visible() and not page.locator("#pane-single").is_visible()
         assert page.input_value("#pair-category") == "math" and page.input_value("#pair-question") == "111"
-        assert [a.get_attribute("data-model") for a in page.locator('#pair-view .answer[data-turn="1"]').all()] == [
-            "phi-3-dpo", XSS_MODEL]
+        assert [
+            a.get_attribute("data-model") for a in page.locator('#pair-view .answer[data-turn="1"]').all()
+        ] == ["phi-3-dpo", XSS_MODEL]
         assert page.locator("#pair-view .block.reference").count() == 2  # the gpt-4 reference and the hints
         settle(page, lambda: page.select_option("#pair-question", "112"))
         assert "q=112" in page.evaluate("() => location.hash")

@@ -70,7 +70,7 @@ def test_markdown_never_emits_a_tag_from_the_input(text):
         ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
         ("## Title", "<h4>Title</h4>"),
         ("a ` b", "<p>a ` b</p>"),
-        ('say "hi" & \'bye\'', "<p>say &quot;hi&quot; &amp; &#x27;bye&#x27;</p>"),
+        ("say \"hi\" & 'bye'", "<p>say &quot;hi&quot; &amp; &#x27;bye&#x27;</p>"),
     ],
 )
 def test_markdown_subset(text, html):
@@ -115,17 +115,28 @@ def test_report_is_self_contained_and_scriptless(single_html):
 def test_report_numbers_are_show_results(single_html, data):
     from mtbench.show_result import ShowConfig, show
 
-    report = show(ShowConfig(
-        judgment_file=data / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl",
-        question_file=data / "mt_bench" / "question.jsonl", n_bootstrap=200,
-    ))
+    report = show(
+        ShowConfig(
+            judgment_file=data / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl",
+            question_file=data / "mt_bench" / "question.jsonl",
+            n_bootstrap=200,
+        )
+    )
+
     def f(x: float) -> str:
         return "-" if math.isnan(x) else f"{x:.2f}"
 
     rows = _table_rows(single_html, "scores")
     expected = [
-        [m, f(r.first_turn), f(r.second_turn), f(r.overall), f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
-         str(int(r.n_valid)), str(int(r.n_failed))]
+        [
+            m,
+            f(r.first_turn),
+            f(r.second_turn),
+            f(r.overall),
+            f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+            str(int(r.n_valid)),
+            str(int(r.n_failed)),
+        ]
         for m, r in report.single.scores.iterrows()
     ]
     assert rows == expected
@@ -148,7 +159,9 @@ def test_report_drilldown_has_every_question_answers_and_failures(single_html, d
 
 
 def test_pairwise_report_shows_verdicts_and_inconsistency(data):
-    page = build_report(ReportConfig(layout=BenchLayout(data), out=Path("x.html"), mode="pairwise-all", n_bootstrap=50))
+    page = build_report(
+        ReportConfig(layout=BenchLayout(data), out=Path("x.html"), mode="pairwise-all", n_bootstrap=50)
+    )
     assert "<script" not in page.lower() and "<img" not in page  # no radar in pairwise mode
     assert {r[0] for r in _table_rows(page, "scores")} == {"phi-3", "phi-3-dpo", SONNET, XSS_MODEL}
     q81 = re.search(r'<details class="question" id="q81">.*?</details>', page, re.S).group(0)
@@ -161,12 +174,16 @@ def test_pairwise_report_shows_verdicts_and_inconsistency(data):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_writes_the_report(data, tmp_path):
     out = tmp_path / "sub" / "report.html"
-    result = run_cli("report", "--data-dir", str(data), "--out", str(out), "--model-list", SONNET, "--bootstrap", "100")
+    result = run_cli(
+        "report", "--data-dir", str(data), "--out", str(out), "--model-list", SONNET, "--bootstrap", "100"
+    )
     assert result.returncode == 0, result.stderr
     page = out.read_text()
     assert [r[0] for r in _table_rows(page, "scores")] == [SONNET]
@@ -174,7 +191,9 @@ def test_cli_writes_the_report(data, tmp_path):
 
 
 def test_cli_missing_judgments_is_one_line_exit_2(data, tmp_path):
-    result = run_cli("report", "--data-dir", str(data), "--out", str(tmp_path / "r.html"), "--judge-model", "gpt-5")
+    result = run_cli(
+        "report", "--data-dir", str(data), "--out", str(tmp_path / "r.html"), "--judge-model", "gpt-5"
+    )
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "no judgment file at" in result.stderr
     assert "gpt-5_single.jsonl" in result.stderr and not (tmp_path / "r.html").exists()
@@ -202,8 +221,11 @@ def test_several_judges_need_a_choice(data, tmp_path):
     with pytest.raises(UserError, match="several judges have single judgments .judge-a, judge-b.; pick one"):
         resolve_judge(BenchLayout(d), None, "single")
     assert resolve_judge(BenchLayout(d), None, "pairwise-all") == "gpt-4"  # the only judge with pairs
-    page = build_report(ReportConfig(layout=BenchLayout(d), out=Path("x.html"), judge_model="judge-b",
-                                     n_bootstrap=0, drilldown=False))
+    page = build_report(
+        ReportConfig(
+            layout=BenchLayout(d), out=Path("x.html"), judge_model="judge-b", n_bootstrap=0, drilldown=False
+        )
+    )
     assert "judge judge-b" in page and "<details" not in page
 
 
@@ -264,26 +286,48 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     # The judge finds no rating in whatever shows llama-13b's answer to question 81 (both of its turns).
     llama_81 = load_answers(answers / "llama-13b.jsonl")[81].turns[0][:60]
     openai_server.responder = lambda body: (
-        "I cannot rate <b>this</b>." if llama_81 in body["messages"][-1]["content"] else "Fine answer. Rating: [[7]]"
+        "I cannot rate <b>this</b>."
+        if llama_81 in body["messages"][-1]["content"]
+        else "Fine answer. Rating: [[7]]"
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
     env["OPENAI_API_KEY"] = "sk-test"
     out = subprocess.run(
-        [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
-         openai_server.base_url, "--judge-model", "local-judge", "--first-n", "2", "--no-progress"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mtbench",
+            "judge",
+            "--data-dir",
+            str(data_dir),
+            "--judge-base-url",
+            openai_server.base_url,
+            "--judge-model",
+            "local-judge",
+            "--first-n",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
     rows = _table_rows(page, "scores")
-    assert [(r[0], r[3], r[5], r[6]) for r in rows] == [("alpaca-13b", "7.00", "4", "0"), ("llama-13b", "7.00", "2", "2")]
+    assert [(r[0], r[3], r[5], r[6]) for r in rows] == [
+        ("alpaca-13b", "7.00", "4", "0"),
+        ("llama-13b", "7.00", "2", "2"),
+    ]
     assert "judge local-judge" in page
     assert "Failed judgment: unparseable" in page and "I cannot rate &lt;b&gt;this&lt;/b&gt;." in page
     view = load_bench_view(BenchLayout(data_dir))
     assert list(view.judges) == ["local-judge"]
     turns = view.single_judgments(81, "alpaca-13b", "local-judge")
     assert [(t["status"], t["score"], t["explanation"]["text"]) for t in turns] == [
-        ("scored", 7, "Fine answer. Rating: [[7]]")] * 2
+        ("scored", 7, "Fine answer. Rating: [[7]]")
+    ] * 2
     failed = view.single_judgments(81, "llama-13b", "local-judge")
     assert [(t["status"], t["score"]) for t in failed] == [("failed", None)] * 2
     assert all(t["failure"].startswith("unparseable") for t in failed)

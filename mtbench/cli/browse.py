@@ -25,11 +25,13 @@ def register(sub) -> None:
     )
     add_layout_args(parser)
     parser.add_argument(
-        "--judge-model", metavar="JUDGE",
+        "--judge-model",
+        metavar="JUDGE",
         help="show only this judge's JUDGE_single/JUDGE_pair.jsonl (default: every judge found)",
     )
     parser.add_argument(
-        "--host", default=DEFAULT_HOST,
+        "--host",
+        default=DEFAULT_HOST,
         help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0 shares it on the network)",
     )
     parser.add_argument(
@@ -51,7 +53,9 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from mtbench.browse import BrowseConfig, serve
 
-    config = BrowseConfig(layout=layout_from(args), judge_model=args.judge_model, host=args.host, port=args.port)
+    config = BrowseConfig(
+        layout=layout_from(args), judge_model=args.judge_model, host=args.host, port=args.port
+    )
 
     def ready(url: str) -> None:
         print(f"mtbench browse: serving {config.layout.bench_dir} at {url} (Ctrl-C to stop)", flush=True)

@@ -23,24 +23,37 @@ def register(sub) -> None:
         ),
     )
     add_layout_args(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE.html", help="where to write the report")
     parser.add_argument(
-        "--judge-model", metavar="JUDGE",
+        "--out", type=Path, required=True, metavar="FILE.html", help="where to write the report"
+    )
+    parser.add_argument(
+        "--judge-model",
+        metavar="JUDGE",
         help="judge whose judgments to report (default: gpt-4, or the only judge with judgments)",
     )
-    parser.add_argument("--mode", choices=MODES, default="single", help="which judgments to report (default: single)")
     parser.add_argument(
-        "--baseline-model", default="gpt-3.5-turbo",
+        "--mode", choices=MODES, default="single", help="which judgments to report (default: single)"
+    )
+    parser.add_argument(
+        "--baseline-model",
+        default="gpt-3.5-turbo",
         help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
     )
-    parser.add_argument("--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)")
     parser.add_argument(
-        "--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+        "--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=_non_negative_int,
+        default=1000,
+        metavar="N",
         help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument(
-        "--no-questions", dest="drilldown", action="store_false",
+        "--no-questions",
+        dest="drilldown",
+        action="store_false",
         help="leave out the per-question drill-down (a much smaller file)",
     )
     parser.set_defaults(run=run)

@@ -109,18 +109,25 @@ class BenchView:
             "bench": self.layout.bench_name,
             "data_dir": os.fspath(self.layout.data_dir),
             "judges": [
-                {"name": j.judge, "single": j.single is not None and j.judge in self.single,
-                 "pair": j.pair is not None and j.judge in self.pair,
-                 "pair_models": self.pair_models(j.judge),
-                 "first_pair": next(iter(self.pair_opponents(j.judge)), None)}
+                {
+                    "name": j.judge,
+                    "single": j.single is not None and j.judge in self.single,
+                    "pair": j.pair is not None and j.judge in self.pair,
+                    "pair_models": self.pair_models(j.judge),
+                    "first_pair": next(iter(self.pair_opponents(j.judge)), None),
+                }
                 for j in self.judges.values()
             ],
             "models": self.models,
             "categories": [
-                {"name": c, "questions": [
-                    {"id": q.question_id, "preview": preview(q.turns[0])}
-                    for q in self.questions.values() if q.category == c
-                ]}
+                {
+                    "name": c,
+                    "questions": [
+                        {"id": q.question_id, "preview": preview(q.turns[0])}
+                        for q in self.questions.values()
+                        if q.category == c
+                    ],
+                }
                 for c in self.categories()
             ],
         }
@@ -166,8 +173,14 @@ class BenchView:
         ref = self.references.get(ref_set, {}).get(question_id)
         source = os.fspath(self.layout.reference_file(ref_set))
         if ref is None and ref_set not in self.references:
-            out["reference"] = {"source": source, "set": ref_set, "why": why, "judged_with": True, "turns": [],
-                                "failure": f"the judgment names reference set {ref_set!r} but {source} is missing"}
+            out["reference"] = {
+                "source": source,
+                "set": ref_set,
+                "why": why,
+                "judged_with": True,
+                "turns": [],
+                "failure": f"the judgment names reference set {ref_set!r} but {source} is missing",
+            }
         elif ref is not None:
             out["reference"] = {
                 "source": source,
@@ -194,17 +207,27 @@ class BenchView:
         for turn in range(1, len(q.turns) + 1):
             j = by_key.get((question_id, model, turn))
             if j is None:
-                turns.append({"turn": turn, "status": "missing", "score": None, "failure": None,
-                              "prompt": None, "explanation": None})
+                turns.append(
+                    {
+                        "turn": turn,
+                        "status": "missing",
+                        "score": None,
+                        "failure": None,
+                        "prompt": None,
+                        "explanation": None,
+                    }
+                )
                 continue
-            turns.append({
-                "turn": turn,
-                "status": "failed" if j.failed else "scored",
-                "score": j.score,
-                "failure": j.error if j.failed else None,
-                "prompt": j.judge[1],
-                "explanation": rich(j.judgment),
-            })
+            turns.append(
+                {
+                    "turn": turn,
+                    "status": "failed" if j.failed else "scored",
+                    "score": j.score,
+                    "failure": j.error if j.failed else None,
+                    "prompt": j.judge[1],
+                    "explanation": rich(j.judgment),
+                }
+            )
         return turns
 
     def single_view(self, question_id: int, model: str, judge: str | None) -> dict[str, Any]:
@@ -216,7 +239,9 @@ class BenchView:
             "judgments": self.single_judgments(question_id, model, judge),
         }
 
-    def pair_matches(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> list[dict[str, Any]]:
+    def pair_matches(
+        self, question_id: int, model_a: str, model_b: str, judge: str | None
+    ) -> list[dict[str, Any]]:
         """Both games and the combined verdict per turn; winners are reported as model names.
 
         A match may be stored either way round (model_1 = A or B).
@@ -225,7 +250,9 @@ class BenchView:
         matches = self.pair_index.get(judge, {}) if judge else {}
         turns = []
         for turn in range(1, len(q.turns) + 1):
-            j = matches.get((question_id, model_a, model_b, turn)) or matches.get((question_id, model_b, model_a, turn))
+            j = matches.get((question_id, model_a, model_b, turn)) or matches.get(
+                (question_id, model_b, model_a, turn)
+            )
             turns.append(_match_view(j, turn))
         return turns
 
@@ -261,10 +288,20 @@ def _match_view(j: PairJudgment | None, turn: int) -> dict[str, Any]:
         "model_2": j.model_2,
         "prompt": j.judge[1],
         "games": [
-            {"game": 1, "assistant_a": j.model_1, "assistant_b": j.model_2,
-             "winner": winner_name(j.g1_winner, j.model_1, j.model_2), "explanation": rich(j.g1_judgment)},
-            {"game": 2, "assistant_a": j.model_2, "assistant_b": j.model_1,
-             "winner": winner_name(j.g2_winner, j.model_1, j.model_2), "explanation": rich(j.g2_judgment)},
+            {
+                "game": 1,
+                "assistant_a": j.model_1,
+                "assistant_b": j.model_2,
+                "winner": winner_name(j.g1_winner, j.model_1, j.model_2),
+                "explanation": rich(j.g1_judgment),
+            },
+            {
+                "game": 2,
+                "assistant_a": j.model_2,
+                "assistant_b": j.model_1,
+                "winner": winner_name(j.g2_winner, j.model_1, j.model_2),
+                "explanation": rich(j.g2_judgment),
+            },
         ],
     }
     if j.failed:
