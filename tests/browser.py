@@ -8,12 +8,12 @@ downloads one. Tests that need the browser skip, saying why, where Chromium or P
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,24 +86,33 @@ class BrowseServer:
 
     def __enter__(self) -> BrowseServer:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # stderr goes to a file: an unread pipe would block a server that logs a lot.
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mtbench", "browse", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
             text=True,
             env=env,
         )
-        deadline = time.monotonic() + self.timeout
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # blocks until the server says where it listens (or exits)
-        if " at http://" not in line or time.monotonic() > deadline:
-            self.__exit__()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"mtbench browse did not start: {line!r} {err}")
+        # Wait for the line saying where it listens; give up (and say why) if it never comes.
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if " at http://" not in line:
+            self._stop()
+            self.stderr.seek(0)
+            err = self.stderr.read()
+            self.stderr.close()
+            raise AssertionError(f"mtbench browse did not start within {self.timeout}s: {line!r} {err}")
         self.url = line.split(" at ", 1)[1].split(" ", 1)[0]
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop()
+        self.stderr.close()
+
+    def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
