@@ -104,7 +104,7 @@ class BrowseServer:
             self.stderr.seek(0)
             err = self.stderr.read()
             self.stderr.close()
-            raise AssertionError(f"mtbench browse did not start within {self.timeout}s: {line!r} {err}")
+            raise AssertionError(f"mtbench browse did not start (exit code {self.proc.returncode}): {line!r} {err}")
         self.url = line.split(" at ", 1)[1].split(" ", 1)[0]
         return self
 
