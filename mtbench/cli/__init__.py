@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         format="mtbench: %(levelname)s: %(message)s" if args.verbose else "mtbench: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "httpcore", "openai", "urllib3", "filelock"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.run(args) or 0)
