@@ -83,6 +83,7 @@ class RunSummary:
     failed: tuple[tuple[int, str], ...]  # (question_id, reason) asked in this run and failed
     prompt_tokens: int
     completion_tokens: int
+    truncated_turns: int  # turns the endpoint cut at --max-tokens (finish_reason "length")
     elapsed_s: float
 
 
@@ -263,6 +264,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
         failed=failed,
         prompt_tokens=tally.prompt_tokens,
         completion_tokens=tally.completion_tokens,
+        truncated_turns=tally.truncated_turns,
         elapsed_s=time.monotonic() - started,
     )
 
@@ -275,6 +277,7 @@ class _Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: int = 0
+    truncated_turns: int = 0
     streak: int = 0
 
     def add(self, conversation: _Conversation) -> None:
@@ -282,6 +285,7 @@ class _Tally:
         self.prompt_tokens += conversation.prompt_tokens
         self.completion_tokens += conversation.completion_tokens
         self.failures += conversation.answer.failed
+        self.truncated_turns += sum(r == "length" for c in conversation.answer.extra["finish_reasons"] for r in c)
         if conversation.gave_up:
             self.streak += 1
         elif not conversation.answer.failed:  # a 400 on one odd question says nothing of the endpoint

@@ -147,6 +147,16 @@ def test_both_turns_on_the_wire_and_the_record_written(openai_server, data_dir):
         assert line["usage"]["prompt_tokens"] == 10 and line["usage"]["completion_tokens"] == 6
         assert line["usage"]["calls"] == 2 and line["finish_reasons"] == [["stop", "stop"]]
     assert not any(a.failed for a in load_answers(path).values())
+    assert summary.truncated_turns == 0
+
+
+def test_truncated_turns_are_counted(openai_server, data_dir):
+    openai_server.enqueue(completion("cut sho", finish_reason="length"))
+    openai_server.responder = echo
+    summary = generate_api_answers(config(openai_server, data_dir, question_end=2))
+    assert summary.truncated_turns == 1 and summary.answered == 2
+    (first, _) = answer_lines(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    assert first["finish_reasons"] == [["length", "stop"]]
 
 
 def test_system_prompt_goes_first_in_every_request(openai_server, data_dir):

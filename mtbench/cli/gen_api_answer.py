@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         f" ({summary.skipped} already there) in {summary.elapsed_s:.1f}s;"
         f" tokens: {summary.prompt_tokens} prompt, {summary.completion_tokens} completion"
     )
+    if summary.truncated_turns:
+        line += f"; {summary.truncated_turns} turn(s) cut at --max-tokens {args.max_tokens}"
     print(line)
     for qid, reason in summary.failed[:5]:
         print(f"  question {qid} failed: {reason}", file=sys.stderr)
