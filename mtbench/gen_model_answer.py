@@ -238,33 +238,32 @@ def _row_sampler_class():
             self.params = list(params)
             self.top_k = top_k
             self.top_p = top_p
-            self.generators: list[Any] | None = None
+            self.generators: dict[int, Any] | None = None
 
         def __call__(self, input_ids, scores):
-            if all(p.greedy for p in self.params):
+            rows = [i for i, p in enumerate(self.params) if not p.greedy]
+            if not rows:
                 return scores
             if self.generators is None:
-                self.generators = [
-                    None if p.greedy else torch.Generator(device=scores.device).manual_seed(p.seed)
-                    for p in self.params
-                ]
+                self.generators = {
+                    i: torch.Generator(device=scores.device).manual_seed(self.params[i].seed) for i in rows
+                }
+            temps = torch.tensor([self.params[i].temperature for i in rows], device=scores.device)
+            logits = scores[rows].float() / temps[:, None]
+            # Top-k first (one batched topk), then every draw happens among k candidates: cheap per row.
+            k = self.top_k if 0 < self.top_k < logits.shape[-1] else logits.shape[-1]
+            values, candidates = torch.topk(logits, k, dim=-1)  # sorted, descending
+            probs = values.softmax(-1)
+            if self.top_p < 1.0:
+                # Keep the smallest prefix whose mass reaches top_p (the token that crosses it included).
+                drop = probs.cumsum(-1) - probs > self.top_p
+                probs = probs.masked_fill(drop, 0.0)
             scores = scores.clone()
-            for i, (p, gen) in enumerate(zip(self.params, self.generators, strict=True)):
-                if gen is None:
-                    continue
-                logits = scores[i].float() / p.temperature
-                if 0 < self.top_k < logits.numel():
-                    kth = torch.topk(logits, self.top_k).values[-1]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                if self.top_p < 1.0:
-                    sorted_logits, order = torch.sort(logits, descending=True)
-                    cum = sorted_logits.softmax(-1).cumsum(-1)
-                    drop = cum - sorted_logits.softmax(-1) > self.top_p  # keep the token that crosses top_p
-                    logits[order[drop]] = float("-inf")
-                token = torch.multinomial(logits.softmax(-1), 1, generator=gen)
-                row = torch.full_like(scores[i], float("-inf"))
-                row[token] = 0.0
-                scores[i] = row
+            for j, i in enumerate(rows):
+                pick = torch.multinomial(probs[j], 1, generator=self.generators[i])
+                token = candidates[j, pick]
+                scores[i] = float("-inf")
+                scores[i, token] = 0.0
             return scores
 
     return RowSampler

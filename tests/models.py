@@ -25,19 +25,17 @@ def _words() -> list[str]:
         "if will up other about out many then them these so some would make like him into time has look two "
         "more write go see number no way could people my than first water been call who oil its now find long "
         "down day did get come made may part user assistant system question answer story travel blog hawaii "
-        "email poem code math why because yes sure here is: ### human instruction response [INST] [/INST]"
+        "email poem code math why because yes sure here is: human instruction response [INST] [/INST]"
     ).split()
     return list(dict.fromkeys(base))
 
 
-def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE, seed: int = 0) -> Path:
-    """Save a 2-layer random Llama + word-level tokenizer under ``directory``; returns it."""
-    import torch
+def build_tiny_tokenizer(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE) -> Path:
+    """Save a word-level tokenizer (ChatML-style specials, optional chat template) under ``directory``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + _words())}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core = Tokenizer(models.WordLevel(vocab=_vocab(), unk_token="<unk>"))
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##")  # joins word tokens with spaces
@@ -51,6 +49,22 @@ def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMP
     )
     if chat_template is not None:
         tokenizer.chat_template = chat_template
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def _vocab() -> dict[str, int]:
+    return {tok: i for i, tok in enumerate(SPECIALS + _words())}
+
+
+def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE, seed: int = 0) -> Path:
+    """Save a 2-layer random Llama + word-level tokenizer under ``directory``; returns it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    vocab = _vocab()
+    build_tiny_tokenizer(directory, chat_template=chat_template)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(vocab),
@@ -69,9 +83,7 @@ def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMP
     # Larger output weights: a peaked next-token distribution gives answers of varied lengths and words.
     with torch.no_grad():
         model.lm_head.weight.mul_(8.0)
-    directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
     return directory
 
 
