@@ -129,6 +129,7 @@ class SamplingParams:
 class GenerationOutput:
     text: str | None  # None exactly when the generation failed
     error: str | None = None
+    new_tokens: int = 0  # tokens generated before EOS (what throughput counts)
 
 
 class Generator(Protocol):
@@ -362,11 +363,10 @@ class HFGenerator:
                 tokenizer=self.tokenizer if stop_strings else None,
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
-        return [GenerationOutput(text=self._clean(ids, p.max_new_tokens)) for ids, p in zip(new_tokens, params, strict=True)]
+        return [self._clean(ids[: p.max_new_tokens]) for ids, p in zip(new_tokens, params, strict=True)]
 
-    def _clean(self, ids: list[int], max_new_tokens: int) -> str:
+    def _clean(self, ids: list[int]) -> GenerationOutput:
         """FastChat's post-processing: cut at EOS/pad and stop strings, drop special tokens, strip."""
-        ids = ids[:max_new_tokens]
         stops = set(self.stop_ids)
         if self.tokenizer.pad_token_id is not None:
             stops.add(self.tokenizer.pad_token_id)
@@ -378,7 +378,7 @@ class HFGenerator:
         text = cut_at_stop_strings(text, self.template.stop_strings)
         for special in self.special_strings:
             text = text.replace(special, "")
-        return text.strip()
+        return GenerationOutput(text=text.strip(), new_tokens=len(ids))
 
 
 def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
