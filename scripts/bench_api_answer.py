@@ -1,8 +1,9 @@
 """Throughput of `mtbench gen-api-answer`: conversations per second against a loopback server with a fixed
 latency, at --parallel 1, 16 and 64.
 
-Baselines, measured in the same run: the bare shared client doing the same two sequential calls per
-conversation through run_bounded (no files, no preflight), and the ideal parallel / (2 x latency).
+Baselines, measured in the same run: the bare shared client (same pooled transport) doing the same two
+sequential calls per conversation through run_bounded (no files, no preflight, no first question run
+alone), and the ideal parallel / (2 x latency).
 The scripted server runs in a process of its own, so its work does not share our event loop.
 
     .venv/bin/python scripts/bench_api_answer.py [--latency 0.2] [--repeats 3] [--parallel 1 16 64]
@@ -71,7 +72,7 @@ def run_mtbench(base_url: str, parallel: int, count: int) -> float:
 def run_bare_client(base_url: str, parallel: int, count: int) -> float:
     async def go() -> None:
         config = EndpointConfig(base_url=base_url, retry=RetryPolicy(max_retries=0))
-        async with ChatClient(config) as client:
+        async with ChatClient(config, max_connections=parallel) as client:  # the transport mtbench uses
             async def conversation(i: int) -> None:
                 turns = [f"Question {i}, turn one?", f"Question {i}, turn two?"]
                 answers: list[str] = []
