@@ -14,6 +14,7 @@ judgment FastChat would have asked for, byte for byte. What differs is deliberat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 import time
@@ -430,7 +431,7 @@ class JudgePlan:
             + (f", baseline {c.baseline_model}" if c.mode == "pairwise-baseline" else ""),
             f"models ({len(self.models)}): {', '.join(self.models)}",
             f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
-            + (f" ({r.changed} with changed answers)" if r.changed else "")
+            + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")
             + (f" ({r.failed_retried} failed before, retried)" if r.failed_retried else ""),
         ]
         if r.failed_kept:
@@ -502,6 +503,13 @@ def _load_existing(path: Path, mode: str) -> dict[tuple, SingleJudgment | PairJu
     return latest_by_key(load_pair_judgments(path), pair_record_key)
 
 
+def judge_file_stem(judge_model: str) -> str:
+    """The judge's name in the output file name. FastChat uses the name as is; a served name such as
+    ``meta-llama/Llama-3.1-70B-Instruct`` would put the file in a sub-folder, so '/' becomes '__'
+    (the records keep the real name in ``judge``)."""
+    return judge_model.replace("/", "__")
+
+
 def plan_judging(config: JudgeConfig) -> JudgePlan:
     """Load everything, build the matches, and work out what a run will call and cost. Calls nothing."""
     layout = config.layout
@@ -544,7 +552,7 @@ def plan_judging(config: JudgeConfig) -> JudgePlan:
     matches, skips = build_matches(
         config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model
     )
-    output = layout.judgment_file(config.judge_model, config.mode)
+    output = layout.judgment_file(judge_file_stem(config.judge_model), config.mode)
     existing = _load_existing(output, config.mode)
     state = resume(matches, existing, config.judge_model, retry_failed=config.retry_failed)
 
@@ -678,6 +686,27 @@ def _record_failures(record: SingleJudgment | PairJudgment) -> list[str]:
     return [failure_kind(part.split(": ", 1)[1]) for part in record.error.split("; game ")]
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an advisory lock on the output file while writing: two runs appending the same matches
+    at once would each judge them, and write them twice."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): run unguarded
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another mtbench judge is writing {path}; wait for it to finish (or stop it)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class _Breaker:
     """Stops a run whose every call fails: an endpoint that is down would otherwise burn the whole
     retry budget on each of thousands of matches before the user learns anything."""
@@ -691,7 +720,10 @@ class _Breaker:
             self.consecutive = 0 if result.ok else self.consecutive + 1
         if self.consecutive >= self.limit:
             last = next(r.error for r in reversed(results) if not r.ok)
-            raise RunFailed(f"the last {self.consecutive} judge calls all failed (last: {last})")
+            raise RunFailed(
+                f"the last {self.consecutive} judge calls all failed (last: {last}); once the endpoint "
+                "works, rerun with --retry-failed to judge the failed matches again"
+            )
 
 
 async def _run(plan: JudgePlan) -> JudgeSummary:
@@ -724,7 +756,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
         bar = tqdm(total=len(plan.resume.todo), desc="judging", unit="match", file=sys.stderr,
                    disable=not config.progress, mininterval=0.5, dynamic_ncols=True)
         try:
-            with JsonlWriter(plan.output) as writer:
+            with _exclusive(plan.output), JsonlWriter(plan.output) as writer:
                 # The first match alone, then the rest in parallel: a refused key or a wrong model name
                 # stops the run after one call instead of --parallel calls.
                 todo = plan.resume.todo

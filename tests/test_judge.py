@@ -295,7 +295,7 @@ def test_finished_job_reruns_with_zero_calls_and_changed_answers_are_rejudged(da
         f.write(json.dumps(record) + "\n")
     openai_server.requests.clear()
     out = judge(data_dir, openai_server, "--first-n", "5", "--no-progress")
-    assert out.returncode == 0 and "1 with changed answers" in out.stdout
+    assert out.returncode == 0 and "1 whose prompt changed" in out.stdout
     assert len(openai_server.chat_requests) == 1  # only turn 2 shows the changed text
     assert "A new second turn." in openai_server.chat_requests[0].body["messages"][1]["content"]
     openai_server.requests.clear()
@@ -440,3 +440,37 @@ def test_pooled_transport_stops_on_401(openai_server, monkeypatch):
     with pytest.raises(EndpointFatal) as info:
         asyncio.run(one())
     assert "HTTP 401" in str(info.value) and KEY not in str(info.value)
+
+
+def test_endpoint_failing_every_call_stops_the_run(data_dir, openai_server):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: error(503, "down for maintenance")
+    out = judge(data_dir, openai_server, "--first-n", "10", "--parallel", "1", "--max-retries", "0", "--no-progress")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "all failed" in out.stderr and "--retry-failed" in out.stderr and "Traceback" not in out.stderr
+    assert len(openai_server.chat_requests) == 10  # of 20 matches: it stopped, it did not burn through all
+    assert [r["error"].split(":")[0] for r in rows(single_file(data_dir))] == ["HTTP 503"] * 10
+
+
+def test_a_second_run_on_the_same_file_is_refused(data_dir, openai_server):
+    import fcntl
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    path = single_file(data_dir)
+    path.parent.mkdir(parents=True)
+    with open(path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
+    assert out.returncode == 2 and "another mtbench judge is writing" in out.stderr
+    assert openai_server.chat_requests == []
+
+
+def test_served_model_names_with_a_slash(data_dir, openai_server):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: "[[3]]"
+    out = judge(data_dir, openai_server, "--first-n", "1", "--judge-model", "meta-llama/Llama-3.1-70B-Instruct",
+                "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert {r.body["model"] for r in openai_server.chat_requests} == {"meta-llama/Llama-3.1-70B-Instruct"}
+    records = rows(data_dir / "mt_bench" / "model_judgment" / "meta-llama__Llama-3.1-70B-Instruct_single.jsonl")
+    assert [r["judge"][0] for r in records] == ["meta-llama/Llama-3.1-70B-Instruct"] * 2
