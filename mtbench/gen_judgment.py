@@ -608,7 +608,10 @@ class JudgeSummary:
         ]
         failed = sum(self.failures.values())
         if failed:
-            lines.append(f"failed: {failed} (recorded with no score; rerun with --retry-failed to judge again)")
+            lines.append(
+                f"failed: {failed} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
+                "and the reason; rerun with --retry-failed to judge them again):"
+            )
             lines += [f"  {n} x {reason}" for reason, n in sorted(self.failures.items(), key=lambda x: -x[1])]
         return "\n".join(lines)
 

@@ -113,10 +113,18 @@ def worker(args: argparse.Namespace) -> None:
 # driver
 
 
-def measure(impl: str, data_dir: Path, models: list[str], base_url: str, parallel: int, limit: int) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """user+sys CPU of another process (Linux /proc), to see whether the loopback server is the limit."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(impl: str, data_dir: Path, models: list[str], base_url: str, parallel: int, limit: int,
+            server_pid: int) -> dict:
     out_dir = data_dir / "mt_bench" / "model_judgment"
     shutil.rmtree(out_dir, ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": python_path()}
+    server_cpu = process_cpu_seconds(server_pid)
     result = subprocess.run(
         [sys.executable, __file__, "--worker", "--impl", impl, "--data-dir", str(data_dir), "--models",
          ",".join(models), "--base-url", base_url, "--parallel", str(parallel), "--limit", str(limit)],
@@ -125,6 +133,7 @@ def measure(impl: str, data_dir: Path, models: list[str], base_url: str, paralle
     if result.returncode != 0:
         raise SystemExit(f"worker failed:\n{result.stderr}")
     row = json.loads(result.stdout.strip().splitlines()[-1])
+    row["server_busy"] = (process_cpu_seconds(server_pid) - server_cpu) / row["wall_s"]
     if row["ok"] != row["n"]:
         raise SystemExit(f"{impl} p={parallel}: only {row['ok']} of {row['n']} judgments succeeded")
     return row
@@ -163,12 +172,14 @@ def main() -> None:
                 ideal = p / args.latency
                 measured = {}
                 for impl in ("mtbench", "threads"):
-                    runs = [measure(impl, data_dir, models, base_url, p, limit) for _ in range(args.repeats)]
+                    runs = [measure(impl, data_dir, models, base_url, p, limit, server.pid)
+                            for _ in range(args.repeats)]
                     rate = statistics.median(r["n"] / r["wall_s"] for r in runs)
                     cpu_ms = statistics.median(1000 * r["cpu_s"] / r["n"] for r in runs)
-                    measured[impl] = (rate, cpu_ms)
+                    busy = statistics.median(r["server_busy"] for r in runs)
+                    measured[impl] = (rate, cpu_ms, busy)
                 rows.append((p, limit, ideal, measured))
-                m, t = measured["mtbench"], measured["threads"]
+                m, t = measured["mtbench"], measured["threads"]  # (rate, CPU ms, server busy)
                 print(f"p={p}: n={limit} mtbench {m[0]:.1f}/s {m[1]:.2f} ms CPU; threads {t[0]:.1f}/s {t[1]:.2f} ms CPU",
                       file=sys.stderr, flush=True)
     finally:
@@ -176,14 +187,15 @@ def main() -> None:
         server.wait()
 
     print(f"\nmtbench judge vs a {args.latency * 1000:.0f} ms loopback endpoint "
-          f"(median of {args.repeats}; CPU = judging process, user+sys)")
-    header = ("parallel", "judgments", "ideal/s", "mtbench/s", "% ideal", "CPU ms/j",
+          f"(median of {args.repeats}; CPU ms/j = judging process, user+sys; "
+          "server CPU = the loopback server process's share of one core during mtbench's run)")
+    header = ("parallel", "judgments", "ideal/s", "mtbench/s", "% ideal", "CPU ms/j", "server CPU",
               "threads/s", "% ideal", "CPU ms/j", "speed ratio")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for p, n, ideal, measured in rows:
-        (rate, cpu), (trate, tcpu) = measured["mtbench"], measured["threads"]
-        print(f"| {p} | {n} | {ideal:.0f} | {rate:.1f} | {100 * rate / ideal:.0f}% | {cpu:.2f} | "
+        (rate, cpu, busy), (trate, tcpu, _) = measured["mtbench"], measured["threads"]
+        print(f"| {p} | {n} | {ideal:.0f} | {rate:.1f} | {100 * rate / ideal:.0f}% | {cpu:.2f} | {100 * busy:.0f}% | "
               f"{trate:.1f} | {100 * trate / ideal:.0f}% | {tcpu:.2f} | {rate / trate:.2f}x |")
 
 
