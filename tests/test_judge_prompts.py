@@ -241,3 +241,28 @@ def test_layout_names_fastchat_files(tmp_path):
     layout = BenchLayout(tmp_path, "mt_bench")
     assert layout.judgment_file("gpt-4", "single").name == "gpt-4_single.jsonl"
     assert layout.judgment_file("gpt-4", "pairwise-all").name == "gpt-4_pair.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------------
+# cost (pure, offline)
+
+
+def test_price_table_snapshots_and_overrides():
+    from mtbench.cost import Price, price_for
+
+    assert price_for("gpt-4") == Price(30.0, 60.0)
+    assert price_for("gpt-4o-mini-2024-07-18") == price_for("gpt-4o-mini")  # a dated snapshot of a known name
+    assert price_for("gpt-4o-2024-05-13") == Price(5.0, 15.0)  # a snapshot with its own price wins
+    assert price_for("my-judge") is None
+    assert price_for("my-judge", input_price=1, output_price=2) == Price(1, 2)
+    assert price_for("gpt-4", output_price=10) == Price(30.0, 10)
+    assert Price(30.0, 60.0).cost(1_000_000, 500_000) == 60.0
+
+
+def test_token_estimate_is_close_to_chars_over_four(bench):
+    from mtbench.cost import estimate_input_tokens
+
+    _, prompts, _ = bench
+    messages = judge_messages(prompts["single-v1"], "x" * 4000)
+    chars = sum(len(m["content"]) for m in messages)
+    assert estimate_input_tokens(messages) == round(chars / 4) + 2 * 4 + 3
