@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -270,6 +270,33 @@ def _row_sampler_class():
     return RowSampler
 
 
+def _stop_string_criteria_class():
+    """A StoppingCriteria that ends a row once its decoded continuation contains a stop string.
+
+    transformers' own ``stop_strings`` needs to map every vocabulary entry back to text, which fails on
+    some tokenizers; decoding each row's last few tokens works with any tokenizer that can decode.
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopStrings(StoppingCriteria):
+        def __init__(self, tokenizer: Any, stop_strings: Sequence[str], prompt_length: int):
+            self.tokenizer = tokenizer
+            self.stop_strings = [s for s in stop_strings if s]
+            self.prompt_length = prompt_length
+            # Every token decodes to at least one character, bar special and partial-byte tokens: twice the
+            # longest stop string (plus slack) always covers one that just completed.
+            self.window = 2 * max(len(s) for s in self.stop_strings) + 4
+
+        def __call__(self, input_ids, scores, **kwargs):
+            start = max(self.prompt_length, input_ids.shape[1] - self.window)
+            tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=False)
+            done = [any(s in tail for s in self.stop_strings) for tail in tails]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopStrings
+
+
 class HFGenerator:
     """Batched generation with a transformers causal LM."""
 
@@ -351,8 +378,9 @@ class HFGenerator:
         gc.max_length = None
         gc.eos_token_id = self.stop_ids
         gc.pad_token_id = self.tokenizer.pad_token_id
-        stop_strings = list(self.template.stop_strings)
-        gc.stop_strings = stop_strings or None
+        stopping = []
+        if self.template.stop_strings:
+            stopping.append(_stop_string_criteria_class()(self.tokenizer, self.template.stop_strings, input_ids.shape[1]))
         sampler = _row_sampler_class()(params, self.top_k, self.top_p)
         with torch.inference_mode():
             out = self.model.generate(
@@ -360,16 +388,18 @@ class HFGenerator:
                 attention_mask=attention_mask,
                 generation_config=gc,
                 logits_processor=[sampler],
-                tokenizer=self.tokenizer if stop_strings else None,
+                stopping_criteria=stopping,
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         return [self._clean(ids[: p.max_new_tokens]) for ids, p in zip(new_tokens, params, strict=True)]
 
     def _clean(self, ids: list[int]) -> GenerationOutput:
         """FastChat's post-processing: cut at EOS/pad and stop strings, drop special tokens, strip."""
+        # A row that ended early is padded to the batch's length; padding only ever trails.
+        pad = self.tokenizer.pad_token_id
+        while ids and ids[-1] == pad:
+            ids = ids[:-1]
         stops = set(self.stop_ids)
-        if self.tokenizer.pad_token_id is not None:
-            stops.add(self.tokenizer.pad_token_id)
         for n, token in enumerate(ids):
             if token in stops:
                 ids = ids[:n]
@@ -542,7 +572,10 @@ def gen_model_answer(cfg: GenAnswerConfig, generator_factory: Callable[[ModelSpe
             merged = existing_answers(path)
             rewrite_jsonl(path, [merged[qid] for qid in sorted(merged)])
     if written and failed == written:
-        raise RunFailed(f"every generation failed ({failed} questions); see the 'error' fields in {path}")
+        raise RunFailed(
+            f"every generation failed ({failed} questions); see the 'error' fields in {path}, "
+            "then rerun with --retry-failed"
+        )
     return GenSummary(path, len(questions), skipped, written, failed, replicas if pending else 0)
 
 
@@ -580,28 +613,30 @@ def _ray_answers(cfg: GenAnswerConfig, plan: list[list[list[Question]]]) -> Iter
     import ray
 
     replicas = len(plan)
-    device = resolve_device(cfg.model.device)
+    # Joining a cluster, the driver may be a GPU-less head node: "auto" then asks the cluster, not torch.
+    wanted = cfg.model.device if cfg.ray_address else resolve_device(cfg.model.device)
     started_here = not ray.is_initialized()
     if started_here:
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, log_to_driver=False)
-        elif device == "cuda":
+        elif wanted == "cuda":
             ray.init(include_dashboard=False, log_to_driver=False)
         else:
             ray.init(num_cpus=replicas * cfg.num_cpus_per_replica, include_dashboard=False, log_to_driver=False)
     try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        device = wanted if wanted != "auto" else ("cuda" if gpus > 0 else "cpu")
         if device == "cuda":
-            gpus = ray.cluster_resources().get("GPU", 0)
             if gpus < replicas * cfg.model.num_gpus:
                 raise UserError(
                     f"{replicas} replicas x {cfg.model.num_gpus} GPUs need {replicas * cfg.model.num_gpus} GPUs; "
                     f"the Ray cluster has {gpus:g}"
                 )
             resources = {"num_gpus": cfg.model.num_gpus, "num_cpus": 1}
-            spec = cfg.model
+            spec = replace(cfg.model, device="cuda")
         else:
             resources = {"num_cpus": cfg.num_cpus_per_replica}
-            spec = _with_threads(cfg.model, cfg.num_cpus_per_replica)
+            spec = replace(cfg.model, device="cpu", cpu_threads=cfg.model.cpu_threads or cfg.num_cpus_per_replica)
         actor_class = ray.remote(_Replica)
         actors = [actor_class.options(**resources).remote(spec, cfg.answers) for _ in range(replicas)]
         # Each actor runs its calls in order; the driver writes whatever chunk finishes first.
@@ -616,12 +651,6 @@ def _ray_answers(cfg: GenAnswerConfig, plan: list[list[list[Question]]]) -> Iter
     finally:
         if started_here:
             ray.shutdown()
-
-
-def _with_threads(spec: ModelSpec, threads: int) -> ModelSpec:
-    from dataclasses import replace
-
-    return replace(spec, cpu_threads=spec.cpu_threads or threads)
 
 
 def _ray_failure(e: Exception) -> Exception:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ from mtbench.gen_model_answer import (
     row_seed,
 )
 from mtbench.records import Answer, Question, load_answers, load_questions
-from mtbench.templates import conversation
+from mtbench.templates import NAMED_TEMPLATES, conversation
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model, smollm_gguf
 
@@ -77,7 +78,7 @@ class Recording:
     def __init__(self, inner, fail_when: tuple[str, ...] = ()):
         self.inner = inner
         self.template = inner.template
-        self.fail_when = fail_when  # prompts ending with one of these fail (an injected generation error)
+        self.fail_when = fail_when  # prompts containing one of these fail (an injected generation error)
         self.prompts: list[str] = []
         self.params: list[SamplingParams] = []
 
@@ -92,7 +93,7 @@ class Recording:
         return out
 
     def _fails(self, prompt: str) -> bool:
-        return any(marker in prompt[-len(marker) - 80 :] for marker in self.fail_when)
+        return any(marker in prompt for marker in self.fail_when)
 
 
 def mtbench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -200,6 +201,25 @@ def test_sampled_rows_depend_only_on_their_seed(tiny, questions):
     assert [r.text for r in reseeded] != [b.text for b in batched]
     greedy = tiny.generate(prompts, [SamplingParams(0.0, 16, seed=p.seed) for p in params])
     assert [g.text for g in greedy] != [b.text for b in batched]
+
+
+def test_named_template_stop_strings_end_generation_and_cut_text(tiny, questions):
+    """A named template's stop string stops generation there (fewer tokens) and cuts the text, batched or not."""
+    plain = dataclasses.replace(NAMED_TEMPLATES["zero_shot"], stop_strings=())
+    prompts = [plain.render(conversation(q.turns, [])) for q in questions[::10]]
+    params = [SamplingParams(temperature=0.0, max_new_tokens=24, seed=0)] * len(prompts)
+    full = HFGenerator(tiny.model, tiny.tokenizer, plain).generate(prompts, params)
+    words = Counter(w for o in full for w in set(o.text.split()))
+    stop = words.most_common(1)[0][0]  # a word most answers contain
+    stopping = dataclasses.replace(plain, stop_strings=(stop,))
+    batched = HFGenerator(tiny.model, tiny.tokenizer, stopping, batch_size=16).generate(prompts, params)
+    alone = HFGenerator(tiny.model, tiny.tokenizer, stopping, batch_size=1).generate(prompts, params)
+    assert [b.text for b in batched] == [a.text for a in alone]
+    assert [b.text for b in batched] == [cut_at_stop_strings(f.text, (stop,)).strip() for f in full]
+    assert all(b.new_tokens <= f.new_tokens for b, f in zip(batched, full, strict=True))
+    assert sum(b.new_tokens < f.new_tokens for b, f in zip(batched, full, strict=True)) >= len(prompts) // 2
+    record = answer_questions(HFGenerator(tiny.model, tiny.tokenizer, stopping), questions[:1], AnswerSettings("t", 4))
+    assert record[0].extra["chat_template"] == "zero_shot"
 
 
 def test_turn_two_prompt_holds_turn_one_answer_and_category_temperatures(tiny, questions):
