@@ -36,8 +36,7 @@ def test_success_carries_text_usage_and_model(openai_server):
     assert (result.prompt_tokens, result.completion_tokens, result.attempts) == (5, 2, 1)
     assert (meter.calls, meter.prompt_tokens, meter.completion_tokens) == (1, 5, 2)
     request = openai_server.chat_requests[0]
-    assert request.body["messages"] == MESSAGES and request.body["temperature"] == 0
-    assert request.body["max_tokens"] == 10
+    assert request.body == {"model": "m", "messages": MESSAGES, "temperature": 0, "max_tokens": 10, "n": 1}
     assert request.headers["Authorization"] == "Bearer sk-test-secret-123"
 
 
@@ -82,6 +81,12 @@ def test_malformed_body_is_a_failure_not_a_crash(openai_server):
     openai_server.responder = lambda body: Reply(body="{not json")
     result, _ = chat(openai_server)
     assert not result.ok and "malformed" in result.error
+
+
+def test_a_200_without_choices_is_a_failure_value(openai_server):
+    openai_server.enqueue(Reply(body={"id": "x"}))
+    result, _ = chat(openai_server)
+    assert not result.ok and result.error.startswith("malformed response: no choices") and result.attempts == 1
 
 
 def test_empty_content_is_a_failure_value(openai_server):

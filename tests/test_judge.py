@@ -380,68 +380,6 @@ def test_user_error_through_the_real_command(data_dir, openai_server):
     assert out.returncode == 2 and "no answer files" in out.stderr and "Traceback" not in out.stderr
 
 
-# ---------------------------------------------------------------------------------------------------
-# the judge's pooled transport behaves as the SDK path (client.ChatClient(max_connections=...))
-
-PARITY_CASES = {
-    "ok": [completion("Rating: [[9]]", model="served", prompt_tokens=5, completion_tokens=3)],
-    "429 then ok": [error(429, "slow", {"Retry-After": "0.2"}), "fine"],
-    "500 x3": [error(500, "boom")] * 3,
-    "hang then ok": [Reply(delay=2.0, body=completion("late").body), "quick"],
-    "drop then ok": [Reply(drop=True), "after drop"],
-    "malformed x3": [Reply(body="{not json")] * 3,
-    "no choices": [Reply(body={"id": "x"})],
-    "empty": [completion("")],
-    "400": [error(400, "context too long")],
-}
-
-
-@pytest.mark.parametrize("case", list(PARITY_CASES))
-def test_pooled_transport_matches_the_sdk_path(openai_server, monkeypatch, case):
-    import asyncio
-
-    from mtbench.client import ChatClient, EndpointConfig, RetryPolicy
-
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    config = EndpointConfig(base_url=openai_server.base_url, timeout=0.5,
-                            retry=RetryPolicy(max_retries=2, base_delay=0.01))
-
-    async def one(max_connections):
-        async with ChatClient(config, max_connections=max_connections) as client:
-            return await client.chat("judge", [{"role": "user", "content": "q"}], temperature=0, max_tokens=9)
-
-    outcomes = []
-    for max_connections in (None, 8):
-        openai_server.requests.clear()
-        openai_server.enqueue(*PARITY_CASES[case])
-        result = asyncio.run(one(max_connections))
-        body = openai_server.chat_requests[0].body
-        assert body == {"model": "judge", "messages": [{"role": "user", "content": "q"}], "temperature": 0,
-                        "max_tokens": 9, "n": 1}
-        assert openai_server.chat_requests[0].headers["Authorization"] == f"Bearer {KEY}"
-        kind = None if result.error is None else result.error.split(":")[0]
-        outcomes.append((result.text, kind, result.attempts, result.prompt_tokens, result.completion_tokens,
-                         len(openai_server.chat_requests)))
-    assert outcomes[0] == outcomes[1]
-
-
-def test_pooled_transport_stops_on_401(openai_server, monkeypatch):
-    import asyncio
-
-    from mtbench.client import ChatClient, EndpointConfig, EndpointFatal
-
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    openai_server.responder = lambda body: error(401, f"Incorrect API key provided: {KEY}")
-
-    async def one():
-        async with ChatClient(EndpointConfig(base_url=openai_server.base_url), max_connections=4) as client:
-            return await client.chat("judge", [{"role": "user", "content": "q"}], temperature=0, max_tokens=9)
-
-    with pytest.raises(EndpointFatal) as info:
-        asyncio.run(one())
-    assert "HTTP 401" in str(info.value) and KEY not in str(info.value)
-
-
 def test_endpoint_failing_every_call_stops_the_run(data_dir, openai_server):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
     openai_server.responder = lambda body: error(503, "down for maintenance")
