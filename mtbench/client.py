@@ -74,7 +74,7 @@ class EndpointConfig:
         if self.resolved_base_url():
             return NO_KEY
         raise UserError(
-            f"no API key: set ${self.api_key_env} (or point --base-url at a server that needs none)"
+            f"no API key: set ${self.api_key_env} (a self-hosted endpoint given by its base URL needs none)"
         )
 
 

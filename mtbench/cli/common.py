@@ -29,3 +29,51 @@ def not_implemented(name: str, issue: str):
         raise RunFailed(f"'mtbench {name}' is not implemented yet ({issue})")
 
     return run
+
+
+def add_endpoint_args(
+    parser: argparse.ArgumentParser,
+    *,
+    url_flags: tuple[str, ...],
+    key_flag: str,
+    parallel_default: int,
+    parallel_help: str,
+) -> None:
+    """The flags of a command that calls an OpenAI-compatible endpoint (judge, gen-api-answer).
+
+    Defaults of timeout and retries are left to ``EndpointConfig``/``RetryPolicy`` (None here), so
+    they live in one place and the help stays fast to build (no openai import).
+    """
+    parser.add_argument(
+        *url_flags, dest="base_url", default=None, metavar="URL",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, else the OpenAI API)",
+    )
+    parser.add_argument(
+        key_flag, dest="api_key_env", default="OPENAI_API_KEY", metavar="VAR",
+        help="environment variable holding the API key (default: OPENAI_API_KEY; "
+        "a self-hosted endpoint that takes no key needs none)",
+    )
+    parser.add_argument("--parallel", type=int, default=parallel_default, help=parallel_help)
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="timeout of each request (default: 120)")
+    parser.add_argument("--max-retries", type=int, default=None, metavar="N",
+                        help="retries of a request after 429, 5xx, timeouts and dropped connections (default: 6)")
+
+
+def endpoint_from(args: argparse.Namespace):
+    """An ``EndpointConfig`` from the flags of ``add_endpoint_args``, each checked with a one-line error."""
+    from mtbench.client import EndpointConfig, RetryPolicy
+    from mtbench.errors import UserError
+
+    if args.parallel < 1:
+        raise UserError(f"--parallel must be at least 1, got {args.parallel}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError(f"--timeout must be positive, got {args.timeout:g}")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise UserError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    given: dict = {"base_url": args.base_url, "api_key_env": args.api_key_env}
+    if args.timeout is not None:
+        given["timeout"] = args.timeout
+    if args.max_retries is not None:
+        given["retry"] = RetryPolicy(max_retries=args.max_retries)
+    return EndpointConfig(**given)

@@ -6,13 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
 
 
 def register(sub) -> None:
-    from mtbench.client import DEFAULT_API_KEY_ENV, EndpointConfig, RetryPolicy
-
-    defaults, retry = EndpointConfig(), RetryPolicy()
     parser = sub.add_parser(
         "gen-api-answer",
         help="answer the questions with a model behind an OpenAI-compatible API (vLLM, transformers serve, OpenAI)",
@@ -35,15 +32,8 @@ def register(sub) -> None:
         "(default: --model with '/' replaced by '--', e.g. meta-llama/Llama-3-8B -> meta-llama--Llama-3-8B)",
     )
     parser.add_argument("--answer-file", type=Path, help="output file (default: BENCH/model_answer/MODEL_ID.jsonl)")
-    parser.add_argument(
-        "--openai-api-base", "--base-url", dest="base_url", metavar="URL",
-        help="the endpoint, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, else the OpenAI API)",
-    )
-    parser.add_argument(
-        "--api-key-env", default=DEFAULT_API_KEY_ENV, metavar="VAR",
-        help=f"environment variable holding the API key (default: {DEFAULT_API_KEY_ENV}; "
-        "not needed with a --base-url that takes no key)",
-    )
+    add_endpoint_args(parser, url_flags=("--openai-api-base", "--base-url"), key_flag="--api-key-env",
+                      parallel_default=1, parallel_help="conversations in flight at once (default: 1)")
     parser.add_argument("--num-choices", type=int, default=1, help="conversations per question (default: 1)")
     parser.add_argument(
         "--force-temperature", type=float, metavar="T",
@@ -52,18 +42,9 @@ def register(sub) -> None:
     parser.add_argument("--max-tokens", type=int, default=1024, help="max_tokens of each turn (default: 1024)")
     parser.add_argument("--question-begin", type=int, metavar="I", help="slice start over the questions in file order")
     parser.add_argument("--question-end", type=int, metavar="I", help="slice end over the questions in file order")
-    parser.add_argument("--parallel", type=int, default=1, help="conversations in flight at once (default: 1)")
     parser.add_argument(
         "--system-prompt", metavar="TEXT",
         help="a system message sent first in every request (default: none, the model's own default applies)",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
-        help=f"per request (default: {defaults.timeout:g})",
-    )
-    parser.add_argument(
-        "--max-retries", type=int, default=retry.max_retries, metavar="N",
-        help=f"retries of a request after 429, 5xx, timeouts and dropped connections (default: {retry.max_retries})",
     )
     parser.add_argument("--retry-failed", action="store_true", help="ask again the questions recorded as failures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -71,19 +52,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.client import EndpointConfig, RetryPolicy
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
 
     config = ApiAnswerConfig(
         layout=layout_from(args),
         model=args.model,
         model_id=args.model_id or default_model_id(args.model),
-        endpoint=EndpointConfig(
-            base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            timeout=args.timeout,
-            retry=RetryPolicy(max_retries=args.max_retries),
-        ),
+        endpoint=endpoint_from(args),
         answer_file=args.answer_file,
         num_choices=args.num_choices,
         force_temperature=args.force_temperature,

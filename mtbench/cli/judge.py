@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
 
 
 def register(sub) -> None:
@@ -36,17 +36,10 @@ def register(sub) -> None:
     parser.add_argument("--reference", default="gpt-4", metavar="NAME",
                         help="reference answers for math/reasoning/coding: BENCH/reference_answer/NAME.jsonl "
                         "(default: gpt-4; the corrected set is gpt-4-0125-preview)")
-    parser.add_argument("--parallel", type=int, default=8, help="concurrent judge requests (default: 8)")
-    parser.add_argument("--judge-base-url", default=None, metavar="URL",
-                        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, else the OpenAI API)")
-    parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="NAME",
-                        help="environment variable holding the API key (default: OPENAI_API_KEY)")
+    add_endpoint_args(parser, url_flags=("--judge-base-url",), key_flag="--judge-api-key-env",
+                      parallel_default=8, parallel_help="concurrent judge requests (default: 8)")
     parser.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default: 0)")
     parser.add_argument("--max-tokens", type=int, default=2048, help="judge max_tokens (default: 2048)")
-    parser.add_argument("--max-retries", type=int, default=6,
-                        help="retries of a request after a 429/5xx/timeout/dropped connection (default: 6)")
-    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                        help="timeout per request (default: 120)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
@@ -61,14 +54,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.client import EndpointConfig, RetryPolicy
     from mtbench.errors import UserError
     from mtbench.gen_judgment import JudgeConfig, check_budget, plan_judging, run_judging
 
-    if args.max_retries < 0:
-        raise UserError(f"--max-retries must be 0 or more, got {args.max_retries}")
-    if args.timeout <= 0:
-        raise UserError(f"--timeout must be positive, got {args.timeout:g}")
     if args.max_tokens < 1:
         raise UserError(f"--max-tokens must be at least 1, got {args.max_tokens}")
     config = JudgeConfig(
@@ -83,12 +71,7 @@ def run(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
-        endpoint=EndpointConfig(
-            base_url=args.judge_base_url,
-            api_key_env=args.judge_api_key_env,
-            timeout=args.timeout,
-            retry=RetryPolicy(max_retries=args.max_retries),
-        ),
+        endpoint=endpoint_from(args),
         retry_failed=args.retry_failed,
         price_input=args.price_input,
         price_output=args.price_output,
