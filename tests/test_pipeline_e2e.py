@@ -61,9 +61,13 @@ def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def smollm_dir(request) -> Path:
+def smollm_dir(request, tmp_path_factory) -> Path:
     folder, gguf_file = smollm_gguf()
-    cache = Path(request.config.cache.mkdir("mtbench-smollm2-safetensors"))
+    # pytest's cache (inside the repo) keeps the conversion across local runs; without it (-p no:cacheprovider)
+    # the session's temp dir does.
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = (Path(cache_plugin.mkdir("mtbench-smollm2-safetensors")) if cache_plugin is not None
+             else tmp_path_factory.mktemp("smollm2-safetensors"))
     out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
     if not (out / "config.json").is_file():
         convert_gguf(folder, gguf_file, out)
