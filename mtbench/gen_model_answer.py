@@ -383,15 +383,59 @@ class HFGenerator:
             stopping.append(_stop_string_criteria_class()(self.tokenizer, self.template.stop_strings, input_ids.shape[1]))
         sampler = _row_sampler_class()(params, self.top_k, self.top_p)
         with torch.inference_mode():
+            cache = self._prefill_unpadded(input_ids, attention_mask) if len(prompts) > 1 else None
             out = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 generation_config=gc,
                 logits_processor=[sampler],
                 stopping_criteria=stopping,
+                **({"cache": cache} if cache is not None else {}),
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         return [self._clean(ids[: p.max_new_tokens]) for ids, p in zip(new_tokens, params, strict=True)]
+
+    def _prefill_unpadded(self, input_ids, attention_mask):
+        """The batch's KV cache for all prompt tokens but the last, each row computed without padding.
+
+        Prefilling a left-padded batch spends compute on every pad position: MT-bench prompt lengths vary
+        so much that a batch of 16 turn-1 prompts is ~3x padding. Each row is prefilled alone (exactly as a
+        one-at-a-time run does), its keys and values placed right-aligned in a zero cache whose padding
+        the attention mask hides; ``generate`` then starts from the last prompt token of every row.
+        Returns None where this does not apply (models whose cache is not one plain tensor per layer).
+        """
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        if getattr(self.model.config, "is_encoder_decoder", False):
+            return None
+        lengths = attention_mask.sum(-1).tolist()
+        width = input_ids.shape[1] - 1
+        if min(lengths) < 2:
+            return None
+        merged: list[list[Any]] | None = None  # per layer: [keys, values]
+        for row, n in enumerate(lengths):
+            ids = input_ids[row : row + 1, input_ids.shape[1] - n : -1]
+            try:
+                cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+            except TypeError:  # a model without logits_to_keep
+                cache = self.model(input_ids=ids, use_cache=True).past_key_values
+            layers = getattr(cache, "layers", None)
+            if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+                return None
+            if merged is None:
+                merged = []
+                for layer in layers:
+                    b, heads, _, dim = layer.keys.shape
+                    shape = (input_ids.shape[0], heads, width, dim)
+                    merged.append([layer.keys.new_zeros(shape), layer.values.new_zeros(shape)])
+            for (keys, values), layer in zip(merged, layers, strict=True):
+                keys[row, :, width - (n - 1) :] = layer.keys[0]
+                values[row, :, width - (n - 1) :] = layer.values[0]
+        out = DynamicCache()
+        for index, (keys, values) in enumerate(merged or []):
+            out.update(keys, values, index)
+        return out
 
     def _clean(self, ids: list[int]) -> GenerationOutput:
         """FastChat's post-processing: cut at EOS/pad and stop strings, drop special tokens, strip."""
