@@ -20,15 +20,15 @@ def layout_from(args: argparse.Namespace) -> BenchLayout:
     return BenchLayout(data_dir=args.data_dir, bench_name=args.bench_name)
 
 
-def not_implemented(name: str, issue: str):
-    """The placeholder a command uses until its issue lands: says so and exits non-zero."""
-
-    def run(args: argparse.Namespace) -> int:
-        from mtbench.errors import RunFailed
-
-        raise RunFailed(f"'mtbench {name}' is not implemented yet ({issue})")
-
-    return run
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (the error names the flag through argparse)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def add_endpoint_args(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")  # = report.REPORT_MODES, without importing pandas
 
@@ -44,7 +44,7 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--bootstrap",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=1000,
         metavar="N",
         help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
@@ -57,16 +57,6 @@ def register(sub) -> None:
         help="leave out the per-question drill-down (a much smaller file)",
     )
     parser.set_defaults(run=run)
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")  # = show_result.SHOW_MODES, without importing pandas
 FORMATS = ("table", "markdown", "csv", "json")
@@ -42,23 +42,13 @@ def register(sub) -> None:
         help="paired bootstrap of A's score minus B's over the questions both have (single mode)",
     )
     parser.add_argument(
-        "--bootstrap", type=_non_negative_int, default=1000, metavar="N",
+        "--bootstrap", type=non_negative_int, default=1000, metavar="N",
         help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: same seed, same intervals (default: 0)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
     parser.set_defaults(run=run)
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
