@@ -417,9 +417,13 @@ class HFGenerator:
         for row, n in enumerate(lengths):
             ids = input_ids[row : row + 1, input_ids.shape[1] - n : -1]
             try:
-                cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+                output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
             except TypeError:  # a model without logits_to_keep
-                cache = self.model(input_ids=ids, use_cache=True).past_key_values
+                output = self.model(input_ids=ids, use_cache=True)
+            # transformers 5 calls it ``cache`` (``past_key_values`` still works, with a warning).
+            cache = output.get("cache")
+            if cache is None:
+                cache = output.get("past_key_values")
             layers = getattr(cache, "layers", None)
             if not layers or any(type(layer) is not DynamicLayer for layer in layers):
                 return None
