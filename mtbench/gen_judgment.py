@@ -139,24 +139,26 @@ def prompt_name(kind: str, category: str, turn: int) -> str:
     return table[(needs_reference(category), 1 if turn == 1 else 2)]
 
 
+def _question_fields(question: Question, turn: int, reference: Sequence[str] | None) -> dict[str, str]:
+    """The template fields every judge prompt of ``turn`` shares: the question(s) and the reference turns."""
+    if turn == 1:
+        fields = {"question": question.turns[0]}
+    else:
+        fields = {"question_1": question.turns[0], "question_2": question.turns[1]}
+    if reference is not None:
+        fields.update({f"ref_answer_{i + 1}": reference[i] for i in range(turn)})
+    return fields
+
+
 def render_single(
     prompt: JudgePrompt, question: Question, answer: Sequence[str], turn: int, reference: Sequence[str] | None
 ) -> str:
     """The user message of a single-answer judgment (FastChat's ``str.format`` of the template)."""
+    fields = _question_fields(question, turn, reference)
     if turn == 1:
-        fields = {"question": question.turns[0], "answer": answer[0]}
-        if reference is not None:
-            fields["ref_answer_1"] = reference[0]
+        fields["answer"] = answer[0]
     else:
-        fields = {
-            "question_1": question.turns[0],
-            "question_2": question.turns[1],
-            "answer_1": answer[0],
-            "answer_2": answer[1],
-        }
-        if reference is not None:
-            fields["ref_answer_1"] = reference[0]
-            fields["ref_answer_2"] = reference[1]
+        fields.update({"answer_1": answer[0], "answer_2": answer[1]})
     return prompt.prompt_template.format(**fields)
 
 
@@ -169,22 +171,13 @@ def render_pair(
     reference: Sequence[str] | None,
 ) -> str:
     """The user message of one pairwise game, ``answer_a`` shown as Assistant A."""
+    fields = _question_fields(question, turn, reference)
     if turn == 1:
-        fields = {"question": question.turns[0], "answer_a": answer_a[0], "answer_b": answer_b[0]}
-        if reference is not None:
-            fields["ref_answer_1"] = reference[0]
+        fields.update({"answer_a": answer_a[0], "answer_b": answer_b[0]})
     else:
-        fields = {
-            "question_1": question.turns[0],
-            "question_2": question.turns[1],
-            "answer_a_1": answer_a[0],
-            "answer_b_1": answer_b[0],
-            "answer_a_2": answer_a[1],
-            "answer_b_2": answer_b[1],
-        }
-        if reference is not None:
-            fields["ref_answer_1"] = reference[0]
-            fields["ref_answer_2"] = reference[1]
+        fields.update({
+            "answer_a_1": answer_a[0], "answer_b_1": answer_b[0], "answer_a_2": answer_a[1], "answer_b_2": answer_b[1],
+        })
     return prompt.prompt_template.format(**fields)
 
 
