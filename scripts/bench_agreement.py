@@ -23,16 +23,16 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, not whatever mtbench is installed
+
+from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
 
 from mtbench.agreement import AgreementConfig, agreement, render  # noqa: E402
 from mtbench.records import load_pair_judgments  # noqa: E402
@@ -118,15 +118,6 @@ def fastchat_agreement(vote_files: list[Path]) -> list[tuple[int, bool, int, int
                     agree += ("tie" in mine[0] and "tie" in theirs) or mine[0] == theirs
             out.append((turn, ties, total, agree))
     return out
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

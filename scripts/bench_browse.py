@@ -33,6 +33,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout
 
+from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
+
 from mtbench.bench import BenchLayout  # noqa: E402
 from mtbench.report import ReportConfig, build_report  # noqa: E402
 from mtbench.show_result import ShowConfig, show  # noqa: E402
@@ -92,15 +94,6 @@ def fastchat_load(bench: Path) -> None:
     assert questions and answers and judgments
 
 
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as r:
         return r.read()
@@ -120,12 +113,12 @@ def main() -> None:
         show_config = ShowConfig(judgment_file=judgments, question_file=layout.question_file)
         rows = []
 
-        load = timed(lambda: load_bench_view(layout), args.repeats)
-        base = timed(lambda: fastchat_load(bench), args.repeats)
+        load = median_time(lambda: load_bench_view(layout), args.repeats)
+        base = median_time(lambda: fastchat_load(bench), args.repeats)
         rows.append(("load (31 models, 4,960 judgments)", load, base, "FastChat-style json.loads"))
 
-        show_time = timed(lambda: show(show_config), args.repeats)
-        report_time = timed(
+        show_time = median_time(lambda: show(show_config), args.repeats)
+        report_time = median_time(
             lambda: build_report(ReportConfig(layout=layout, out=root / "r.html")), args.repeats
         )
         size = len(build_report(ReportConfig(layout=layout, out=root / "r.html")).encode())

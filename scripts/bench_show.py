@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -35,6 +34,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, not whatever mtbench i
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
 
 from mtbench.records import load_pair_judgments, load_single_judgments  # noqa: E402
 from mtbench.show_result import ShowConfig, pairwise_table, render, show, single_tables  # noqa: E402
@@ -109,15 +109,6 @@ def fastchat_pairwise(path: Path, baseline: str | None) -> pd.DataFrame:
     total = out.sum(axis=1)
     out["win_rate_adjusted"] = (out["win"] + 0.5 * out["tie"]) / total
     return out.sort_values("win_rate_adjusted", ascending=False)
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
