@@ -188,6 +188,27 @@ def test_batched_greedy_equals_one_at_a_time(tiny, questions):
     assert len({b.text for b in batched}) > 3  # the model says different things to different prompts
 
 
+def test_batch_prefill_is_per_row_without_padding(tiny, questions, caplog):
+    """The batch path really takes the unpadded prefill (a silent fallback to padded prefill would still
+    pass the equality test above, only slower), reading the cache without transformers' deprecation."""
+    import logging
+
+    import transformers
+
+    prompts = _mixed_prompts(tiny, questions)[:6]
+    enc = tiny.tokenizer(prompts, return_tensors="pt", padding=True,
+                         add_special_tokens=tiny.template.add_special_tokens)
+    transformers.logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            cache = tiny._prefill_unpadded(enc["input_ids"], enc["attention_mask"])
+    finally:
+        transformers.logging.disable_propagation()
+    assert cache is not None
+    assert cache.get_seq_length() == enc["input_ids"].shape[1] - 1  # every prompt token but the last
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+
 def test_sampled_rows_depend_only_on_their_seed(tiny, questions):
     prompts = _mixed_prompts(tiny, questions)[:8]
     params = [SamplingParams(temperature=0.7, max_new_tokens=16, seed=1000 + i) for i in range(len(prompts))]
