@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtbench.errors import UserError
+
+if TYPE_CHECKING:
+    from mtbench.records import Question
 
 # MT-bench's eight categories, in question-id order (writing 81-90 ... humanities 151-160).
 CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
@@ -31,9 +36,69 @@ DEFAULT_DATA_DIR = Path("data")
 DEFAULT_BENCH = "mt_bench"
 REFERENCE_SETS = ("gpt-4", "gpt-4-0125-preview")  # the shipped reference-answer files
 
+# FastChat's defaults: the judge, the pairwise-baseline opponent, and the reference set read by
+# reference-guided prompts (FastChat names it after the judge; here it is its own choice).
+DEFAULT_JUDGE_MODEL = "gpt-4"
+DEFAULT_BASELINE_MODEL = "gpt-3.5-turbo"
+DEFAULT_REFERENCE = "gpt-4"
+
+
+class Mode(str, Enum):
+    """How answers are judged. Both pairwise modes write and read JUDGE_pair.jsonl, as in FastChat."""
+
+    SINGLE = "single"
+    PAIRWISE_BASELINE = "pairwise-baseline"
+    PAIRWISE_ALL = "pairwise-all"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def kind(self) -> str:
+        """The judgment-file kind, and the prompt family: ``single`` or ``pair``."""
+        return "single" if self is Mode.SINGLE else "pair"
+
+    @property
+    def pairwise(self) -> bool:
+        return self is not Mode.SINGLE
+
+    @classmethod
+    def parse(cls, value: str | Mode) -> Mode:
+        """A mode from its name, or one line naming the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise UserError(f"--mode must be one of {', '.join(MODES)}; got {value!r}") from None
+
+
+MODES = tuple(m.value for m in Mode)  # for argparse choices
+
 
 def category_temperature(category: str) -> float:
     return TEMPERATURE_BY_CATEGORY.get(category, DEFAULT_TEMPERATURE)
+
+
+def question_temperature(question: Question, force_temperature: float | None = None) -> float:
+    """The sampling temperature of a question, the same for every answer engine.
+
+    FastChat's precedence: --force-temperature, the question's required_temperature, its category's,
+    0.7. Where FastChat asserts that force and required are not both set, the user's explicit flag wins.
+    """
+    if force_temperature is not None:
+        return force_temperature
+    if question.required_temperature is not None:
+        return question.required_temperature
+    return category_temperature(question.category)
+
+
+def judge_file_stem(judge_model: str) -> str:
+    """The judge's name in its judgment file's name: the one mapping every command uses.
+
+    FastChat uses the name as is; a served name such as ``meta-llama/Llama-3.1-70B-Instruct`` or a
+    local path (how ``transformers serve`` names a model) would put the file in a sub-folder, so each
+    '/' becomes '__' (the records keep the real name in ``judge``).
+    """
+    return judge_model.replace("/", "__").replace("\\", "__")
 
 
 @dataclass(frozen=True)
@@ -78,19 +143,21 @@ class BenchLayout:
     def judgment_dir(self) -> Path:
         return self.bench_dir / "model_judgment"
 
+    def judgment_file(self, judge_model: str, mode: Mode | str) -> Path:
+        """The judge's file for a mode: JUDGE_single.jsonl, or JUDGE_pair.jsonl for both pairwise modes.
+
+        ``judge_model`` is the judge's name as the records hold it (a served name or path is mapped by
+        ``judge_file_stem``).
+        """
+        stem = judge_file_stem(judge_model)
+        _check_name(stem, "judge model")
+        return self.judgment_dir / f"{stem}_{Mode.parse(mode).kind}.jsonl"
+
     def single_judgment_file(self, judge_model: str) -> Path:
-        _check_name(judge_model, "judge model")
-        return self.judgment_dir / f"{judge_model}_single.jsonl"
+        return self.judgment_file(judge_model, Mode.SINGLE)
 
     def pair_judgment_file(self, judge_model: str) -> Path:
-        _check_name(judge_model, "judge model")
-        return self.judgment_dir / f"{judge_model}_pair.jsonl"
-
-    def judgment_file(self, judge_model: str, mode: str) -> Path:
-        """``single`` -> JUDGE_single.jsonl; both pairwise modes share JUDGE_pair.jsonl, as in FastChat."""
-        if mode == "single":
-            return self.single_judgment_file(judge_model)
-        return self.pair_judgment_file(judge_model)
+        return self.judgment_file(judge_model, Mode.PAIRWISE_ALL)
 
     def model_ids(self) -> list[str]:
         """Every model with an answer file, sorted (FastChat's default --model-list)."""

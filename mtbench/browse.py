@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mtbench.bench import BenchLayout
+from mtbench.bench import BenchLayout, Mode
 from mtbench.errors import UserError
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
 
@@ -30,7 +30,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-LEADERBOARD_MODES = ("single", "pairwise-baseline", "pairwise-all")
 
 CSP = "; ".join(
     [
@@ -107,9 +106,9 @@ def leaderboard(
     from mtbench.show_result import ShowConfig, render, show
 
     files = view.judges.get(judge)
-    path = None if files is None else (files.single if mode == "single" else files.pair)
+    kind = Mode.parse(mode).kind
+    path = None if files is None else getattr(files, kind)
     if path is None:
-        kind = "single" if mode == "single" else "pair"
         raise UserError(f"judge {judge!r} has no {kind} judgment file")
     report = show(
         ShowConfig(
@@ -242,8 +241,7 @@ def build_app(
         view = await state.view()
         judge = _judge_param(request, view) or _param(request, "judge")
         mode = _param(request, "mode", required=False) or "single"
-        if mode not in LEADERBOARD_MODES:
-            raise UserError(f"mode must be one of {', '.join(LEADERBOARD_MODES)}; got {mode!r}")
+        Mode.parse(mode)
         baseline = _param(request, "baseline", required=False) if mode == "pairwise-baseline" else None
         if mode == "pairwise-baseline" and baseline is None:
             raise UserError("mode pairwise-baseline needs a baseline")

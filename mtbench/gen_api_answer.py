@@ -28,7 +28,8 @@ from typing import Any
 import shortuuid
 from tqdm import tqdm
 
-from mtbench.bench import BenchLayout, category_temperature
+from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.bench import BenchLayout, question_temperature
 from mtbench.client import ChatClient, ChatResult, EndpointConfig, run_bounded
 from mtbench.errors import RunFailed, UserError
 from mtbench.records import (
@@ -36,11 +37,6 @@ from mtbench.records import (
     Choice,
     JsonlWriter,
     Question,
-    latest_by_key,
-    load_answers,
-    load_questions,
-    load_records,
-    rewrite_jsonl,
 )
 
 log = logging.getLogger("mtbench")
@@ -96,18 +92,6 @@ def default_model_id(model: str) -> str:
     return model.replace("/", "--").replace("\\", "--")
 
 
-def question_temperature(question: Question, force_temperature: float | None) -> float:
-    """FastChat's precedence: --force-temperature, the question's required_temperature, its category's, 0.7.
-
-    Where FastChat asserts that force and required are not both set, the user's explicit flag wins.
-    """
-    if force_temperature is not None:
-        return force_temperature
-    if question.required_temperature is not None:
-        return question.required_temperature
-    return category_temperature(question.category)
-
-
 def build_messages(system_prompt: str | None, user_turns: Sequence[str], answers: Sequence[str]) -> list[dict[str, str]]:
     """The chat for the next turn: [system?], user 1, assistant 1, ..., user n (n = len(answers) + 1).
 
@@ -124,16 +108,6 @@ def build_messages(system_prompt: str | None, user_turns: Sequence[str], answers
         messages.append({"role": "assistant", "content": assistant})
     messages.append({"role": "user", "content": user_turns[-1]})
     return messages
-
-
-def questions_to_ask(questions: Sequence[Question], on_disk: dict[int, Answer], retry_failed: bool) -> list[Question]:
-    """The questions a run still has to ask: not on disk, or on disk as a failure when retrying those."""
-    todo = []
-    for q in questions:
-        answer = on_disk.get(q.question_id)
-        if answer is None or (retry_failed and answer.failed):
-            todo.append(q)
-    return todo
 
 
 @dataclass(frozen=True)
@@ -218,43 +192,20 @@ def _check(config: ApiAnswerConfig) -> None:
         raise UserError(f"--openai-api-base must be an http:// or https:// URL, got {url!r}")
 
 
-def _load_questions(config: ApiAnswerConfig) -> list[Question]:
-    path = config.layout.question_file
-    if not path.is_file():
-        raise UserError(f"{path}: no such file (run 'mtbench download' first, or pass --data-dir)")
-    questions = load_questions(path)[config.question_begin:config.question_end]
-    if not questions:
-        raise UserError(
-            f"{path}: no questions in the slice --question-begin {config.question_begin} "
-            f"--question-end {config.question_end}"
-        )
-    return questions
-
-
-def _reorganize(path: Path) -> None:
-    """FastChat's reorg: sorted by question id, one line per id, the last line for an id winning."""
-    if path.is_file():
-        latest = latest_by_key(load_records(path, Answer.from_json), lambda a: a.question_id)
-        rewrite_jsonl(path, [latest[qid] for qid in sorted(latest)])
-
-
 def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
     """Answer every question of the slice not yet answered in the answer file; see the module docstring."""
     _check(config)
-    questions = _load_questions(config)
+    questions = select_questions(config.layout.question_file, config.question_begin, config.question_end)
     path = config.output_file
-    on_disk = load_answers(path) if path.is_file() else {}
-    todo = questions_to_ask(questions, on_disk, config.retry_failed)
-    if config.force_temperature is not None:
-        overridden = sum(q.required_temperature is not None for q in todo)
-        if overridden:
-            log.warning("--force-temperature %g overrides the required_temperature of %d question(s)",
-                        config.force_temperature, overridden)
     started = time.monotonic()
-    try:
+    with answer_run(path, "gen-api-answer"):
+        todo = questions_to_ask(questions, existing_answers(path), config.retry_failed)
+        if config.force_temperature is not None:
+            overridden = sum(q.required_temperature is not None for q in todo)
+            if overridden:
+                log.warning("--force-temperature %g overrides the required_temperature of %d question(s)",
+                            config.force_temperature, overridden)
         tally = asyncio.run(_answer_all(config, todo, path)) if todo else _Tally()
-    finally:
-        _reorganize(path)
     failed = tuple((a.question_id, a.error or "") for a in tally.answers if a.failed)
     return RunSummary(
         answer_file=path,

@@ -14,7 +14,6 @@ judgment FastChat would have asked for, byte for byte. What differs is deliberat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import sys
 import time
@@ -23,7 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtbench.bench import NEED_REF_CATEGORIES, BenchLayout
+from mtbench.bench import (
+    DEFAULT_BASELINE_MODEL,
+    DEFAULT_JUDGE_MODEL,
+    DEFAULT_REFERENCE,
+    MODES,
+    NEED_REF_CATEGORIES,
+    BenchLayout,
+    Mode,
+)
 from mtbench.client import ChatClient, ChatResult, EndpointConfig, run_bounded
 from mtbench.cost import ASSUMED_OUTPUT_TOKENS, Price, estimate_input_tokens, format_usd, price_for
 from mtbench.errors import RunFailed, UserError
@@ -34,6 +41,7 @@ from mtbench.records import (
     PairJudgment,
     Question,
     SingleJudgment,
+    exclusive_output,
     latest_by_key,
     load_answers,
     load_judge_prompts,
@@ -42,10 +50,6 @@ from mtbench.records import (
     load_single_judgments,
 )
 
-MODES = ("single", "pairwise-baseline", "pairwise-all")
-DEFAULT_JUDGE_MODEL = "gpt-4"
-DEFAULT_BASELINE_MODEL = "gpt-3.5-turbo"
-DEFAULT_REFERENCE = "gpt-4"
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
 
@@ -230,14 +234,6 @@ class PairMatch:
 
 
 Match = SingleMatch | PairMatch
-
-
-def single_record_key(record: SingleJudgment) -> tuple:
-    return (record.question_id, record.model, record.turn, record.judge)
-
-
-def pair_record_key(record: PairJudgment) -> tuple:
-    return (record.question_id, record.model_1, record.model_2, record.turn, record.judge)
 
 
 @dataclass(frozen=True)
@@ -492,22 +488,14 @@ def _load_existing(path: Path, mode: str) -> dict[tuple, SingleJudgment | PairJu
     if not path.is_file():
         return {}
     if mode == "single":
-        return latest_by_key(load_single_judgments(path), single_record_key)
-    return latest_by_key(load_pair_judgments(path), pair_record_key)
-
-
-def judge_file_stem(judge_model: str) -> str:
-    """The judge's name in the output file name. FastChat uses the name as is; a served name such as
-    ``meta-llama/Llama-3.1-70B-Instruct`` would put the file in a sub-folder, so '/' becomes '__'
-    (the records keep the real name in ``judge``)."""
-    return judge_model.replace("/", "__")
+        return latest_by_key(load_single_judgments(path), lambda r: r.key)
+    return latest_by_key(load_pair_judgments(path), lambda r: r.key)
 
 
 def plan_judging(config: JudgeConfig) -> JudgePlan:
     """Load everything, build the matches, and work out what a run will call and cost. Calls nothing."""
     layout = config.layout
-    if config.mode not in MODES:
-        raise UserError(f"--mode must be one of {', '.join(MODES)}, got {config.mode!r}")
+    Mode.parse(config.mode)
     if config.first_n is not None and config.first_n < 1:
         raise UserError(f"--first-n must be at least 1, got {config.first_n}")
     if config.parallel < 1:
@@ -545,7 +533,7 @@ def plan_judging(config: JudgeConfig) -> JudgePlan:
     matches, skips = build_matches(
         config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model
     )
-    output = layout.judgment_file(judge_file_stem(config.judge_model), config.mode)
+    output = layout.judgment_file(config.judge_model, config.mode)
     existing = _load_existing(output, config.mode)
     state = resume(matches, existing, config.judge_model, retry_failed=config.retry_failed)
 
@@ -682,27 +670,6 @@ def _record_failures(record: SingleJudgment | PairJudgment) -> list[str]:
     return [failure_kind(part.split(": ", 1)[1]) for part in record.error.split("; game ")]
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path):
-    """Hold an advisory lock on the output file while writing: two runs appending the same matches
-    at once would each judge them, and write them twice."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): run unguarded
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"another mtbench judge is writing {path}; wait for it to finish (or stop it)") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class _Breaker:
     """Stops a run whose every call fails: an endpoint that is down would otherwise burn the whole
     retry budget on each of thousands of matches before the user learns anything."""
@@ -752,7 +719,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
         bar = tqdm(total=len(plan.resume.todo), desc="judging", unit="match", file=sys.stderr,
                    disable=not config.progress, mininterval=0.5, dynamic_ncols=True)
         try:
-            with _exclusive(plan.output), JsonlWriter(plan.output) as writer:
+            with exclusive_output(plan.output, "judge"), JsonlWriter(plan.output) as writer:
                 # The first match alone, then the rest in parallel: a refused key or a wrong model name
                 # stops the run after one call instead of --parallel calls.
                 todo = plan.resume.todo

@@ -27,17 +27,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from mtbench.bench import BenchLayout, category_temperature
+from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.bench import BenchLayout, question_temperature
 from mtbench.errors import RunFailed, UserError
 from mtbench.records import (
     Answer,
     Choice,
     JsonlWriter,
     Question,
-    latest_by_key,
-    load_questions,
-    read_records,
-    rewrite_jsonl,
 )
 from mtbench.templates import ConversationFormat, conversation, resolve_template
 
@@ -486,7 +483,7 @@ def answer_questions(generator: Generator, questions: Sequence[Question], settin
         prompts = [generator.template.render(conversation(q.turns, texts[q.question_id, c])) for q, c in active]
         params = [
             SamplingParams(
-                temperature=category_temperature(q.category),
+                temperature=question_temperature(q),
                 max_new_tokens=settings.max_new_token,
                 seed=row_seed(settings.seed, q.question_id, c, turn),
             )
@@ -566,16 +563,6 @@ def replica_count(num_gpus_total: int, num_gpus_per_model: int) -> int:
 # the run
 
 
-def select_questions(cfg: GenAnswerConfig) -> list[Question]:
-    return load_questions(cfg.layout.question_file)[cfg.question_begin : cfg.question_end]
-
-
-def existing_answers(path: Path) -> dict[int, Answer]:
-    if not path.exists():
-        return {}
-    return latest_by_key((a for _, a in read_records(path, Answer.from_json)), lambda a: a.question_id)
-
-
 def _check(cfg: GenAnswerConfig) -> None:
     s = cfg.answers
     if s.max_new_token < 1 or s.num_choices < 1 or cfg.model.batch_size < 1 or cfg.num_cpus_per_replica < 1:
@@ -594,17 +581,15 @@ def gen_model_answer(cfg: GenAnswerConfig, generator_factory: Callable[[ModelSpe
     """
     _check(cfg)
     replicas = replica_count(cfg.num_gpus_total, cfg.model.num_gpus)
-    questions = select_questions(cfg)
+    questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end)
     path = cfg.output_file
-    on_disk = existing_answers(path)
-    done = {qid for qid, a in on_disk.items() if not (cfg.retry_failed and a.failed)}
-    pending = [q for q in questions if q.question_id not in done]
-    skipped = len(questions) - len(pending)
-    if skipped:
-        log.info("%s: %d of %d questions already answered; skipping them", path, skipped, len(questions))
-    replicas = max(1, min(replicas, len(pending)))
     written = failed = 0
-    try:
+    with answer_run(path, "gen-answer"):
+        pending = questions_to_ask(questions, existing_answers(path), cfg.retry_failed)
+        skipped = len(questions) - len(pending)
+        if skipped:
+            log.info("%s: %d of %d questions already answered; skipping them", path, skipped, len(questions))
+        replicas = max(1, min(replicas, len(pending)))
         if pending:
             # Load (or check) everything before the first line of output, so a bad template or model
             # path is a clean one-line error.
@@ -615,10 +600,6 @@ def gen_model_answer(cfg: GenAnswerConfig, generator_factory: Callable[[ModelSpe
                     written += 1
                     failed += answer.failed
                     bar.update(1)
-    finally:
-        if path.exists():
-            merged = existing_answers(path)
-            rewrite_jsonl(path, [merged[qid] for qid in sorted(merged)])
     if written and failed == written:
         raise RunFailed(
             f"every generation failed ({failed} questions); see the 'error' fields in {path}, "

@@ -12,9 +12,12 @@ recognised on load and reported as failures.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +192,11 @@ class Answer:
         return out
 
     @property
+    def key(self) -> int:
+        """An answer's identity in its model's file: one line per question."""
+        return self.question_id
+
+    @property
     def turns(self) -> tuple[str, ...]:
         """The judged conversation: FastChat only ever judges or shows ``choices[0]``."""
         return self.choices[0].turns
@@ -325,6 +333,11 @@ class SingleJudgment:
         return out
 
     @property
+    def key(self) -> tuple[int, str, int, tuple[str, str]]:
+        """A single judgment's identity: (question, model, turn, (judge, prompt)); resume and dedupe use it."""
+        return (self.question_id, self.model, self.turn, self.judge)
+
+    @property
     def failed(self) -> bool:
         return self.score is None
 
@@ -397,6 +410,11 @@ class PairJudgment:
             out["error"] = self.error
         out.update(self.extra)
         return out
+
+    @property
+    def key(self) -> tuple[int, str, str, int, tuple[str, str]]:
+        """A pairwise match's identity: (question, model_1, model_2, turn, (judge, prompt))."""
+        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge)
 
     @property
     def failed(self) -> bool:
@@ -586,13 +604,58 @@ class JsonlWriter:
 
 
 def rewrite_jsonl(path: str | os.PathLike, records: Iterable[Record]) -> None:
-    """Replace ``path`` with ``records`` atomically (temp file, then rename): a kill leaves old or new."""
+    """Replace ``path`` with ``records`` atomically (temp file, then rename): a kill leaves old or new.
+
+    The temp file has a name of its own per call, and is removed when writing fails (a full disk),
+    so a failed rewrite leaves the original untouched and nothing behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(dumps(record))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(dumps(record))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file beside an output file: hidden, so no reader's ``*.jsonl`` glob ever sees it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def exclusive_output(path: str | os.PathLike, command: str) -> Iterator[None]:
+    """Hold ``path`` for one run, from before it reads what is done until its last write.
+
+    Two runs on one file would each plan the same work, pay for it twice and, where a run rewrites
+    its file at the end, lose the other's appends. The second run is refused with one line instead.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    lock = FileLock(lock_path(path), timeout=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        lock.acquire()
+    except Timeout:
+        raise UserError(
+            f"another mtbench {command} is writing {path}; wait for it to finish (or stop it), "
+            "then rerun to resume"
+        ) from None
+    except OSError as e:
+        # Checked before any model is loaded or any call is paid for.
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -21,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from mtbench import __version__
-from mtbench.bench import BenchLayout
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
 from mtbench.errors import UserError
 from mtbench.webview.bench_view import BenchView, find_judges, load_bench_view, preview
 from mtbench.webview.markup import escape
-
-DEFAULT_JUDGE = "gpt-4"
-REPORT_MODES = ("single", "pairwise-baseline", "pairwise-all")
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class ReportConfig:
     out: Path
     judge_model: str | None = None  # None: gpt-4 if it has judgments, else the only judge found
     mode: str = "single"
-    baseline_model: str = "gpt-3.5-turbo"
+    baseline_model: str = DEFAULT_BASELINE_MODEL
     model_list: tuple[str, ...] | None = None
     n_bootstrap: int = 1000
     seed: int = 0
@@ -47,10 +44,10 @@ def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> st
     """The judge to report: the one named, else gpt-4 when it has the mode's file, else the only judge that has."""
     if judge_model is not None:
         return judge_model
-    kind = "single" if mode == "single" else "pair"
+    kind = Mode.parse(mode).kind
     judges = [j.judge for j in find_judges(layout).values() if getattr(j, kind) is not None]
-    if DEFAULT_JUDGE in judges or not judges:
-        return DEFAULT_JUDGE
+    if DEFAULT_JUDGE_MODEL in judges or not judges:
+        return DEFAULT_JUDGE_MODEL
     if len(judges) == 1:
         return judges[0]
     raise UserError(
@@ -62,8 +59,7 @@ def build_report(config: ReportConfig) -> str:
     """Read the files named by ``config`` and return the report's HTML."""
     from mtbench.show_result import ShowConfig, radar_figure, show
 
-    if config.mode not in REPORT_MODES:
-        raise UserError(f"--mode must be one of {', '.join(REPORT_MODES)}; got {config.mode!r}")
+    Mode.parse(config.mode)
     judge = resolve_judge(config.layout, config.judge_model, config.mode)
     path = config.layout.judgment_file(judge, config.mode)
     report = show(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mtbench.bench import CATEGORIES
+from mtbench.bench import CATEGORIES, DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
 from mtbench.errors import UserError
 from mtbench.records import (
     PairJudgment,
@@ -42,7 +42,6 @@ from mtbench.records import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-SHOW_MODES = ("single", "pairwise-baseline", "pairwise-all")
 FORMATS = ("table", "markdown", "csv", "json")
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_SEED = 0
@@ -64,14 +63,14 @@ def dedupe_single(judgments: Iterable[SingleJudgment]) -> tuple[list[SingleJudgm
     FastChat's reruns append matches again and its show_result counts them twice; we count each once.
     """
     judgments = list(judgments)
-    kept = latest_by_key(judgments, lambda j: (j.question_id, j.model, j.judge, j.turn))
+    kept = latest_by_key(judgments, lambda j: j.key)
     return list(kept.values()), len(judgments) - len(kept)
 
 
 def dedupe_pairs(judgments: Iterable[PairJudgment]) -> tuple[list[PairJudgment], int]:
     """One record per (question, model_1, model_2, judge, turn), the last in file order; and the drop count."""
     judgments = list(judgments)
-    kept = latest_by_key(judgments, lambda j: (j.question_id, j.model_1, j.model_2, j.judge, j.turn))
+    kept = latest_by_key(judgments, lambda j: j.key)
     return list(kept.values()), len(judgments) - len(kept)
 
 
@@ -543,8 +542,8 @@ class ShowConfig:
     judgment_file: Path
     mode: str = "single"
     question_file: Path | None = None  # read when it exists, for categories
-    judge_model: str = "gpt-4"
-    baseline_model: str | None = "gpt-3.5-turbo"
+    judge_model: str = DEFAULT_JUDGE_MODEL
+    baseline_model: str | None = DEFAULT_BASELINE_MODEL
     model_list: tuple[str, ...] | None = None
     compare: tuple[str, str] | None = None
     n_bootstrap: int = DEFAULT_BOOTSTRAP
@@ -569,8 +568,7 @@ def _judge_command(mode: str, judge_model: str) -> str:
 
 def show(config: ShowConfig) -> ShowReport:
     """Read the judgment file (and question file) named in ``config`` and compute the mode's tables."""
-    if config.mode not in SHOW_MODES:
-        raise UserError(f"--mode must be one of {', '.join(SHOW_MODES)}; got {config.mode!r}")
+    Mode.parse(config.mode)
     path = config.judgment_file
     if not path.is_file():
         raise UserError(

@@ -41,3 +41,52 @@ def openai_server():
 
     with OpenAITestServer() as server:
         yield server
+
+
+class SmallDisk:
+    """A tmpfs of a few KiB mounted for one test: a real full disk (ENOSPC) or read-only folder (EROFS)."""
+
+    def __init__(self, where: Path, size_kib: int):
+        import subprocess
+
+        self.path = where
+        where.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): needs root")
+
+    def fill(self) -> None:
+        """Use up every free byte, so the next write fails with ENOSPC."""
+        with open(self.path / ".filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+
+    def read_only(self) -> None:
+        import subprocess
+
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    def unmount(self) -> None:
+        import subprocess
+
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):
+    """``small_disk(folder, size_kib=256)``: mounts a tiny tmpfs at ``folder`` (skips where mount is refused)."""
+    mounted: list[SmallDisk] = []
+
+    def make(where: Path, size_kib: int = 256) -> SmallDisk:
+        disk = SmallDisk(where, size_kib)
+        mounted.append(disk)
+        return disk
+
+    yield make
+    for disk in mounted:
+        disk.unmount()

@@ -391,13 +391,14 @@ def test_endpoint_failing_every_call_stops_the_run(data_dir, openai_server):
 
 
 def test_a_second_run_on_the_same_file_is_refused(data_dir, openai_server):
-    import fcntl
+    from filelock import FileLock
+
+    from mtbench.records import lock_path
 
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
     path = single_file(data_dir)
     path.parent.mkdir(parents=True)
-    with open(path, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with FileLock(lock_path(path)):  # what a run in another process holds
         out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
     assert out.returncode == 2 and "another mtbench judge is writing" in out.stderr
     assert openai_server.chat_requests == []

@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, RunFailed) as e:
         print(f"mtbench {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        # A full disk, a folder that went read-only mid-run: one line naming the path, never a traceback.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"mtbench {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"mtbench {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

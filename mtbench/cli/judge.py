@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, MODES
 from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
 
 
@@ -21,19 +22,19 @@ def register(sub) -> None:
         ),
     )
     add_layout_args(parser)
-    parser.add_argument("--mode", choices=("single", "pairwise-baseline", "pairwise-all"), default="single",
+    parser.add_argument("--mode", choices=MODES, default="single",
                         help="single: a 1-10 score per answer; pairwise-baseline: each model against "
                         "--baseline-model; pairwise-all: every pair of models (default: single)")
     parser.add_argument("--judge-file", type=Path, default=None,
                         help="judge prompts (default: DATA_DIR/judge_prompts.jsonl)")
-    parser.add_argument("--judge-model", default="gpt-4",
+    parser.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL,
                         help="judge model name sent to the endpoint; names the output file (default: gpt-4)")
-    parser.add_argument("--baseline-model", default="gpt-3.5-turbo",
+    parser.add_argument("--baseline-model", default=DEFAULT_BASELINE_MODEL,
                         help="baseline for --mode pairwise-baseline (default: gpt-3.5-turbo)")
     parser.add_argument("--model-list", nargs="+", metavar="MODEL",
                         help="models to judge, by answer-file stem (default: every answer file)")
     parser.add_argument("--first-n", type=int, metavar="N", help="judge only the first N questions")
-    parser.add_argument("--reference", default="gpt-4", metavar="NAME",
+    parser.add_argument("--reference", default=DEFAULT_REFERENCE, metavar="NAME",
                         help="reference answers for math/reasoning/coding: BENCH/reference_answer/NAME.jsonl "
                         "(default: gpt-4; the corrected set is gpt-4-0125-preview)")
     add_endpoint_args(parser, url_flags=("--judge-base-url",), key_flag="--judge-api-key-env",

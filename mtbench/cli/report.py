@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mtbench.bench import DEFAULT_BASELINE_MODEL, MODES
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
-
-MODES = ("single", "pairwise-baseline", "pairwise-all")  # = report.REPORT_MODES, without importing pandas
 
 
 def register(sub) -> None:
@@ -36,7 +35,7 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--baseline-model",
-        default="gpt-3.5-turbo",
+        default=DEFAULT_BASELINE_MODEL,
         help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
     )
     parser.add_argument(

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
 
-MODES = ("single", "pairwise-baseline", "pairwise-all")  # = show_result.SHOW_MODES, without importing pandas
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -30,9 +30,9 @@ def register(sub) -> None:
         "--input-file", type=Path,
         help="judgment file (default: BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise modes)",
     )
-    parser.add_argument("--judge-model", default="gpt-4", help="judge whose file to read (default: gpt-4)")
+    parser.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL, help=f"judge whose file to read (default: {DEFAULT_JUDGE_MODEL})")
     parser.add_argument(
-        "--baseline-model", default="gpt-3.5-turbo",
+        "--baseline-model", default=DEFAULT_BASELINE_MODEL,
         help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
     )
     parser.add_argument("--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench.bench import CATEGORIES, NEED_REF_CATEGORIES, BenchLayout
+from mtbench.bench import CATEGORIES, DEFAULT_REFERENCE, NEED_REF_CATEGORIES, BenchLayout
 from mtbench.errors import UserError
 from mtbench.records import (
     Answer,
@@ -30,7 +30,6 @@ from mtbench.records import (
 from mtbench.show_result import match_outcome
 from mtbench.webview.markup import render_markdown
 
-DEFAULT_REFERENCE = "gpt-4"  # FastChat's reference set, used when the judge has none of its own
 SINGLE_SUFFIX = "_single"
 PAIR_SUFFIX = "_pair"
 

@@ -1,0 +1,99 @@
+"""A model's answer file, as both answer commands (gen-answer, gen-api-answer) use it.
+
+One run holds the file from before it reads what is answered until it has written its last line and
+put the file in FastChat's order (sorted by question id, one line per id). Two runs on one file: the
+second is refused with one line, so no answer is asked twice and none is lost to the final rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mtbench.errors import UserError
+from mtbench.records import (
+    Answer,
+    Question,
+    exclusive_output,
+    latest_by_key,
+    load_questions,
+    read_records,
+    rewrite_jsonl,
+)
+
+log = logging.getLogger(__name__)
+
+
+def select_questions(path: Path, begin: int | None, end: int | None) -> list[Question]:
+    """The questions of ``path`` in the slice [begin, end), or one line saying why there are none."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file (run `mtbench download` first, or check --data-dir)")
+    questions = load_questions(path)
+    if not questions:
+        raise UserError(f"{path}: the question file has no questions")
+    picked = questions[begin:end]
+    if not picked:
+        raise UserError(
+            f"{path}: no questions in the slice --question-begin {begin or 0} --question-end "
+            f"{len(questions) if end is None else end} (the file has {len(questions)})"
+        )
+    return picked
+
+
+def existing_answers(path: Path) -> dict[int, Answer]:
+    """The answers on disk, one per question (the last line for an id wins)."""
+    if not path.is_file():
+        return {}
+    return latest_by_key((a for _, a in read_records(path, Answer.from_json)), lambda a: a.key)
+
+
+def questions_to_ask(questions: Sequence[Question], on_disk: dict[int, Answer], retry_failed: bool) -> list[Question]:
+    """The questions a run still has to ask: not on disk, or on disk as a failure when retrying those."""
+    todo = []
+    for q in questions:
+        answer = on_disk.get(q.question_id)
+        if answer is None or (retry_failed and answer.failed):
+            todo.append(q)
+    return todo
+
+
+def sort_answer_file(path: Path) -> None:
+    """FastChat's reorg: sorted by question id, one line per id. A file already in order is not rewritten."""
+    if not path.is_file():
+        return
+    if path.stat().st_size == 0:
+        path.unlink()  # a run stopped before its first answer leaves nothing that looks like a model
+        return
+    records = [a for _, a in read_records(path, Answer.from_json)]
+    latest = latest_by_key(records, lambda a: a.key)
+    ordered = [latest[qid] for qid in sorted(latest)]
+    if len(ordered) == len(records) and all(a is b for a, b in zip(ordered, records, strict=True)):
+        return
+    rewrite_jsonl(path, ordered)
+
+
+@contextlib.contextmanager
+def answer_run(path: Path, command: str) -> Iterator[None]:
+    """Hold ``path`` for the whole run; on the way out, put it in order.
+
+    A failure of the final sort (a full disk) never hides the run's own error; on a clean run it is
+    reported as the error it is.
+    """
+    with exclusive_output(path, command):
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                sort_answer_file(path)
+            except OSError as e:
+                if not failed:
+                    raise
+                print(f"mtbench {command}: could not sort {path}: {os.strerror(e.errno or 0)}", file=sys.stderr)
