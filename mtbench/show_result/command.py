@@ -1,0 +1,134 @@
+"""The `show` command's library function: a frozen config in, the mode's tables out (reads two files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
+from mtbench.errors import UserError
+from mtbench.records import load_pair_judgments, load_questions, load_single_judgments
+from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
+from mtbench.show_result.scores import SingleTables, single_tables
+from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
+from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    judgment_file: Path
+    mode: str = "single"
+    question_file: Path | None = None  # read when it exists, for categories
+    judge_model: str = DEFAULT_JUDGE_MODEL
+    baseline_model: str | None = DEFAULT_BASELINE_MODEL
+    model_list: tuple[str, ...] | None = None
+    compare: tuple[str, str] | None = None
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = DEFAULT_SEED
+    confidence: float = DEFAULT_CONFIDENCE
+    mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
+
+
+@dataclass(frozen=True)
+class ShowReport:
+    config: ShowConfig
+    single: SingleTables | None = None
+    pairwise: PairwiseTable | None = None
+    comparison: PairedComparison | None = None
+    category_source: str | None = None  # where categories came from, or None when unavailable
+    notes: tuple[str, ...] = ()
+
+
+def _judge_command(mode: str, judge_model: str) -> str:
+    return f"mtbench judge --mode {mode} --judge-model {judge_model}"
+
+
+def show(config: ShowConfig) -> ShowReport:
+    """Read the judgment file (and question file) named in ``config`` and compute the mode's tables."""
+    Mode.parse(config.mode)
+    path = config.judgment_file
+    if not path.is_file():
+        raise UserError(
+            f"no judgment file at {path}; create it with `{_judge_command(config.mode, config.judge_model)}` "
+            "(or name one with --input-file)"
+        )
+    if config.compare is not None and config.mode != "single":
+        raise UserError("--compare works with --mode single (a paired test of two models' scores)")
+    notes: list[str] = []
+
+    if config.mode == "single":
+        judgments = _load(load_single_judgments, path)
+        require_models(config.model_list, {j.model for j in judgments}, str(path))
+        if config.compare:
+            require_models(list(config.compare), {j.model for j in judgments}, f"{path} (--compare)")
+        categories, source = _categories(config, {j.question_id for j in judgments}, notes)
+        single = single_tables(
+            judgments, categories=categories, model_list=config.model_list,
+            n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
+        )
+        comparison = None
+        if config.compare:
+            comparison = paired_comparison(
+                judgments, *config.compare, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                confidence=config.confidence,
+            )
+        if single.duplicates_dropped:
+            notes.append(
+                f"{single.duplicates_dropped} duplicate judgment(s) dropped: the same (question, model, judge, turn) "
+                "appeared again (a rerun appended it); the last one counts"
+            )
+        if single.failed:
+            why = ", ".join(f"{k}: {v}" for k, v in sorted(single.failure_reasons.items()))
+            notes.append(f"{single.failed} failed judgment(s) left out of the means ({why}); see n_failed")
+        return ShowReport(config, single=single, comparison=comparison, category_source=source, notes=tuple(notes))
+
+    judgments = _load(load_pair_judgments, path)
+    baseline = config.baseline_model if config.mode == "pairwise-baseline" else None
+    if config.mode == "pairwise-baseline" and not baseline:
+        raise UserError("--mode pairwise-baseline needs --baseline-model")
+    if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in judgments):
+        raise UserError(
+            f"no matches against the baseline {baseline!r} in {path}; pick one with --baseline-model "
+            f"or create them with `{_judge_command('pairwise-baseline', config.judge_model)}`"
+        )
+    present = {m for j in judgments for m in (j.model_1, j.model_2)} - ({baseline} if baseline else set())
+    where = f"{path}" + (f" against {baseline}" if baseline else "")
+    listed = [m for m in config.model_list or () if m != baseline]
+    require_models(listed, present, where)
+    pair = pairwise_table(
+        judgments, baseline=baseline, model_list=config.model_list,
+        n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
+    )
+    if pair.duplicates_dropped:
+        notes.append(
+            f"{pair.duplicates_dropped} duplicate match(es) dropped: the same (question, model pair, judge, turn) "
+            "appeared again (a rerun appended it); the last one counts"
+        )
+    if pair.errors:
+        notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
+    return ShowReport(config, pairwise=pair, notes=tuple(notes))
+
+
+def _load(loader, path: Path) -> list:
+    records = loader(path)
+    if not records:
+        raise UserError(f"{path}: no judgments in the file (it is empty)")
+    return records
+
+
+def _categories(config: ShowConfig, qids: set[int], notes: list[str]) -> tuple[dict[int, str] | None, str | None]:
+    qf = config.question_file
+    if qf is not None and qf.is_file():
+        by_id = {q.question_id: q.category for q in load_questions(qf)}
+        unknown = len(qids - set(by_id))
+        if unknown:
+            notes.append(f"{unknown} judged question id(s) are not in {qf}; shown as category '{UNKNOWN_CATEGORY}'")
+        return by_id, str(qf)
+    missing = "no question file" + (f" at {qf}" if qf is not None else "")
+    by_block = mt_bench_categories(qids)
+    if config.mt_bench_fallback and qids and len(by_block) == len(qids):
+        notes.append(f"{missing}; categories from MT-bench's fixed question-id blocks (81-160)")
+        return by_block, "MT-bench question-id blocks"
+    notes.append(f"{missing}; per-category scores unavailable")
+    return None, None
