@@ -11,7 +11,7 @@ import pandas as pd
 
 from mtbench.errors import UserError
 from mtbench.records import PairJudgment
-from mtbench.show_result.selection import dedupe_pairs, require_models
+from mtbench.show_result.selection import dedupe_pairs, partial_rows, require_models
 from mtbench.show_result.stats import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CONFIDENCE,
@@ -39,7 +39,7 @@ class PairwiseTable:
     ``win``, ``loss``, ``tie``, ``n_error`` (matches with an error game, excluded), ``win_rate``,
     ``loss_rate``, ``win_rate_adjusted``, bootstrap CIs ``win_rate_ci_low/high`` and
     ``adjusted_ci_low/high`` over questions, and ``consistency`` (share of the model's matches whose two
-    games agree).
+    games agree), ``n_questions`` (questions with a counted match) and ``partial`` (see ``partial_rows``).
     ``consistency``: the same share over all counted matches: a low value means the judge's verdict
     follows the answers' positions more than their content.
     """
@@ -63,12 +63,13 @@ def pairwise_table(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
+    bench_questions: int | None = None,
 ) -> PairwiseTable:
     """Win/loss/tie per model, FastChat's way.
 
     With ``baseline`` (pairwise-baseline) only matches against the baseline count, the baseline's own row is
     removed, and ``model_list`` filters the other model. Without (pairwise-all) a match counts when both of
-    its models are in ``model_list``.
+    its models are in ``model_list``. ``bench_questions``: how many questions the bench has, when known.
     """
     judgments, duplicates = dedupe_pairs(judgments)
     if baseline is not None and model_list:
@@ -123,6 +124,7 @@ def pairwise_table(
                 q_tie[i, q] += 1
 
     games = counts.sum(axis=1)
+    n_questions = (q_games > 0).sum(axis=1).astype(np.int64)
     weights = bootstrap_weights(n_q, n_bootstrap, seed)
     wr_low, wr_high = bootstrap_ratio_ci(q_win, q_games, weights, confidence)
     adj_low, adj_high = bootstrap_ratio_ci(q_win + 0.5 * q_tie, q_games, weights, confidence)
@@ -141,6 +143,8 @@ def pairwise_table(
                 "adjusted_ci_low": adj_low,
                 "adjusted_ci_high": adj_high,
                 "consistency": agree / games,
+                "n_questions": n_questions,
+                "partial": partial_rows(n_questions, bench_questions),
             },
             index=pd.Index(models, name="model"),
         )

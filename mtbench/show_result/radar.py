@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ from mtbench.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.projections.polar import PolarAxes
 
 
 def radar_figure(category_table: pd.DataFrame, title: str = "MT-bench score by category") -> Figure:
@@ -18,6 +19,8 @@ def radar_figure(category_table: pd.DataFrame, title: str = "MT-bench score by c
 
     Uses matplotlib's object API with the Agg canvas (no pyplot, no display needed). Each model's line
     carries the model as its label; its data are the table's column, closed back to the first category.
+    Every score is also a marker: a category with no score leaves a gap in the line, so a model scored
+    in one category only (or a score between two gaps) would otherwise draw nothing.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -29,12 +32,13 @@ def radar_figure(category_table: pd.DataFrame, title: str = "MT-bench score by c
     closed = np.append(angles, angles[0])
     fig = Figure(figsize=(8, 8), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(projection="polar")
+    ax = cast("PolarAxes", fig.add_subplot(projection="polar"))
     ax.set_theta_offset(np.pi / 2)
     ax.set_theta_direction(-1)
     for model in category_table.columns:
         values = category_table[model].to_numpy(dtype=np.float64)
-        (line,) = ax.plot(closed, np.append(values, values[0]), linewidth=1.5, label=str(model))
+        (line,) = ax.plot(closed, np.append(values, values[0]), linewidth=1.5, marker="o", markersize=4,
+                          label=str(model))
         ax.fill(closed, np.append(values, values[0]), alpha=0.08, color=line.get_color())
     ax.set_xticks(angles)
     ax.set_xticklabels(cats)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mtbench.errors import UserError
-from mtbench.show_result.command import ShowReport
+from mtbench.show_result.command import PARTIAL_MARK, ShowReport
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -39,6 +39,8 @@ def flat_table(report: ShowReport) -> pd.DataFrame:
 
 
 def _num(x: Any) -> Any:
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (np.integer,)):
         return int(x)
     if isinstance(x, (float, np.floating)):
@@ -57,6 +59,8 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
         "mode": c.mode,
         "judgment_file": os.fspath(c.judgment_file),
         "bootstrap": {"n": c.n_bootstrap, "seed": c.seed, "confidence": c.confidence},
+        "judges": list(report.judges),
+        "bench_questions": report.bench_questions,
     }
     if report.single is not None:
         s = report.single
@@ -115,8 +119,15 @@ def _grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+def _questions(n: Any, partial: Any, markdown: bool) -> str:
+    if not partial:
+        return _fmt(n, 0)
+    return _fmt(n, 0) + ("\\" + PARTIAL_MARK if markdown else PARTIAL_MARK)  # a bare * is emphasis in Markdown
+
+
 def _render_text(report: ShowReport, markdown: bool) -> str:
     c = report.config
+    judges = ", ".join(report.judges) or c.judge_model
     pct = f"{c.confidence:.0%}"
     parts: list[str] = []
 
@@ -125,13 +136,14 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
 
     if report.single is not None:
         s = report.single
-        heading(f"Single-answer grading (judge {c.judge_model}; {c.judgment_file})")
+        heading(f"Single-answer grading (judge {judges}; {c.judgment_file})")
         rows = [
             [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
-             _ci(r.ci_low, r.ci_high, 2), _fmt(r.n_valid, 0), _fmt(r.n_failed, 0)]
+             _ci(r.ci_low, r.ci_high, 2), _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0),
+             _fmt(r.n_failed, 0)]
             for m, r in s.scores.iterrows()
         ]
-        parts.append(_grid(["model", "turn 1", "turn 2", "score", f"{pct} CI", "valid", "failed"], rows, markdown))
+        parts.append(_grid(["model", "turn 1", "turn 2", "score", f"{pct} CI", "questions", "valid", "failed"], rows, markdown))
         if s.by_category is not None:
             parts.append("")
             heading(f"Score by category (both turns; categories from {report.category_source})")
@@ -142,15 +154,16 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
     if report.pairwise is not None:
         p = report.pairwise
         what = f"against {p.baseline}" if p.baseline else "all pairs"
-        heading(f"Pairwise ({what}; judge {c.judge_model}; {c.judgment_file})")
+        heading(f"Pairwise ({what}; judge {judges}; {c.judgment_file})")
         rows = [
             [str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.n_error, 0),
              _fmt(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _fmt(r.loss_rate, 3),
-             _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _fmt(r.consistency, 3)]
+             _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _fmt(r.consistency, 3),
+             _questions(r.n_questions, r.partial, markdown)]
             for m, r in p.table.iterrows()
         ]
         header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
-                  "win_rate_adjusted", f"{pct} CI", "consistent"]
+                  "win_rate_adjusted", f"{pct} CI", "consistent", "questions"]
         parts.append(_grid(header, rows, markdown))
         parts.append("")
         parts.append(

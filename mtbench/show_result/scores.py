@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from mtbench.records import SingleJudgment
-from mtbench.show_result.selection import UNKNOWN_CATEGORY, category_order, dedupe_single, require_models
+from mtbench.show_result.selection import (
+    UNKNOWN_CATEGORY,
+    category_order,
+    dedupe_single,
+    partial_rows,
+    require_models,
+)
 from mtbench.show_result.stats import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CONFIDENCE,
@@ -26,7 +32,8 @@ class SingleTables:
 
     ``scores``: one row per model (index ``model``), sorted by ``overall`` descending, columns
     ``first_turn``, ``second_turn``, ``overall`` (FastChat's pooled mean), ``ci_low``/``ci_high`` (bootstrap
-    CI of ``overall`` over questions), ``n_valid``, ``n_failed``.
+    CI of ``overall`` over questions), ``n_valid``, ``n_failed``, ``n_questions`` (questions with a valid
+    score) and ``partial`` (fewer questions than the most-covered model or the bench: see ``partial_rows``).
     ``by_category``: categories (rows) x models (columns, in ``scores`` order), the mean valid score of both
     turns; None when categories are unknown.
     """
@@ -49,10 +56,12 @@ def single_tables(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
+    bench_questions: int | None = None,
 ) -> SingleTables:
     """Per-model turn/overall means with CIs, and the per-category table (when ``categories`` is given).
 
-    ``categories`` maps question_id -> category (from the question file, or ``mt_bench_categories``).
+    ``categories`` maps question_id -> category (from the question file, or ``mt_bench_categories``);
+    ``bench_questions`` is how many questions the bench has, when known (rows covering fewer are partial).
     """
     judgments = list(judgments)
     require_models(model_list, {j.model for j in judgments}, "the judgments")
@@ -97,6 +106,7 @@ def single_tables(
         turn_mean = turn_sum / turn_n
         overall = q_sum.sum(axis=1) / q_n.sum(axis=1)
     ci_low, ci_high = bootstrap_ratio_ci(q_sum, q_n, bootstrap_weights(n_q, n_bootstrap, seed), confidence)
+    n_questions = (q_n > 0).sum(axis=1).astype(np.int64)
     scores = pd.DataFrame(
         {
             "first_turn": turn_mean[:, 0],
@@ -106,6 +116,8 @@ def single_tables(
             "ci_high": ci_high,
             "n_valid": q_n.sum(axis=1).astype(np.int64),
             "n_failed": failed,
+            "n_questions": n_questions,
+            "partial": partial_rows(n_questions, bench_questions),
         },
         index=pd.Index(models, name="model"),
     )
