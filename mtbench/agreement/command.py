@@ -15,16 +15,26 @@ from mtbench.agreement.stats import (
     compare_within,
     summarize,
 )
-from mtbench.agreement.vote_files import judge_label, load_human_votes, load_pair_votes
-from mtbench.agreement.votes import AUTHOR, HUMAN, Vote, VoteKey
+from mtbench.agreement.vote_files import judge_label, load_human_votes
+from mtbench.agreement.votes import AUTHOR, HUMAN, Vote, VoteKey, votes_from_pair_judgments
+from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
+from mtbench.records import PairJudgment, load_pair_judgments
 
 
 @dataclass(frozen=True)
 class AgreementConfig:
-    judgment_files: tuple[Path, ...] = ()  # JUDGE_pair.jsonl files, each one judge
+    """Which judges and votes to compare; checks its own flags once, as one-line user errors."""
+
+    judgment_files: tuple[Path, ...] = ()  # JUDGE_pair.jsonl files, each one judge (named by judge_label)
     human_files: tuple[Path, ...] = ()  # vote files in the mt_bench_human_judgments layout, pooled
     human_vs_human: bool = False
+    judge_models: tuple[str, ...] = ()  # judges by name: layout.pair_judgment_file(name), named as given
+    layout: BenchLayout = field(default_factory=BenchLayout)
+
+    def __post_init__(self) -> None:
+        if self.human_vs_human and not self.human_files:
+            raise UserError("--human-vs-human needs --human FILE")
 
 
 @dataclass(frozen=True)
@@ -33,17 +43,32 @@ class AgreementReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _judge_sources(config: AgreementConfig) -> list[tuple[Path, str, list[PairJudgment]]]:
+    """(file, label, judgments) of every judge named by file or by name; two judges that share a label are
+    told apart by their paths."""
+    loaded = [(Path(p), load_pair_judgments(p)) for p in config.judgment_files]
+    sources = [(path, judge_label(path, (j.judge[0] for j in found)), found) for path, found in loaded]
+    for name in config.judge_models:
+        path = config.layout.pair_judgment_file(name)  # the one judge-name -> file-name mapping
+        if not path.is_file():
+            raise UserError(
+                f"--judge-models: no pairwise judgments for {name} at {path}; create them with "
+                f"`mtbench judge --mode pairwise-all --judge-model {name}`"
+            )
+        sources.append((path, name, load_pair_judgments(path)))
+    labels = [label for _, label, _ in sources]
+    return [(path, label if labels.count(label) == 1 else str(path), found) for path, label, found in sources]
+
+
 def agreement(config: AgreementConfig) -> AgreementReport:
     """Every judge against every other judge, every judge against the humans, and optionally humans
     against each other."""
     notes: list[str] = []
     judges: dict[str, dict[VoteKey, list[str]]] = {}
-    labels = [judge_label(Path(p)) for p in config.judgment_files]
-    for path, label in zip(config.judgment_files, labels, strict=True):
-        name = label if labels.count(label) == 1 else str(path)
+    for path, name, judgments in _judge_sources(config):
         if name in judges:
             raise UserError(f"--judgments: {path} is given twice")
-        votes = load_pair_votes(path, name)
+        votes = votes_from_pair_judgments(judgments, name)
         if votes.errors:
             notes.append(f"{path}: {votes.errors} matches with a failed game left out")
         if votes.replaced:
@@ -63,16 +88,14 @@ def agreement(config: AgreementConfig) -> AgreementReport:
         if by_judge.get(AUTHOR):
             notes.append(f"{len(by_judge[AUTHOR])} author votes left out of '{HUMAN}' (as FastChat)")
         humans = bucket(by_judge.get(HUMAN, ()))
-        for name, votes in by_judge.items():
+        for name, judge_votes in by_judge.items():
             if name in (HUMAN, AUTHOR):
                 continue
             if name in judges:
                 raise UserError(f"judge {name!r} appears both in a judgment file and in the vote files")
-            judges[name] = bucket(votes)
+            judges[name] = bucket(judge_votes)
         if not humans:
             raise UserError(f"{', '.join(map(str, config.human_files))}: no expert (human) votes found")
-    elif config.human_vs_human:
-        raise UserError("--human-vs-human needs --human FILE")
 
     comparisons: list[tuple[str, list[Comparison]]] = []
     names = list(judges)

@@ -27,7 +27,7 @@ Comparison = tuple[int, str, str]
 def compare_with_judge(judge: Mapping[VoteKey, list[str]], others: Mapping[VoteKey, list[str]], name: str = "the judge"
                        ) -> list[Comparison]:
     """Each vote in ``others`` against ``judge``'s one vote on the same key (keys both have)."""
-    out = []
+    out: list[Comparison] = []
     for key in sorted(judge.keys() & others.keys()):
         if len(judge[key]) != 1:
             turn, qid, m1, m2 = key

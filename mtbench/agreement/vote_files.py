@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mtbench.agreement.votes import Vote, VoteSet, is_tie, normalize_judge, votes_from_pair_judgments
+from mtbench.bench import judge_file_stem
 from mtbench.errors import UserError
 from mtbench.records import iter_jsonl, load_pair_judgments
 
 
 def load_pair_votes(path: str | os.PathLike, judge: str | None = None) -> VoteSet:
-    """Votes of a ``JUDGE_pair.jsonl`` file; the judge is named after the file unless ``judge`` is given."""
+    """Votes of a ``JUDGE_pair.jsonl`` file; the judge is named by ``judge_label`` unless ``judge`` is given."""
     path = Path(path)
-    name = judge or judge_label(path)
-    return votes_from_pair_judgments(load_pair_judgments(path), name)
+    judgments = load_pair_judgments(path)
+    name = judge or judge_label(path, (j.judge[0] for j in judgments))
+    return votes_from_pair_judgments(judgments, name)
 
 
-def judge_label(path: Path) -> str:
-    """``data/mt_bench/model_judgment/gpt-4_pair.jsonl`` -> "gpt-4"."""
+def judge_label(path: Path, recorded: Iterable[str] = ()) -> str:
+    """The judge a pair file stands for: ``.../gpt-4_pair.jsonl`` -> "gpt-4".
+
+    Where the file's records name one judge whose file name (``bench.judge_file_stem``, the mapping
+    ``judge`` writes with) is this file's, that real name: ``__path__to__x_pair.jsonl`` holding judge
+    ``/path/to/x`` -> "/path/to/x". A file named otherwise keeps its own name.
+    """
     stem = path.name.removesuffix(".jsonl")
-    return stem.removesuffix("_pair") or stem
+    label = stem.removesuffix("_pair") or stem
+    judges = set(recorded)
+    if len(judges) == 1:
+        (judge,) = judges
+        if judge_file_stem(judge) == label:
+            return judge
+    return label
 
 
 def load_human_votes(path: str | os.PathLike) -> VoteSet:
