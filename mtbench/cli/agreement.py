@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mtbench.bench import FORMATS
 from mtbench.cli.common import add_layout_args, layout_from
-
-FORMATS = ("table", "markdown", "csv", "json")  # = agreement.FORMATS, kept here so --help stays light
 
 
 def register(sub) -> None:

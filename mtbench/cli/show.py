@@ -6,10 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES, Mode
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
-
-FORMATS = ("table", "markdown", "csv", "json")
 
 
 def register(sub) -> None:

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mtbench.bench import FORMATS
 from mtbench.errors import UserError
 from mtbench.show_result.command import PARTIAL_MARK, ShowReport
-
-FORMATS = ("table", "markdown", "csv", "json")
 
 
 def render(report: ShowReport, fmt: str = "table") -> str:
