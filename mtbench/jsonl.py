@@ -17,8 +17,9 @@ import errno
 import json
 import logging
 import os
+import secrets
 import shlex
-import tempfile
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
@@ -73,7 +74,8 @@ def decode_line(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise _Unreadable("not valid UTF-8") from None
     except json.JSONDecodeError as e:
-        raise _Unreadable(f"not valid JSON ({e.msg} at column {e.colno})") from None
+        # "Unterminated string starting at" already ends in "at"
+        raise _Unreadable(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})") from None
     if not isinstance(obj, dict):
         raise FieldError(f"expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -275,13 +277,17 @@ def rewrite_lines(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:
     """Replace ``path`` with ``lines`` (each without its newline) atomically: a kill leaves old or new.
 
     The temp file has a name of its own per call, and is removed when writing fails (a full disk),
-    so a failed rewrite leaves the original untouched and nothing behind.
+    so a failed rewrite leaves the original untouched and nothing behind. The new file keeps the old
+    one's permissions (a new one gets the umask's, as any file a run creates).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
             for line in lines:
                 f.write(line + b"\n")
             f.flush()
