@@ -314,31 +314,46 @@ def lock_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+def _holder_path(path: Path) -> Path:
+    # who holds the lock, for the refusal message (the lock file itself belongs to filelock)
+    return path.with_name(f".{path.name}.holder")
+
+
 @contextlib.contextmanager
 def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[None]:
     """Hold ``path`` for one run, from before it reads what is done until its last write.
 
     Two runs on one file would each plan the same work, pay for it twice and, where a run rewrites
-    its file at the end, lose the other's appends. The second run is refused with one line instead.
+    its file at the end, lose the other's appends. The second run is refused with one line instead,
+    naming the command that holds the file (a judge, an answer run, a repair) and its pid.
     """
     from filelock import FileLock, Timeout
 
     path = Path(path)
     lock = FileLock(lock_path(path), timeout=0)
+    holder = _holder_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
         lock.acquire()
     except Timeout:
+        try:
+            who, pid = holder.read_text().split()
+            held_by, where = who, f"{path} (pid {pid})"
+        except (OSError, ValueError):  # not written yet (or a full disk kept it out): most likely our kind
+            held_by, where = command, str(path)
         raise UserError(
-            f"another mtbench {command} is writing {path}; wait for it to finish (or stop it), "
-            "then rerun to resume"
+            f"another mtbench {held_by} is writing {where}; wait for it to finish (or stop it), then rerun"
         ) from None
     except OSError as e:
         # Checked before any model is loaded or any call is paid for.
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
     try:
+        with contextlib.suppress(OSError):  # only a message depends on it
+            holder.write_text(f"{command} {os.getpid()}\n")
         yield
     finally:
+        with contextlib.suppress(OSError):
+            holder.unlink()  # before the release, so it never removes the next holder's note
         lock.release()

@@ -159,7 +159,7 @@ def test_a_record_of_another_kind_is_a_bad_line(tmp_path: Path):
     assert done.stdout.splitlines()[0] == f"{path}:2: missing field 'judgment'"
 
 
-def test_repair_waits_for_no_one_a_held_file_is_refused_untouched(tmp_path: Path):
+def test_a_file_held_by_a_judge_is_refused_untouched(tmp_path: Path):
     path = tmp_path / "model_judgment" / "gpt-4_single.jsonl"
     path.parent.mkdir()
     content = dumps(_judgment(81)) + "torn\n" + dumps(_judgment(82))
@@ -179,7 +179,10 @@ def test_repair_waits_for_no_one_a_held_file_is_refused_untouched(tmp_path: Path
         if holder.stdout is not None:
             holder.stdout.close()
     assert refused.returncode == 2
-    assert refused.stderr.startswith(f"mtbench repair: error: another mtbench repair is writing {path}")
+    # the message names who holds the file, not the command that was refused
+    assert refused.stderr.startswith(
+        f"mtbench repair: error: another mtbench judge is writing {path} (pid {holder.pid}); wait for it"
+    )
     assert len(refused.stderr.strip().splitlines()) == 1
     assert path.read_text() == content and not Path(f"{path}.rejected").exists()
 
