@@ -248,3 +248,31 @@ def test_a_full_disk_fails_in_one_line_and_leaves_the_file_as_it_was(tmp_path: P
     assert mtbench("repair", path).returncode == 0
     assert Path(f"{path}.rejected").read_bytes().startswith(b"torn\n")
     assert len(load_answers(path)) == 81
+
+
+def test_a_judge_blocked_by_a_torn_middle_line_resumes_after_repair(data_dir: Path, openai_server):
+    # the whole loop a user goes through: judge, a judge killed mid-line, a FastChat run appending after
+    # it, the next judge refused at file:line, repair, and the judge resuming with every match once
+    from tests.test_judge import OFFICIAL, add_answers, judge, single_file
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: "Rating: [[4]]"
+    assert judge(data_dir, openai_server, "--first-n", "2", "--parallel", "1", "--no-progress").returncode == 0
+    path = single_file(data_dir)
+    first = load_single_judgments(path)
+    assert len(first) == 4  # 2 questions x 2 turns
+    _kill_mid_line(path, dumps(first[0]))
+    subprocess.run([sys.executable, "-c", FASTCHAT_APPENDER, str(path), dumps(first[1])], check=True)
+    calls = len(openai_server.chat_requests)
+
+    blocked = judge(data_dir, openai_server, "--first-n", "3", "--parallel", "1", "--no-progress")
+    assert blocked.returncode == 2
+    assert f"{path}:5: not valid JSON" in blocked.stderr and f"run `mtbench repair {path}`" in blocked.stderr
+    assert len(openai_server.chat_requests) == calls  # refused before any paid call
+
+    assert mtbench("repair", path).returncode == 0
+    resumed = judge(data_dir, openai_server, "--first-n", "3", "--parallel", "1", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(openai_server.chat_requests) == calls + 2  # only question 3's two turns
+    judged = load_single_judgments(path)
+    assert len(judged) == 6 and len({j.key for j in judged}) == 6
