@@ -332,7 +332,7 @@ def test_cli_end_to_end(tmp_path, data_dir):
     done = run_cli("--judgments", str(broken), str(judgments / "gpt-4_pair.jsonl"))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"mtbench agreement: error: {broken}:2: missing field 'g1_winner'"
+        f"mtbench agreement: error: {broken}:2: missing field 'g1_winner'; run `mtbench repair {broken}` to set the bad line aside"
     ]
     done = run_cli("--human", str(tmp_path / "nope.json"))
     assert done.returncode == 2 and "nope.json: no such file" in done.stderr and "Traceback" not in done.stderr
