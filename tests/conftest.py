@@ -58,7 +58,7 @@ class SmallDisk:
 
     def fill(self) -> None:
         """Use up every free byte, so the next write fails with ENOSPC."""
-        with open(self.path / ".filler", "wb") as f:
+        with open(self.path / ".filler", "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 4096)
