@@ -294,7 +294,9 @@ def test_match_keys_are_the_keys_of_the_records_they_become(bench):
     ("connection failed: Connection refused (gave up after 7 attempts)", True),
     ("timed out after 2s (gave up after 3 attempts)", True),
     ("HTTP 503: down (gave up after 1 attempts)", True),
-    ("malformed response: Expecting value (gave up after 3 attempts)", True),
+    ("connection closed by the server before it replied (gave up after 7 attempts)", True),
+    ("HTTP 429: slow down (gave up after 7 attempts)", True),
+    ("malformed response: not JSON (gave up after 3 attempts)", False),  # the endpoint answered
     ("connection failed: reset", True),  # written by an older version without the suffix
     ("HTTP 502: bad gateway", True),
     ("HTTP 400: context too long", False),

@@ -1,23 +1,24 @@
 """What a failed judge call is: its kind (for counting) and whether a plain rerun tries it again (pure).
 
-Two sorts of failure, kept apart because a rerun treats them differently:
+A call's failure has a level (``ChatResult.level``, the runner's ``Level``), and the level decides:
 
-- the judge answered, but no verdict came of it (an unparseable reply, an empty reply, a 400 for this
-  prompt): asking again the same way gives the same answer, so the record is kept and counts as done
-  (``--retry-failed`` asks again);
-- the call never got an answer (connection refused or dropped, timeouts, 429/5xx, a malformed body,
-  each after every retry): that says nothing about the match, so no record is written and a plain rerun
-  judges it. Files written before this rule may hold such records; resume treats them as not done.
+- TRANSPORT (the endpoint never answered: connection refused, closed or dropped, timeouts, 429/5xx after
+  every retry) says nothing about the match: no record is written, so a plain rerun judges it;
+- REQUEST (the endpoint refused this prompt: a 400, a malformed or empty reply after every retry) and
+  VERDICT (a reply with no verdict in it) are recorded with the reason and count as done: asking again
+  the same way gives the same answer (``--retry-failed`` asks again).
+
+Files written before that rule may hold transport failures as records; ``kept_as_done`` tells them by
+the reason the client wrote then, so a rerun judges those too.
 """
 
 from __future__ import annotations
 
 from mtbench.records import PairJudgment, SingleJudgment
 
-# How the client (mtbench.client) spells a failure it retried and gave up on, and the two transport
-# failures whose wording carries no status code.
-_GAVE_UP = "(gave up after "
-_TRANSPORT_KINDS = ("connection failed", "timed out")
+# The client's words for a failure of the connection itself (``mtbench.client._transport_reason``).
+_TRANSPORT_KINDS = ("connection failed", "connection closed by the server before it replied",
+                    "connection dropped mid-reply", "timed out")
 
 
 def failure_kind(reason: str) -> str:
@@ -27,14 +28,12 @@ def failure_kind(reason: str) -> str:
 
 
 def is_transport_failure(reason: str) -> bool:
-    """Whether a call's failure reason means the judge never answered (see the module docstring)."""
-    if _GAVE_UP in reason:
-        return True
+    """Whether a recorded failure reason means the endpoint never answered (the TRANSPORT level)."""
     kind = failure_kind(reason)
     if kind in _TRANSPORT_KINDS:
         return True
     status = kind.removeprefix("HTTP ")
-    return status != kind and status.isdigit() and (int(status) >= 500 or int(status) in (408, 409, 429))
+    return status != kind and status.isdigit() and (int(status) >= 500 or int(status) == 429)
 
 
 def record_reasons(record: SingleJudgment | PairJudgment) -> list[str]:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mtbench.client import ChatResult
 from mtbench.cost import format_usd
-from mtbench.gen_judgment.failures import failure_kind, is_transport_failure, record_reasons
-from mtbench.gen_judgment.matches import PairMatch, SingleMatch
+from mtbench.gen_judgment.failures import failure_kind, record_reasons
+from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.runner import Level, Outcome
 
 
 @dataclass(frozen=True)
@@ -33,36 +34,40 @@ class JudgeSummary:
             f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
             f"completion tokens, cost {format_usd(self.cost)}",
         ]
-        failed = sum(self.failures.values())
-        if failed:
-            lines.append(
-                f"failed: {failed} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
-                "and the reason; rerun with --retry-failed to judge them again):"
-            )
-            lines += _counts(self.failures)
-        left = sum(self.unanswered.values())
-        if left:
-            lines.append(
-                f"not judged: {left} match(es) got no answer from the judge after every retry (nothing written "
-                "for them; rerun the same command to judge them):"
-            )
-            lines += _counts(self.unanswered)
+        lines += _section(
+            self.failures, "failed: {n} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
+            "and the reason; rerun with --retry-failed to judge them again):",
+        )
+        lines += _section(
+            self.unanswered, "not judged: {n} match(es) got no answer from the judge after every retry "
+            "(nothing written for them; rerun the same command to judge them):",
+        )
         return "\n".join(lines)
 
 
-def _counts(counts: Mapping[str, int]) -> list[str]:
-    return [f"  {n} x {reason}" for reason, n in sorted(counts.items(), key=lambda x: -x[1])]
+def _section(counts: Mapping[str, int], header: str) -> list[str]:
+    """A header with the total, then one line per reason, most frequent first; nothing when none."""
+    total = sum(counts.values())
+    if not total:
+        return []
+    return [header.format(n=total)] + [f"  {n} x {reason}" for reason, n in sorted(counts.items(), key=lambda x: -x[1])]
 
 
-def unanswered_reason(results: tuple[ChatResult, ...]) -> str | None:
-    """Why a match got no answer from the judge (a transport failure of any of its calls), else None.
-
-    Such a match is not recorded: a record would read as a judgment a rerun skips.
-    """
-    for result in results:
-        if result.error is not None and is_transport_failure(result.error):
-            return result.error
-    return None
+def match_outcome(match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int) -> Outcome:
+    """What the calls of one match come to, for the runner: its record (None when the judge never
+    answered: such a match is not recorded, so a rerun judges it) and how it ended."""
+    failed = [r for r in results if r.failure is not None]
+    if any(r.level is Level.TRANSPORT for r in failed):
+        return Outcome(None, Level.TRANSPORT, next(r.error for r in failed if r.level is Level.TRANSPORT), results)
+    record = (
+        single_record(match, results[0], temperature, max_tokens) if isinstance(match, SingleMatch)
+        else pair_record(match, results[0], results[1], temperature, max_tokens)
+    )
+    if failed:
+        return Outcome(record, Level.REQUEST, failed[0].error, results)
+    if record.error is not None:
+        return Outcome(record, Level.VERDICT, record.error, results)
+    return Outcome(record, calls=results)
 
 
 def record_failure_kinds(record: SingleJudgment | PairJudgment) -> list[str]:
@@ -80,7 +85,7 @@ def _call_extra(result: ChatResult) -> dict[str, Any]:
 def single_record(match: SingleMatch, result: ChatResult, temperature: float, max_tokens: int) -> SingleJudgment:
     """The judgment record of one call: the score, or None with the reason."""
     score = error = None
-    if result.text is not None and result.error is None:
+    if result.ok:
         score = parse_rating(result.text)
         if score is None:
             error = "unparseable: no [[rating]] in the judge's reply"
@@ -105,7 +110,7 @@ def pair_record(
     """The record of both games; a game with no verdict has winner "error" and its reason in ``error``."""
     winners, errors = [], []
     for game, result in ((1, g1), (2, g2)):
-        if result.text is not None and result.error is None:
+        if result.ok:
             verdict = parse_verdict(result.text, match.prompt.output_format)
             winners.append(game_winner(verdict, game))
             if verdict is None:

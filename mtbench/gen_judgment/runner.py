@@ -3,6 +3,9 @@
 The order is what keeps two runs from paying twice: the output file is locked first, then what it
 holds is read, then the plan is made, printed and run. A second run on the same file is refused with
 one line before it reads anything (``records.exclusive_output``).
+
+The calls go through the shared fan-out runner (``mtbench.runner``), so the judge stops when
+gen-api-answer would: a failed first match (probe), or a streak of matches the endpoint never answered.
 """
 
 from __future__ import annotations
@@ -10,44 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from mtbench.client import ChatClient, ChatResult, run_bounded
+from mtbench.client import ChatClient
 from mtbench.errors import RunFailed
 from mtbench.gen_judgment.failures import failure_kind
 from mtbench.gen_judgment.matches import Match, SingleMatch
 from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
-from mtbench.gen_judgment.results import (
-    JudgeSummary,
-    pair_record,
-    record_failure_kinds,
-    single_record,
-    unanswered_reason,
-)
+from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
 from mtbench.records import JsonlWriter, PairJudgment, SingleJudgment, exclusive_output
+from mtbench.runner import Outcome, ProbeFailed, Runner
 
 log = logging.getLogger("mtbench")
-
-
-class _Breaker:
-    """Stops a run whose every call fails: an endpoint that goes down mid-run would otherwise burn the
-    whole retry budget on each of thousands of matches before the user learns anything."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.consecutive = 0
-
-    def observe(self, results: Sequence[ChatResult]) -> None:
-        for result in results:
-            self.consecutive = 0 if result.ok else self.consecutive + 1
-        if self.consecutive >= self.limit:
-            last = next(r.error for r in reversed(results) if not r.ok)
-            raise RunFailed(f"the last {self.consecutive} judge calls all failed (last: {last})")
 
 
 class _LazyWriter:
@@ -76,75 +57,61 @@ async def _preflight(client: ChatClient, judge_model: str) -> None:
                     client.base_url, judge_model, shown or "no model")
 
 
-async def _run(plan: JudgePlan) -> JudgeSummary:
-    from tqdm import tqdm
+def _label(match: Match) -> str:
+    who = match.model if isinstance(match, SingleMatch) else f"{match.model_1} vs {match.model_2}"
+    return f"question {match.question_id} turn {match.turn} ({who})"
 
+
+async def _run(plan: JudgePlan) -> JudgeSummary:
     config = plan.config
     started = time.monotonic()
     failures: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
-    breaker = _Breaker(max(10, 2 * config.parallel))
     sent = 0
-    last_error = ""
 
     async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
         await _preflight(client, config.judge_model)
 
-        async def call(match: Match, text: str) -> ChatResult:
+        async def work(match: Match) -> Outcome[SingleJudgment | PairJudgment | None]:
             nonlocal sent
-            sent += 1
-            return await client.chat(
-                config.judge_model, judge_messages(match.prompt, text),
-                temperature=config.temperature, max_tokens=config.max_tokens,
-            )
-
-        async def work(match: Match) -> tuple[ChatResult, ...]:
+            results = []
             # The two games of a pair one after the other, as FastChat: --parallel bounds requests in flight.
-            return tuple([await call(match, text) for text in match.prompts])
+            for text in match.prompts:
+                sent += 1
+                results.append(await client.chat(
+                    config.judge_model, judge_messages(match.prompt, text),
+                    temperature=config.temperature, max_tokens=config.max_tokens,
+                ))
+            return match_outcome(match, results, config.temperature, config.max_tokens)
 
-        bar = tqdm(total=len(plan.resume.todo), desc="judging", unit="match", file=sys.stderr,
-                   disable=not config.progress, mininterval=0.5, dynamic_ncols=True)
+        runner: Runner[Match, SingleJudgment | PairJudgment | None] = Runner(
+            work, parallel=config.parallel, noun="match", label=_label, desc="judging", unit="match",
+            progress=config.progress,
+        )
         with contextlib.ExitStack() as files:
             writer = _LazyWriter(plan.output, files)
             try:
-                # The first match alone, then the rest in parallel: a refused key or a wrong model name
-                # stops the run after one call instead of --parallel calls.
-                todo = plan.resume.todo
-                for batch, parallel in ((todo[:1], 1), (todo[1:], config.parallel)):
-                    async for match, results in run_bounded(batch, work, parallel=parallel):
-                        last_error = next((r.error for r in results if r.error), last_error)
-                        reason = unanswered_reason(results)
-                        if reason is not None:
-                            unanswered[failure_kind(reason)] += 1
+                async with contextlib.aclosing(runner.run(plan.resume.todo)) as results:
+                    async for _, outcome in results:
+                        if outcome.value is None:
+                            unanswered[failure_kind(outcome.reason or "")] += 1
                         else:
-                            record = (
-                                single_record(match, results[0], config.temperature, config.max_tokens)
-                                if isinstance(match, SingleMatch)
-                                else pair_record(match, results[0], results[1], config.temperature, config.max_tokens)
-                            )
-                            writer.write(record)
-                            failures.update(record_failure_kinds(record))
-                        bar.update(1)
-                        breaker.observe(results)
+                            writer.write(outcome.value)
+                            failures.update(record_failure_kinds(outcome.value))
             except RunFailed as e:
+                hint = f" (is {client.base_url} serving {config.judge_model!r}?)" if isinstance(e, ProbeFailed) else ""
                 saved = (f"{writer.written} judgment(s) saved to {plan.output}" if writer.written
                          else "nothing written")
                 raise type(e)(
-                    f"{e}; stopped after {sent} judge request(s), {saved}; "
+                    f"{e}{hint}; stopped after {sent} judge request(s), {saved}; "
                     "fix the cause and rerun the same command to resume"
                 ) from None
-            finally:
-                bar.close()
-        meter = client.meter
 
-    if meter.calls and meter.failures == meter.calls:
-        kept = (f"; {writer.written} recorded as failed judgments (rerun with --retry-failed once it works)"
-                if writer.written else "; nothing written")
-        raise RunFailed(f"all {meter.calls} judge call(s) failed (last: {last_error}){kept}")
-    cost = None if plan.price is None else plan.price.cost(meter.prompt_tokens, meter.completion_tokens)
+    usage = runner.usage
+    cost = None if plan.price is None else plan.price.cost(usage.prompt_tokens, usage.completion_tokens)
     return JudgeSummary(
-        written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=meter.calls,
-        attempts=meter.attempts, prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
+        written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
+        attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cost=cost, elapsed_s=time.monotonic() - started,
     )
 
