@@ -72,8 +72,9 @@ def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
     env = {**os.environ, "OPENAI_API_KEY": "sk-lock-test"}
     env.pop("OPENAI_BASE_URL", None)
     out_file = data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
-    with OpenAITestServer(lambda body: "Rating: [[6]]", latency=0.5) as server:
-        cmd = [*command(data_dir, server, "single", 5), "--parallel", "1"]  # 10 matches, ~5 s
+    # 20 matches one at a time, ~8 s: A is still judging when B, started after A's first call, has planned.
+    with OpenAITestServer(lambda body: "Rating: [[6]]", latency=0.4) as server:
+        cmd = [*command(data_dir, server, "single", 10), "--parallel", "1"]
         a = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while not server.chat_requests and time.monotonic() < deadline:
@@ -91,7 +92,7 @@ def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
         assert a.wait(60) == 0
         calls = len(server.chat_requests)
     keys = Counter((r["question_id"], r["model"], r["turn"]) for r in rows(out_file))
-    assert len(keys) == 10 and set(keys.values()) == {1}, "a match was judged twice"
-    assert calls == 10
+    assert len(keys) == 20 and set(keys.values()) == {1}, "a match was judged twice"
+    assert calls == 20
     assert not planned and b.returncode == 2
     assert b_err.count("\n") == 1 and "another mtbench judge is writing" in b_err
