@@ -77,6 +77,11 @@ def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
     return round(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_REQUEST
 
 
+def output_tokens_per_call(max_tokens: int | None = None) -> int:
+    """The reply length assumed per call: ``ASSUMED_OUTPUT_TOKENS``, never more than the call's ``max_tokens``."""
+    return ASSUMED_OUTPUT_TOKENS if max_tokens is None else min(ASSUMED_OUTPUT_TOKENS, max_tokens)
+
+
 def format_usd(amount: float | None) -> str:
     if amount is None:
         return "unknown"

@@ -6,6 +6,7 @@ are checked through the command a user runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -199,41 +200,89 @@ def test_faults_end_as_the_policy_says_and_failures_are_values(data_dir, openai_
         error(500), ok,  # q82 t1
         Reply(delay=3.0, body=completion("late").body), ok,  # q83 t1: hangs past --timeout 1
         Reply(drop=True), ok,  # q84 t1: connection dropped
+        error(503), error(503), error(503),  # q85 t1: the endpoint never answers: not recorded
         Reply(body="{not json"), Reply(body="{not json"), Reply(body="{not json"),  # q81 t2: gives up
-        completion(""),  # q82 t2: empty content, not retried
+        completion(""), completion(""), completion(""),  # q82 t2: empty content, retried, gives up
         "I cannot decide.",  # q83 t2: no rating
-        ok,  # q84 t2
+        ok, ok,  # q84 t2, q85 t2
     )
-    out = judge(data_dir, openai_server, "--first-n", "4", "--parallel", "1", "--timeout", "1",
+    out = judge(data_dir, openai_server, "--first-n", "5", "--parallel", "1", "--timeout", "1",
                 "--max-retries", "2", "--no-progress")
     assert out.returncode == 0, out.stderr
-    assert len(openai_server.chat_requests) == 14
+    assert len(openai_server.chat_requests) == 20
     gap = openai_server.chat_requests[1].time - openai_server.chat_requests[0].time
     assert gap >= 0.28
     records = {(j.question_id, j.turn): j for j in load_single_judgments(single_file(data_dir))}
     assert [records[(q, 1)].score for q in (81, 82, 83, 84)] == [8, 8, 8, 8]
     assert [records[(q, 1)].extra["judge_call"]["attempts"] for q in (81, 82, 83, 84)] == [2, 2, 2, 2]
-    assert records[(84, 2)].score == 8
+    assert records[(84, 2)].score == records[(85, 2)].score == 8
+    assert (85, 1) not in records and len(records) == 9  # a transport failure is no judgment
     failed = {q: records[(q, 2)] for q in (81, 82, 83)}
     assert all(j.score is None for j in failed.values())
     assert failed[81].error.startswith("malformed response") and "3 attempts" in failed[81].error
-    assert failed[82].error == "empty reply"
+    assert failed[82].error.startswith("empty reply") and "3 attempts" in failed[82].error
     assert failed[83].error.startswith("unparseable") and failed[83].judgment == "I cannot decide."
     raw = rows(single_file(data_dir))
     assert all(r["score"] != -1 and "$ERROR$" not in r["judgment"] for r in raw)
     assert "failed: 3" in out.stdout and "malformed response" in out.stdout and "empty reply" in out.stdout
+    assert "not judged: 1 match(es)" in out.stdout and "HTTP 503" in out.stdout
 
-    # A rerun keeps the failures (zero calls); --retry-failed judges exactly those three again.
+    # A plain rerun judges the unanswered match and keeps the three recorded failures (no call for them);
+    # --retry-failed judges exactly those three again.
     openai_server.requests.clear()
     openai_server.responder = lambda body: ok
-    again = judge(data_dir, openai_server, "--first-n", "4", "--no-progress")
-    assert again.returncode == 0 and openai_server.chat_requests == []
+    again = judge(data_dir, openai_server, "--first-n", "5", "--no-progress")
+    assert again.returncode == 0 and len(openai_server.chat_requests) == 1
     assert "failed before and kept: 3" in again.stdout
-    retried = judge(data_dir, openai_server, "--first-n", "4", "--retry-failed", "--no-progress")
+    openai_server.requests.clear()
+    retried = judge(data_dir, openai_server, "--first-n", "5", "--retry-failed", "--no-progress")
     assert retried.returncode == 0, retried.stderr
     assert len(openai_server.chat_requests) == 3
     latest = latest_by_key(load_single_judgments(single_file(data_dir)), lambda j: (j.question_id, j.turn))
-    assert len(latest) == 8 and all(j.score == 8 for j in latest.values())
+    assert len(latest) == 10 and all(j.score == 8 for j in latest.values())
+
+
+def test_transport_failures_are_judged_again_by_a_plain_rerun(data_dir, openai_server):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    ok = "Rating: [[8]]"
+    openai_server.enqueue(ok, error(503, "overloaded"), ok, ok)
+    out = judge(data_dir, openai_server, "--first-n", "2", "--parallel", "1", "--max-retries", "0", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert len(rows(single_file(data_dir))) == 3 and "not judged: 1 match(es)" in out.stdout
+    # A file written before this rule holds a "connection failed" record: a rerun does not keep it either.
+    lines = rows(single_file(data_dir))
+    lines[0].update(score=None, error="connection failed: Connection refused (gave up after 7 attempts)")
+    single_file(data_dir).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    openai_server.requests.clear()
+    openai_server.responder = lambda body: ok
+    again = judge(data_dir, openai_server, "--first-n", "2", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert len(openai_server.chat_requests) == 2 and "1 failed before, retried" in again.stdout
+    latest = latest_by_key(load_single_judgments(single_file(data_dir)), lambda j: j.key)
+    assert len(latest) == 4 and all(j.score == 8 for j in latest.values())
+
+
+def test_endpoint_down_fails_in_one_line_before_any_call(data_dir):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+
+    class Down:
+        base_url = "http://127.0.0.1:9/v1"  # the discard port: nothing listens on loopback
+
+    out = judge(data_dir, Down(), "--first-n", "1", "--max-retries", "0", "--no-progress", timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("mtbench judge: error:")]
+    assert len(errors) == 1 and "cannot reach http://127.0.0.1:9/v1" in errors[0], out.stderr
+    assert "Traceback" not in out.stderr and not single_file(data_dir).exists()
+
+
+def test_a_small_run_where_every_call_fails_exits_1(data_dir, openai_server):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: error(400, "model not supported")  # e.g. a wrong judge name
+    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")  # 2 matches
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "the first of 2, failed: HTTP 400" in out.stderr and "nothing written" in out.stderr
+    assert len(openai_server.chat_requests) == 1  # the probe: the other match was never sent
+    assert not single_file(data_dir).exists()
 
 
 def test_bad_key_stops_after_one_call_exit_1_without_leaking(data_dir, openai_server):
@@ -244,6 +293,8 @@ def test_bad_key_stops_after_one_call_exit_1_without_leaking(data_dir, openai_se
     assert len(openai_server.chat_requests) == 1
     assert "HTTP 401" in out.stderr and "Traceback" not in out.stderr
     assert KEY not in out.stderr + out.stdout
+    assert "stopped after 1 judge request(s), nothing written" in out.stderr
+    assert not single_file(data_dir).exists()  # no empty file that would list the judge in browse
     for r in openai_server.chat_requests:
         assert r.headers["Authorization"] == f"Bearer {KEY}"  # the key did go where it belongs
 
@@ -252,7 +303,7 @@ def test_key_never_reaches_output_or_logs(data_dir, openai_server):
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL[:2]))
     # Replies that echo the key (a hostile or buggy proxy) are the judge's text, not ours; every error
     # path that we format must redact it.
-    openai_server.enqueue(error(500, f"upstream said {KEY}"), error(400, f"bad request for {KEY}"))
+    openai_server.enqueue("Rating: [[5]]", error(500, f"upstream said {KEY}"), error(400, f"bad request for {KEY}"))
     openai_server.responder = lambda body: "Rating: [[5]]"
     out = judge(data_dir, openai_server, "--first-n", "2", "--parallel", "1", "--no-progress",
                 "--max-retries", "1")
@@ -332,6 +383,13 @@ def test_plan_dry_run_and_max_cost(data_dir, openai_server, capsys, monkeypatch)
     code, out, _ = run("--judge-model", "my-local-judge", "--dry-run", "--price-input", "1", "--price-output", "2",
                        "--mode", "pairwise-all")
     assert "API calls: 960" in out and "estimated cost: $" in out
+    # A dry run says when the real run would be refused, and exits as it would.
+    code, out, err = run("--dry-run", "--max-cost", "1")
+    assert code == 2 and "matches: 480" in out
+    assert "the real run would be refused" in err and "above --max-cost" in err and len(err.splitlines()) == 1
+    # The reply estimate never exceeds --max-tokens.
+    code, out, _ = run("--dry-run", "--max-tokens", "100")
+    assert code == 0 and "+ 48,000 out (100 per call assumed)" in out
 
 
 def test_failed_answers_are_not_judged_and_reported(data_dir, openai_server):
@@ -364,6 +422,8 @@ def test_failed_answers_are_not_judged_and_reported(data_dir, openai_server):
         (["--reference", "gpt-5"], "answers", "mtbench download"),
         (["--first-n", "0"], "answers", "--first-n"),
         (["--parallel", "0"], "answers", "--parallel"),
+        (["--judge-base-url", "localhost:8401"], "answers", "must be an http:// or https:// URL with a host"),
+        (["--max-tokens", "0"], "answers", "--max-tokens must be at least 1"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(data_dir, openai_server, args, prepare, message, capsys, monkeypatch):
@@ -375,19 +435,48 @@ def test_user_errors_are_one_line_exit_2(data_dir, openai_server, args, prepare,
     assert openai_server.chat_requests == []
 
 
+def test_empty_question_file_is_named(data_dir, openai_server, capsys, monkeypatch):
+    (data_dir / "mt_bench" / "question.jsonl").write_text("")
+    code, out, err = judge_in_process(data_dir, openai_server, capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and "question.jsonl holds no questions" in err and len(err.splitlines()) == 1, err
+
+
+def test_read_only_judgment_folder_is_one_line_before_any_call(data_dir, openai_server, small_disk):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    small_disk(data_dir / "mt_bench" / "model_judgment").read_only()
+    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and "cannot write" in out.stderr and "Read-only" in out.stderr
+    assert openai_server.requests == []  # not even the preflight
+
+
+def test_full_disk_is_one_line(data_dir, openai_server, small_disk):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    disk = small_disk(data_dir / "mt_bench" / "model_judgment", 64)
+    with contextlib.suppress(OSError):  # the fixture's own close of its filler hits the full disk too
+        disk.fill()
+    openai_server.responder = lambda body: "[[5]]"
+    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
+    assert out.returncode == 1, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("mtbench judge: error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_user_error_through_the_real_command(data_dir, openai_server):
     out = judge(data_dir, openai_server)
     assert out.returncode == 2 and "no answer files" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_endpoint_failing_every_call_stops_the_run(data_dir, openai_server):
+def test_endpoint_going_down_mid_run_stops_the_run(data_dir, openai_server):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.enqueue("Rating: [[5]]")
     openai_server.responder = lambda body: error(503, "down for maintenance")
     out = judge(data_dir, openai_server, "--first-n", "10", "--parallel", "1", "--max-retries", "0", "--no-progress")
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "all failed" in out.stderr and "--retry-failed" in out.stderr and "Traceback" not in out.stderr
-    assert len(openai_server.chat_requests) == 10  # of 20 matches: it stopped, it did not burn through all
-    assert [r["error"].split(":")[0] for r in rows(single_file(data_dir))] == ["HTTP 503"] * 10
+    assert "failed at the endpoint" in out.stderr and "HTTP 503" in out.stderr and "Traceback" not in out.stderr
+    assert len(openai_server.chat_requests) == 4  # of 20 matches: the probe, then a streak of 3
+    assert len(rows(single_file(data_dir))) == 1  # the failures are no judgments: a rerun judges them
 
 
 def test_a_second_run_on_the_same_file_is_refused(data_dir, openai_server):

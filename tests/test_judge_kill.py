@@ -63,3 +63,36 @@ def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_
     # Only calls in flight at a kill were lost and made again: at most --parallel per kill.
     assert matches * calls_per_match <= total_calls <= matches * calls_per_match + KILLS * 8 * calls_per_match
     assert "nothing to judge" not in final.stdout
+
+
+def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
+    """Issue 11.2: run B plans while run A is judging, then A finishes before B starts calling. B must not
+    judge from its stale plan: it is refused (exit 2, one line) before it reads or plans anything."""
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    env = {**os.environ, "OPENAI_API_KEY": "sk-lock-test"}
+    env.pop("OPENAI_BASE_URL", None)
+    out_file = data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+    # 20 matches one at a time, ~8 s: A is still judging when B, started after A's first call, has planned.
+    with OpenAITestServer(lambda body: "Rating: [[6]]", latency=0.4) as server:
+        cmd = [*command(data_dir, server, "single", 10), "--parallel", "1"]
+        a = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not server.chat_requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert a.poll() is None
+        b = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert b.stdout is not None
+        planned = any(line.startswith("output:") for line in b.stdout)  # the plan's last line, or B's exit
+        if planned:
+            # B printed a plan while A runs: hold B there until A is done, as the issue's reproduction does.
+            os.kill(b.pid, signal.SIGSTOP)
+            assert a.wait(60) == 0
+            os.kill(b.pid, signal.SIGCONT)
+        _, b_err = b.communicate(timeout=60)
+        assert a.wait(60) == 0
+        calls = len(server.chat_requests)
+    keys = Counter((r["question_id"], r["model"], r["turn"]) for r in rows(out_file))
+    assert len(keys) == 20 and set(keys.values()) == {1}, "a match was judged twice"
+    assert calls == 20
+    assert not planned and b.returncode == 2
+    assert b_err.count("\n") == 1 and "another mtbench judge is writing" in b_err

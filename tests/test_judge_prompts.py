@@ -174,8 +174,8 @@ def test_prompt_choice_by_category_and_turn():
     assert prompt_name("single", "math", 1) == "single-math-v1"
     assert prompt_name("single", "coding", 2) == "single-math-v1-multi-turn"
     assert prompt_name("single", "stem", 2) == "single-v1-multi-turn"
-    assert prompt_name("pairwise", "reasoning", 1) == "pair-math-v1"
-    assert prompt_name("pairwise", "humanities", 2) == "pair-v2-multi-turn"
+    assert prompt_name("pairwise-all", "reasoning", 1) == "pair-math-v1"
+    assert prompt_name("pairwise-all", "humanities", 2) == "pair-v2-multi-turn"
 
 
 def test_messages_are_system_then_user(bench):
@@ -266,3 +266,44 @@ def test_token_estimate_is_close_to_chars_over_four(bench):
     messages = judge_messages(prompts["single-v1"], "x" * 4000)
     chars = sum(len(m["content"]) for m in messages)
     assert estimate_input_tokens(messages) == round(chars / 4) + 2 * 4 + 3
+
+
+def test_reply_estimate_is_capped_at_max_tokens():
+    from mtbench.cost import ASSUMED_OUTPUT_TOKENS, output_tokens_per_call
+
+    assert output_tokens_per_call() == output_tokens_per_call(2048) == ASSUMED_OUTPUT_TOKENS
+    assert output_tokens_per_call(100) == 100
+
+
+def test_match_keys_are_the_keys_of_the_records_they_become(bench):
+    from mtbench.client import ChatResult
+    from mtbench.gen_judgment import pair_record, single_record
+
+    questions, prompts, refs = bench
+    qs = [q for q in questions if q.question_id in (81, 101)]
+    answers = {m: {q.question_id: fake_answer(m, q.question_id) for q in qs} for m in ("a", "b")}
+    reply = ChatResult(text="[[A]] [[5]]")
+    single, _ = build_matches("single", qs, ["a"], answers, prompts, refs, "gpt-4", judge_model="j")
+    assert [single_record(m, reply, 0.0, 10).key for m in single] == [m.key for m in single]
+    assert single[0].key == (81, "a", 1, ("j", "single-v1"))
+    pairs, _ = build_matches("pairwise-all", qs, ["a", "b"], answers, prompts, refs, "gpt-4", judge_model="j")
+    assert [pair_record(m, reply, reply, 0.0, 10).key for m in pairs] == [m.key for m in pairs]
+
+
+@pytest.mark.parametrize("reason, transport", [
+    ("connection failed: Connection refused (gave up after 7 attempts)", True),
+    ("timed out after 2s (gave up after 3 attempts)", True),
+    ("HTTP 503: down (gave up after 1 attempts)", True),
+    ("connection closed by the server before it replied (gave up after 7 attempts)", True),
+    ("HTTP 429: slow down (gave up after 7 attempts)", True),
+    ("malformed response: not JSON (gave up after 3 attempts)", False),  # the endpoint answered
+    ("connection failed: reset", True),  # written by an older version without the suffix
+    ("HTTP 502: bad gateway", True),
+    ("HTTP 400: context too long", False),
+    ("empty reply", False),
+    ("unparseable: no [[rating]] in the judge's reply", False),
+])
+def test_transport_failures_are_told_from_verdict_failures(reason, transport):
+    from mtbench.gen_judgment import is_transport_failure
+
+    assert is_transport_failure(reason) is transport

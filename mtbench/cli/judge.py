@@ -45,7 +45,7 @@ def register(sub) -> None:
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
     parser.add_argument("--max-cost", type=float, metavar="USD",
-                        help="refuse to start (exit 2) if the estimated cost is above this")
+                        help="refuse to start (exit 2) if the estimated cost is above this (a --dry-run says so and exits 2 too)")
     parser.add_argument("--price-input", type=float, metavar="USD",
                         help="judge price per 1M input tokens (overrides the built-in table)")
     parser.add_argument("--price-output", type=float, metavar="USD",
@@ -55,11 +55,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.errors import UserError
-    from mtbench.gen_judgment import JudgeConfig, check_budget, plan_judging, run_judging
+    from mtbench.gen_judgment import JudgeConfig, judge
 
-    if args.max_tokens < 1:
-        raise UserError(f"--max-tokens must be at least 1, got {args.max_tokens}")
     config = JudgeConfig(
         layout=layout_from(args),
         mode=args.mode,
@@ -76,17 +73,10 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         price_input=args.price_input,
         price_output=args.price_output,
+        max_cost=args.max_cost,
         progress=not args.no_progress,
     )
-    plan = plan_judging(config)
-    print(plan.describe(), flush=True)
-    if args.dry_run:
-        return 0
-    check_budget(plan, args.max_cost)
-    if not plan.resume.todo:
-        print("nothing to judge: every match is already in the output file")
-        return 0
-    config.endpoint.api_key()  # a missing key is a user error before anything starts
-    summary = run_judging(plan)
-    print(summary.describe(), flush=True)
+    summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
+    if summary is not None:
+        print(summary.describe(), flush=True)
     return 0

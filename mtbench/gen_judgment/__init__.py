@@ -1,0 +1,59 @@
+"""LLM-as-a-judge for MT-bench: FastChat's prompts and verdicts, resumable runs, one plan and cost up front.
+
+Prompts, regexes and match contents are FastChat's (``fastchat/llm_judge``), so a judgment made here is the
+judgment FastChat would have asked for, byte for byte. What differs is deliberate:
+
+- failures are values (score None / winner "error" with an ``error`` reason), never ``-1`` or ``$ERROR$``;
+  a call that never got an answer (connection, timeout, 5xx after every retry) is not recorded at all,
+  so a plain rerun judges it;
+- answers that failed to generate (FastChat's ``ERROR``/``$ERROR$`` or our ``error`` field) are not judged;
+- a rerun resumes: a match already on disk with the same judge and the same rendered prompt is skipped;
+- the reference answers are chosen by name (``--reference``), not by the judge model's name;
+- a score such as ``[[08]]`` parses as 8 (FastChat's ``ast.literal_eval`` raises on the leading zero).
+
+Modules: ``verdicts`` (reading replies), ``prompts`` (choosing and rendering), ``matches`` (what is judged,
+resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``runner``.
+"""
+
+from mtbench.gen_judgment.failures import failure_kind, is_transport_failure, kept_as_done
+from mtbench.gen_judgment.matches import (
+    Match,
+    PairMatch,
+    ResumeState,
+    SingleMatch,
+    Skip,
+    build_matches,
+    resume,
+)
+from mtbench.gen_judgment.plan import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TEMPERATURE,
+    JudgeConfig,
+    JudgePlan,
+    JudgeWork,
+    check_budget,
+    load_work,
+    plan_for,
+    plan_judging,
+)
+from mtbench.gen_judgment.prompts import (
+    PAIR_PROMPTS,
+    SINGLE_PROMPTS,
+    judge_messages,
+    needs_reference,
+    prompt_name,
+    render_pair,
+    render_single,
+)
+from mtbench.gen_judgment.results import JudgeSummary, pair_record, single_record
+from mtbench.gen_judgment.runner import judge, run_judging
+from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS", "DEFAULT_TEMPERATURE", "PAIR_PROMPTS", "SINGLE_PROMPTS",
+    "JudgeConfig", "JudgePlan", "JudgeSummary", "JudgeWork", "Match", "PairMatch", "ResumeState", "SingleMatch",
+    "Skip", "build_matches", "check_budget", "failure_kind", "game_winner", "is_transport_failure",
+    "judge", "judge_messages", "kept_as_done", "load_work", "needs_reference", "pair_record", "parse_rating",
+    "parse_verdict", "plan_for", "plan_judging", "prompt_name", "render_pair", "render_single", "resume",
+    "run_judging", "single_record",
+]

@@ -1,0 +1,50 @@
+"""What a failed judge call is: its kind (for counting) and whether a plain rerun tries it again (pure).
+
+A call's failure has a level (``ChatResult.level``, the runner's ``Level``), and the level decides:
+
+- TRANSPORT (the endpoint never answered: connection refused, closed or dropped, timeouts, 429/5xx after
+  every retry) says nothing about the match: no record is written, so a plain rerun judges it;
+- REQUEST (the endpoint refused this prompt: a 400, a malformed or empty reply after every retry) and
+  VERDICT (a reply with no verdict in it) are recorded with the reason and count as done: asking again
+  the same way gives the same answer (``--retry-failed`` asks again).
+
+Files written before that rule may hold transport failures as records; ``kept_as_done`` tells them by
+the reason the client wrote then, so a rerun judges those too.
+"""
+
+from __future__ import annotations
+
+from mtbench.records import PairJudgment, SingleJudgment
+
+# The client's words for a failure of the connection itself (``mtbench.client._transport_reason``).
+_TRANSPORT_KINDS = ("connection failed", "connection closed by the server before it replied",
+                    "connection dropped mid-reply", "timed out")
+
+
+def failure_kind(reason: str) -> str:
+    """A reason without its details, for counting: 'HTTP 500', 'timed out', 'unparseable', ..."""
+    head = reason.split(":", 1)[0].split(" (", 1)[0]
+    return "timed out" if head.startswith("timed out") else head
+
+
+def is_transport_failure(reason: str) -> bool:
+    """Whether a recorded failure reason means the endpoint never answered (the TRANSPORT level)."""
+    kind = failure_kind(reason)
+    if kind in _TRANSPORT_KINDS:
+        return True
+    status = kind.removeprefix("HTTP ")
+    return status != kind and status.isdigit() and (int(status) >= 500 or int(status) == 429)
+
+
+def record_reasons(record: SingleJudgment | PairJudgment) -> list[str]:
+    """The failure reasons in a record: none, one, or one per failed game ("game 1: X; game 2: Y")."""
+    if record.error is None:
+        return []
+    if isinstance(record, SingleJudgment):
+        return [record.error]
+    return [part.split(": ", 1)[-1] for part in record.error.split("; game ")]
+
+
+def kept_as_done(record: SingleJudgment | PairJudgment) -> bool:
+    """Whether a record on disk is a judgment a plain rerun skips: a success, or a verdict-level failure."""
+    return not any(is_transport_failure(reason) for reason in record_reasons(record))

@@ -1,0 +1,283 @@
+"""A judging run's configuration and its plan: what is loaded, what is left to judge, and what it costs.
+
+Planning calls nothing and writes nothing. ``load_work`` reads the inputs (questions, answers, prompts,
+references) and builds the matches; ``plan_for`` adds what the output file already holds. The runner
+reads the output only while it holds the file (see ``runner.judge``), so the plan it prints is the one
+it runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
+from mtbench.client import EndpointConfig
+from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
+from mtbench.errors import UserError
+from mtbench.gen_judgment.matches import JudgmentKey, Match, ResumeState, Skip, build_matches, resume
+from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
+from mtbench.records import (
+    Answer,
+    PairJudgment,
+    Question,
+    SingleJudgment,
+    latest_by_key,
+    load_answers,
+    load_pair_judgments,
+    load_questions,
+    load_single_judgments,
+)
+
+DEFAULT_TEMPERATURE = 0.0
+DEFAULT_MAX_TOKENS = 2048
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Everything one judging run needs; checks itself once, here (a bad value is a one-line UserError)."""
+
+    layout: BenchLayout
+    mode: Mode = Mode.SINGLE  # a mode's name is accepted and parsed
+    judge_file: Path | None = None  # None: data/judge_prompts.jsonl
+    judge_model: str = DEFAULT_JUDGE_MODEL
+    baseline_model: str = DEFAULT_BASELINE_MODEL
+    model_list: tuple[str, ...] | None = None  # None: every answer file
+    first_n: int | None = None
+    reference: str = DEFAULT_REFERENCE
+    parallel: int = 8
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    retry_failed: bool = False
+    price_input: float | None = None  # USD per 1M tokens
+    price_output: float | None = None
+    max_cost: float | None = None  # USD: refuse to start above this estimate
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode.parse(self.mode))
+        checks = [
+            (self.first_n is None or self.first_n >= 1, f"--first-n must be at least 1, got {self.first_n}"),
+            (self.parallel >= 1, f"--parallel must be at least 1, got {self.parallel}"),
+            (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}"),
+            (math.isfinite(self.temperature) and self.temperature >= 0,
+             f"--temperature must be 0 or more, got {self.temperature:g}"),
+            (bool(self.judge_model.strip()), "--judge-model must not be empty"),
+        ]
+        for flag, value in (("--price-input", self.price_input), ("--price-output", self.price_output),
+                            ("--max-cost", self.max_cost)):
+            checks.append((value is None or (math.isfinite(value) and value >= 0),
+                           f"{flag} must be 0 or more, got {value:g}" if value is not None else ""))
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    @property
+    def output(self) -> Path:
+        return self.layout.judgment_file(self.judge_model, self.mode)
+
+
+@dataclass(frozen=True)
+class JudgeWork:
+    """The matches of a run, built from its inputs alone (before the output file is read)."""
+
+    config: JudgeConfig
+    models: tuple[str, ...]
+    matches: tuple[Match, ...]
+    skips: tuple[Skip, ...]
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    config: JudgeConfig
+    models: tuple[str, ...]
+    output: Path
+    matches: int
+    resume: ResumeState
+    skips: tuple[Skip, ...]
+    api_calls: int
+    input_tokens: int  # estimated
+    output_tokens: int  # estimated
+    price: Price | None
+
+    @property
+    def estimated_cost(self) -> float | None:
+        return None if self.price is None else self.price.cost(self.input_tokens, self.output_tokens)
+
+    def describe(self) -> str:
+        c = self.config
+        r = self.resume
+        where = c.endpoint.resolved_base_url() or "the OpenAI API"
+        lines = [
+            f"judge: {c.judge_model} at {where}, mode {c.mode}"
+            + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
+            f"models ({len(self.models)}): {', '.join(self.models)}",
+            f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
+            + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")
+            + (f" ({r.failed_retried} failed before, retried)" if r.failed_retried else ""),
+        ]
+        if r.failed_kept:
+            lines.append(f"failed before and kept: {r.failed_kept} (use --retry-failed to judge them again)")
+        skipped = sum(len(s.question_ids) for s in self.skips)
+        if skipped:
+            lines.append(f"not judged ({skipped} model-questions):")
+            lines += [f"  {s.describe()}" for s in self.skips]
+        price = (
+            f"{c.judge_model} price unknown (give --price-input and --price-output)" if self.price is None
+            else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
+        )
+        lines += [
+            f"API calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
+            f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
+            f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
+            f"output: {self.output}",
+        ]
+        return "\n".join(lines)
+
+
+def _load_answers(layout: BenchLayout, models: Iterable[str]) -> dict[str, dict[int, Answer]]:
+    out = {}
+    for model in models:
+        path = layout.answer_file(model)
+        if not path.is_file():
+            known = ", ".join(layout.model_ids()) or "none"
+            raise UserError(f"no answers for model {model!r}: {path} does not exist (answer files: {known})")
+        out[model] = load_answers(path)
+    return out
+
+
+def _load_references(
+    layout: BenchLayout, name: str, questions: Sequence[Question]
+) -> dict[int, Answer] | None:
+    needed = [q for q in questions if needs_reference(q.category)]
+    if not needed:
+        return None
+    path = layout.reference_file(name)
+    if not path.is_file():
+        raise UserError(
+            f"reference answers {path} not found ({len(needed)} questions are judged against a reference): "
+            f"run `mtbench download`, or pick another file in {layout.reference_dir} with --reference NAME"
+        )
+    refs = load_answers(path)
+    for q in needed:
+        ref = refs.get(q.question_id)
+        if ref is None or len(ref.turns) < len(q.turns) or ref.failed:
+            raise UserError(f"{path}: no usable reference answer for question {q.question_id} ({q.category})")
+    return refs
+
+
+def _load_questions(config: JudgeConfig) -> list[Question]:
+    path = config.layout.question_file
+    if not path.is_file():
+        raise UserError(f"{path} not found: run `mtbench download` (or check --data-dir/--bench-name)")
+    questions = load_questions(path)
+    if not questions:
+        raise UserError(f"{path} holds no questions: run `mtbench download` again (or check --bench-name)")
+    if config.first_n is not None:
+        questions = questions[: config.first_n]  # FastChat's --first-n: the first n questions
+    return questions
+
+
+def _models(config: JudgeConfig) -> tuple[tuple[str, ...], list[str]]:
+    """The models judged, and every model whose answers are read (the baseline too)."""
+    layout = config.layout
+    if config.model_list:
+        models = tuple(dict.fromkeys(config.model_list))
+    else:
+        models = tuple(layout.model_ids())
+        if not models:
+            raise UserError(
+                f"no answer files in {layout.answer_dir}: generate answers first (mtbench gen-answer / gen-api-answer)"
+            )
+    needed = list(models)
+    if config.mode is Mode.PAIRWISE_BASELINE:
+        baseline = config.baseline_model
+        if not layout.answer_file(baseline).is_file():
+            raise UserError(
+                f"baseline answers {layout.answer_file(baseline)} not found "
+                f"(--baseline-model {baseline}); generate them or pick another baseline"
+            )
+        needed.append(baseline)
+        if not [m for m in models if m != baseline]:
+            raise UserError(f"--model-list has no model other than the baseline {baseline!r}")
+    if config.mode is Mode.PAIRWISE_ALL and len(models) < 2:
+        raise UserError(f"pairwise-all needs at least 2 models, got {len(models)}: {', '.join(models)}")
+    return models, list(dict.fromkeys(needed))
+
+
+def load_work(config: JudgeConfig) -> JudgeWork:
+    """Read the inputs and build every match; every problem with them is a UserError, before any write."""
+    layout = config.layout
+    questions = _load_questions(config)
+    models, needed = _models(config)
+    answers = _load_answers(layout, needed)
+    prompts = load_prompts(config.judge_file or layout.judge_prompts_file, config.mode)
+    references = _load_references(layout, config.reference, questions)
+    matches, skips = build_matches(
+        config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model,
+        judge_model=config.judge_model,
+    )
+    return JudgeWork(config, models, tuple(matches), tuple(skips))
+
+
+def load_existing(path: Path, mode: Mode) -> Mapping[JudgmentKey, SingleJudgment | PairJudgment]:
+    """The latest record per key already in the judgment file (none where there is no file)."""
+    if not path.is_file():
+        return {}
+    records: list[SingleJudgment] | list[PairJudgment] = (
+        load_pair_judgments(path) if mode.pairwise else load_single_judgments(path)
+    )
+    return latest_by_key(records, lambda r: r.key)
+
+
+def plan_for(work: JudgeWork) -> JudgePlan:
+    """What a run of ``work`` will call and cost, given what its output file holds now."""
+    config = work.config
+    output = config.output
+    state = resume(work.matches, load_existing(output, config.mode), retry_failed=config.retry_failed)
+    calls = input_tokens = 0
+    for match in state.todo:
+        for text in match.prompts:
+            calls += 1
+            input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
+    price = price_for(config.judge_model, input_price=config.price_input, output_price=config.price_output)
+    return JudgePlan(
+        config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
+        skips=work.skips, api_calls=calls, input_tokens=input_tokens,
+        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price,
+    )
+
+
+def plan_judging(config: JudgeConfig) -> JudgePlan:
+    """Load everything, build the matches, and work out what a run will call and cost. Calls nothing.
+
+    The plan reads the output file as it is now: a run holds the file before planning (``runner.judge``).
+    """
+    return plan_for(load_work(config))
+
+
+def check_budget(plan: JudgePlan, *, dry_run: bool = False) -> None:
+    """Refuse (UserError) a plan whose estimated cost is above ``--max-cost``, or cannot be known.
+
+    A dry run is refused the same way, so it says what the real run would do and exits as it would.
+    """
+    max_cost = plan.config.max_cost
+    if max_cost is None or plan.api_calls == 0:
+        return
+    cost = plan.estimated_cost
+    why = ""
+    if cost is None:
+        why = (
+            f"--max-cost {max_cost:g}: the price of {plan.config.judge_model} is unknown; "
+            "give --price-input and --price-output (USD per 1M tokens)"
+        )
+    elif cost > max_cost:
+        why = (
+            f"estimated cost {format_usd(cost)} is above --max-cost {format_usd(max_cost)}; "
+            "judge fewer models/questions (--model-list, --first-n) or raise --max-cost"
+        )
+    if why:
+        raise UserError(f"dry run: the real run would be refused: {why}" if dry_run else why)

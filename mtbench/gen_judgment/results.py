@@ -1,0 +1,134 @@
+"""From judge calls to records, and a run's summary: what was judged, what failed and why, what it cost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mtbench.client import ChatResult
+from mtbench.cost import format_usd
+from mtbench.gen_judgment.failures import failure_kind, record_reasons
+from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
+from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
+from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.runner import Level, Outcome
+
+
+@dataclass(frozen=True)
+class JudgeSummary:
+    written: int
+    failures: Mapping[str, int]  # kind -> count, over written records (verdict-level failures)
+    unanswered: Mapping[str, int]  # kind -> count, over matches whose call never got an answer (not written)
+    calls: int
+    attempts: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    elapsed_s: float
+
+    def describe(self) -> str:
+        lines = [
+            f"judged {self.written} match(es) in {self.elapsed_s:.1f}s: {self.calls} API calls "
+            f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
+            f"completion tokens, cost {format_usd(self.cost)}",
+        ]
+        lines += _section(
+            self.failures, "failed: {n} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
+            "and the reason; rerun with --retry-failed to judge them again):",
+        )
+        lines += _section(
+            self.unanswered, "not judged: {n} match(es) got no answer from the judge after every retry "
+            "(nothing written for them; rerun the same command to judge them):",
+        )
+        return "\n".join(lines)
+
+
+def _section(counts: Mapping[str, int], header: str) -> list[str]:
+    """A header with the total, then one line per reason, most frequent first; nothing when none."""
+    total = sum(counts.values())
+    if not total:
+        return []
+    return [header.format(n=total)] + [f"  {n} x {reason}" for reason, n in sorted(counts.items(), key=lambda x: -x[1])]
+
+
+def match_outcome(match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int) -> Outcome:
+    """What the calls of one match come to, for the runner: its record (None when the judge never
+    answered: such a match is not recorded, so a rerun judges it) and how it ended."""
+    failed = [r for r in results if r.failure is not None]
+    if any(r.level is Level.TRANSPORT for r in failed):
+        return Outcome(None, Level.TRANSPORT, next(r.error for r in failed if r.level is Level.TRANSPORT), results)
+    record = (
+        single_record(match, results[0], temperature, max_tokens) if isinstance(match, SingleMatch)
+        else pair_record(match, results[0], results[1], temperature, max_tokens)
+    )
+    if failed:
+        return Outcome(record, Level.REQUEST, failed[0].error, results)
+    if record.error is not None:
+        return Outcome(record, Level.VERDICT, record.error, results)
+    return Outcome(record, calls=results)
+
+
+def record_failure_kinds(record: SingleJudgment | PairJudgment) -> list[str]:
+    """The failure kinds in a record, one per failed call, for the summary's counts."""
+    return [failure_kind(reason) for reason in record_reasons(record)]
+
+
+def _call_extra(result: ChatResult) -> dict[str, Any]:
+    extra = result.usage()
+    if result.model:
+        extra["model"] = result.model
+    return extra
+
+
+def single_record(match: SingleMatch, result: ChatResult, temperature: float, max_tokens: int) -> SingleJudgment:
+    """The judgment record of one call: the score, or None with the reason."""
+    score = error = None
+    if result.ok:
+        score = parse_rating(result.text)
+        if score is None:
+            error = "unparseable: no [[rating]] in the judge's reply"
+    else:
+        error = result.error
+    extra = {
+        "judge_call": _call_extra(result),
+        "reference": match.reference,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    return SingleJudgment(
+        question_id=match.question_id, model=match.model, judge=match.judge,
+        user_prompt=match.user_prompt, judgment=result.text or "", score=score, turn=match.turn,
+        tstamp=time.time(), error=error, extra=extra,
+    )
+
+
+def pair_record(
+    match: PairMatch, g1: ChatResult, g2: ChatResult, temperature: float, max_tokens: int
+) -> PairJudgment:
+    """The record of both games; a game with no verdict has winner "error" and its reason in ``error``."""
+    winners, errors = [], []
+    for game, result in ((1, g1), (2, g2)):
+        if result.ok:
+            verdict = parse_verdict(result.text, match.prompt.output_format)
+            winners.append(game_winner(verdict, game))
+            if verdict is None:
+                errors.append(f"game {game}: unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply")
+        else:
+            winners.append("error")
+            errors.append(f"game {game}: {result.error}")
+    extra = {
+        "g1_judge_call": _call_extra(g1),
+        "g2_judge_call": _call_extra(g2),
+        "reference": match.reference,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    return PairJudgment(
+        question_id=match.question_id, model_1=match.model_1, model_2=match.model_2,
+        g1_winner=winners[0], g2_winner=winners[1], judge=match.judge,
+        g1_user_prompt=match.g1_user_prompt, g1_judgment=g1.text or "",
+        g2_user_prompt=match.g2_user_prompt, g2_judgment=g2.text or "",
+        turn=match.turn, tstamp=time.time(), error="; ".join(errors) or None, extra=extra,
+    )

@@ -1,0 +1,150 @@
+"""Running a judging plan: one output file held for the whole run, a preflight, then the calls.
+
+The order is what keeps two runs from paying twice: the output file is locked first, then what it
+holds is read, then the plan is made, printed and run. A second run on the same file is refused with
+one line before it reads anything (``records.exclusive_output``).
+
+The calls go through the shared fan-out runner (``mtbench.runner``), so the judge stops when
+gen-api-answer would: a failed first match (probe), or a streak of matches the endpoint never answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from mtbench.client import ChatClient
+from mtbench.errors import RunFailed
+from mtbench.gen_judgment.failures import failure_kind
+from mtbench.gen_judgment.matches import Match, SingleMatch
+from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, check_budget, load_work, plan_for
+from mtbench.gen_judgment.prompts import judge_messages
+from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
+from mtbench.records import JsonlWriter, PairJudgment, SingleJudgment, exclusive_output
+from mtbench.runner import Outcome, ProbeFailed, Runner
+
+log = logging.getLogger("mtbench")
+
+
+class _LazyWriter:
+    """Appends records, opening the file only for the first one: a run that writes nothing (a refused
+    key, an endpoint that never answers) leaves no empty file that would list the judge."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack):
+        self.path = path
+        self._stack = stack
+        self._writer: JsonlWriter | None = None
+        self.written = 0
+
+    def write(self, record: SingleJudgment | PairJudgment) -> None:
+        if self._writer is None:
+            self._writer = self._stack.enter_context(JsonlWriter(self.path))
+        self._writer.write(record)
+        self.written += 1
+
+
+async def _preflight(client: ChatClient, judge_model: str) -> None:
+    """One GET /models: an endpoint that is down or refuses the key stops the run here, in seconds."""
+    served = await client.list_models()
+    if served is not None and judge_model not in served:
+        shown = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
+        log.warning("%s does not list the judge model %r (it lists %s); trying it anyway",
+                    client.base_url, judge_model, shown or "no model")
+
+
+def _label(match: Match) -> str:
+    who = match.model if isinstance(match, SingleMatch) else f"{match.model_1} vs {match.model_2}"
+    return f"question {match.question_id} turn {match.turn} ({who})"
+
+
+async def _run(plan: JudgePlan) -> JudgeSummary:
+    config = plan.config
+    started = time.monotonic()
+    failures: Counter[str] = Counter()
+    unanswered: Counter[str] = Counter()
+    sent = 0
+
+    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
+        await _preflight(client, config.judge_model)
+
+        async def work(match: Match) -> Outcome[SingleJudgment | PairJudgment | None]:
+            nonlocal sent
+            results = []
+            # The two games of a pair one after the other, as FastChat: --parallel bounds requests in flight.
+            for text in match.prompts:
+                sent += 1
+                results.append(await client.chat(
+                    config.judge_model, judge_messages(match.prompt, text),
+                    temperature=config.temperature, max_tokens=config.max_tokens,
+                ))
+            return match_outcome(match, results, config.temperature, config.max_tokens)
+
+        runner: Runner[Match, SingleJudgment | PairJudgment | None] = Runner(
+            work, parallel=config.parallel, noun="match", label=_label, desc="judging", unit="match",
+            progress=config.progress,
+        )
+        with contextlib.ExitStack() as files:
+            writer = _LazyWriter(plan.output, files)
+            try:
+                async with contextlib.aclosing(runner.run(plan.resume.todo)) as results:
+                    async for _, outcome in results:
+                        if outcome.value is None:
+                            unanswered[failure_kind(outcome.reason or "")] += 1
+                        else:
+                            writer.write(outcome.value)
+                            failures.update(record_failure_kinds(outcome.value))
+            except RunFailed as e:
+                hint = f" (is {client.base_url} serving {config.judge_model!r}?)" if isinstance(e, ProbeFailed) else ""
+                saved = (f"{writer.written} judgment(s) saved to {plan.output}" if writer.written
+                         else "nothing written")
+                raise type(e)(
+                    f"{e}{hint}; stopped after {sent} judge request(s), {saved}; "
+                    "fix the cause and rerun the same command to resume"
+                ) from None
+
+    usage = runner.usage
+    cost = None if plan.price is None else plan.price.cost(usage.prompt_tokens, usage.completion_tokens)
+    return JudgeSummary(
+        written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
+        attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        cost=cost, elapsed_s=time.monotonic() - started,
+    )
+
+
+def run_judging(plan: JudgePlan) -> JudgeSummary:
+    """Judge every match the plan has left to do, appending each record the moment it is made.
+
+    A kill at any moment loses only the calls in flight; a rerun skips what is on disk. The caller holds
+    the output file (``judge`` does); this only writes.
+    """
+    if not plan.resume.todo:
+        return JudgeSummary(0, {}, {}, 0, 0, 0, 0, 0.0 if plan.price else None, 0.0)
+    return asyncio.run(_run(plan))
+
+
+def judge(config: JudgeConfig, *, dry_run: bool = False, announce: Callable[[str], None] = print) -> JudgeSummary | None:
+    """``mtbench judge``: hold the output, read what is done, plan, ``announce`` the plan, then run it.
+
+    A dry run plans from the file as it is, announces, and is refused by ``--max-cost`` exactly as the
+    real run would be. Returns None when nothing was run.
+    """
+    work = load_work(config)  # the inputs' problems first: nothing is created for a bad --data-dir
+    if dry_run:
+        plan = plan_for(work)
+        announce(plan.describe())
+        check_budget(plan, dry_run=True)
+        return None
+    with exclusive_output(config.output, "judge"):
+        plan = plan_for(work)
+        announce(plan.describe())
+        check_budget(plan)
+        if not plan.resume.todo:
+            announce("nothing to judge: every match is already in the output file")
+            return None
+        config.endpoint.api_key()  # a missing key is a user error before anything starts
+        return run_judging(plan)
