@@ -1,30 +1,49 @@
 """The one client for OpenAI-compatible endpoints (answers and judgments alike).
 
-One retry policy (exponential backoff with full jitter, ``Retry-After`` honoured, 429/5xx/timeouts/
-dropped connections retried, other 4xx never), one bounded-concurrency runner, one usage meter.
-A request that still fails is a value (``ChatResult.error``), so a run records it and goes on; an
-error that would fail every request the same way (bad key, unknown model, wrong URL) raises
-``EndpointFatal`` at once, so a bad key stops a run after its first call, not after thousands.
+One retry policy (exponential backoff with full jitter seeded per process, ``Retry-After`` honoured
+when it is a finite number of seconds or an HTTP date, else ignored), one usage meter
+(``mtbench.runner.UsageMeter``). What is retried: 429, 408, 409 and 5xx, timeouts, refused, closed
+and dropped connections, and a 200 that is no usable completion (not JSON, no choices, null or blank
+content: a proxy's error page or a server hiccup, as likely to pass on a retry as a 5xx). Other 4xx
+are never retried.
+
+A call is a ``ChatResult``: a reply (``ok``, ``text`` non-blank) or a ``CallFailure`` (``text`` is
+"", ``error`` says why, ``failure.kind`` says what kind: transport, HTTP status, malformed, empty),
+never both. A failure is a value, so a run records it and goes on; ``result.level`` tells the runner
+whether it was the endpoint that failed. An error that would fail every request the same way (bad
+key, unknown model, wrong URL) raises ``EndpointFatal`` at once, so a bad key stops a run after its
+first call, not after thousands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import email.utils
 import json
 import logging
+import math
 import os
 import random
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import httpx2
 import openai
 
+from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion
 from mtbench.errors import RunFailed, UserError
+from mtbench.runner import UsageMeter, run_bounded
+
+__all__ = [
+    "CallFailure", "ChatClient", "ChatResult", "EndpointConfig", "EndpointFatal", "FailureKind",
+    "RetryPolicy", "UsageMeter", "run_bounded",
+]
 
 log = logging.getLogger("mtbench")
 
@@ -44,25 +63,51 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
 
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise UserError(f"--max-retries must be 0 or more, got {self.max_retries}")
+        if not (0 <= self.base_delay <= self.max_delay):
+            raise UserError(f"retry delays must be 0 <= base <= max, got {self.base_delay:g} and {self.max_delay:g}")
+
     def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number ``retry`` (0-based).
 
         A server's ``Retry-After`` wins (it knows its rate window); otherwise full jitter spreads
         many concurrent clients that failed together, so they don't all come back at once.
         """
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after):
             return min(max(retry_after, 0.0), self.max_delay)
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
 
 
+def check_base_url(url: str, flag: str) -> None:
+    """A base URL is http(s)://HOST[...]: ``localhost:8401`` parses as scheme 'localhost', no host."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{flag} must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1; got {url!r}")
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
-    """Where to send requests. The key is read from the environment variable named here, never stored."""
+    """Where to send requests. The key is read from the environment variable named here, never stored.
+
+    Checks itself once: the base URL (the one given, else $OPENAI_BASE_URL), a positive timeout.
+    ``url_flag`` names the flag in that error (the judge's is --judge-base-url).
+    """
 
     base_url: str | None = None  # None: $OPENAI_BASE_URL, else the OpenAI API
     api_key_env: str = DEFAULT_API_KEY_ENV
     timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    url_flag: str = field(default="--base-url", compare=False)
+
+    def __post_init__(self) -> None:
+        if not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise UserError(f"--timeout must be a number of seconds more than 0, got {self.timeout:g}")
+        if self.base_url:
+            check_base_url(self.base_url, self.url_flag)
+        elif url := self.resolved_base_url():
+            check_base_url(url, "$OPENAI_BASE_URL")
 
     def resolved_base_url(self) -> str | None:
         return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -78,76 +123,33 @@ class EndpointConfig:
         )
 
 
-@dataclass(frozen=True)
-class ChatResult:
-    """One chat completion, or why there is none. ``text`` is None exactly when ``error`` is set."""
-
-    text: str | None
-    error: str | None = None
-    model: str | None = None  # the model name the endpoint reports
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    latency_s: float = 0.0
-    attempts: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def usage(self) -> dict[str, Any]:
-        """The fields a record keeps about this call."""
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_s": round(self.latency_s, 3),
-            "attempts": self.attempts,
-        }
-
-
-@dataclass
-class UsageMeter:
-    """Totals over a run: what was called, what it cost in tokens, what failed."""
-
-    calls: int = 0
-    attempts: int = 0
-    failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, result: ChatResult) -> None:
-        self.calls += 1
-        self.attempts += result.attempts
-        self.failures += 0 if result.ok else 1
-        self.prompt_tokens += result.prompt_tokens or 0
-        self.completion_tokens += result.completion_tokens or 0
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """One attempt that failed: why, whether another attempt may succeed, and when the server allows it."""
-
-    reason: str
-    retryable: bool
-    retry_after: float | None = None
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Seconds the server asks us to wait, or None where it says nothing usable (then: normal backoff)."""
     if not headers:
         return None
     if ms := headers.get("retry-after-ms"):
         try:
-            return float(ms) / 1000
+            return _finite(float(ms) / 1000)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return float(value)
+        return _finite(float(value))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(value)  # the HTTP-date form
-        return None if when is None else when.timestamp() - time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp() - time.time()
 
 
 def _redact(text: str, secret: str) -> str:
@@ -166,13 +168,16 @@ class ChatClient:
     the run's concurrency: the SDK's default httpx transport keeps 100 connections alive and costs about
     2.4 ms of CPU per call at 256 in flight, aiohttp about 0.7 ms. Replies are read as bytes and parsed
     once, here, instead of into the SDK's typed objects (the other third of a call's CPU).
+
+    ``seed`` fixes the retry jitter (tests); by default each process draws its own, so many runs that
+    failed together do not retry on the same schedule.
     """
 
-    def __init__(self, config: EndpointConfig, *, seed: int = 0, max_connections: int = 100):
+    def __init__(self, config: EndpointConfig, *, seed: int | None = None, max_connections: int = 100):
         self.config = config
         self._key = config.api_key()
-        self._rng = random.Random(seed)
-        self.meter = UsageMeter()
+        self._rng = random.Random(seed)  # None: seeded from os.urandom
+        self.meter = UsageMeter()  # every call of this client; the runner's meter counts the same calls per run
         pool = max(100, max_connections)
         self._client = openai.AsyncOpenAI(
             api_key=self._key,
@@ -187,7 +192,7 @@ class ChatClient:
     async def __aenter__(self) -> ChatClient:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self._client.close()
 
     @property
@@ -208,9 +213,10 @@ class ChatClient:
                 self._raise_fatal(e.status_code, _error_text(e.response.content))
             return None  # no listing here (404/405) or a hiccup: the first chat call will tell
         except openai.APIConnectionError as e:  # APITimeoutError included
-            if _timed_out(e):
+            reason, timed_out = _transport_reason(e, timeout)
+            if timed_out:
                 raise EndpointFatal(f"{self.base_url}: no answer within {timeout:g}s") from None
-            raise EndpointFatal(_redact(f"cannot reach {self.base_url}: {_cause(e)}", self._key)) from None
+            raise EndpointFatal(_redact(f"cannot reach {self.base_url}: {reason}", self._key)) from None
         except (openai.APIResponseValidationError, ValueError):
             return None
         return [m.id for m in getattr(page, "data", None) or [] if getattr(m, "id", None)]
@@ -235,20 +241,23 @@ class ChatClient:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(body)
-            if isinstance(outcome, _Failure) and outcome.retryable and attempt <= policy.max_retries:
-                wait = policy.delay(attempt - 1, outcome.retry_after, self._rng)
-                log.debug("retrying in %.2fs after: %s", wait, _redact(outcome.reason, self._key))
+            result, retry_after = await self._attempt(body)
+            failure = result.failure
+            if failure is not None and failure.retryable and attempt <= policy.max_retries:
+                wait = policy.delay(attempt - 1, retry_after, self._rng)
+                log.debug("retrying in %.2fs after: %s", wait, _redact(failure.reason, self._key))
                 await asyncio.sleep(wait)
                 continue
-            if isinstance(outcome, _Failure):
-                reason = outcome.reason if not outcome.retryable else f"{outcome.reason} (gave up after {attempt} attempts)"
-                outcome = ChatResult(text=None, error=_redact(reason, self._key))
-            result = dataclasses.replace(outcome, latency_s=time.monotonic() - started, attempts=attempt)
+            if failure is not None:
+                reason = f"{failure.reason} (gave up after {attempt} attempts)" if failure.retryable else failure.reason
+                failure = dataclasses.replace(failure, reason=_redact(reason, self._key))
+            result = dataclasses.replace(result, failure=failure, latency_s=time.monotonic() - started,
+                                         attempts=attempt)
             self.meter.add(result)
             return result
 
-    async def _attempt(self, body: dict[str, Any]) -> ChatResult | _Failure:
+    async def _attempt(self, body: dict[str, Any]) -> tuple[ChatResult, float | None]:
+        """One request: its result, and the server's Retry-After where it sent one."""
         try:
             raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
         except openai.APIStatusError as e:
@@ -256,42 +265,60 @@ class ChatClient:
             detail = _short(_error_text(e.response.content))
             if status in FATAL_STATUS:
                 self._raise_fatal(status, detail)
-            retryable = status == 408 or status == 409 or status == 429 or status >= 500
-            return _Failure(f"HTTP {status}: {detail}", retryable, _retry_after(e.response.headers))
+            failure = CallFailure(FailureKind.HTTP, f"HTTP {status}: {detail}", status)
+            return ChatResult(failure=failure), _retry_after(e.response.headers)
         except openai.APIConnectionError as e:  # APITimeoutError included
-            if _timed_out(e):
-                return _Failure(f"timed out after {self.config.timeout:g}s", True)
-            return _Failure(f"connection failed: {_cause(e)}", True)
+            reason, _ = _transport_reason(e, self.config.timeout)
+            return ChatResult(failure=CallFailure(FailureKind.TRANSPORT, reason)), None
         try:
             obj = json.loads(raw)
         except ValueError as e:  # not JSON, or not UTF-8: a proxy's error page, a cut body
-            return _Failure(f"malformed response: {_short(str(e))}", True)
-        return _parse_response_json(obj)
+            return ChatResult(failure=CallFailure(FailureKind.MALFORMED, f"malformed response: {_json_error(e)}")), None
+        return parse_completion(obj), None
 
-    def _raise_fatal(self, status: int, detail: str):
+    def _raise_fatal(self, status: int, detail: str) -> NoReturn:
         raise EndpointFatal(
             _redact(f"{self.base_url}: HTTP {status}, {FATAL_STATUS[status]}: {_short(detail)}", self._key)
         ) from None
 
 
-def _root(e: BaseException) -> BaseException:
-    while e.__cause__ is not None:
-        e = e.__cause__
-    return e
+def _chain(e: BaseException) -> list[BaseException]:
+    links = [e]
+    while links[-1].__cause__ is not None and len(links) < 20:
+        links.append(links[-1].__cause__)
+    return links
 
 
-def _timed_out(e: openai.APIConnectionError) -> bool:
-    """Whether the endpoint was reached but did not answer in time. The aiohttp transport reports a
-    refused connection as a connect *timeout*, so the root cause decides, not the SDK's class."""
-    root = _root(e)
-    if isinstance(root, TimeoutError):  # asyncio's and aiohttp's socket timeouts alike
-        return True
-    return isinstance(e, openai.APITimeoutError) and not isinstance(root, OSError)
+def _transport_reason(e: openai.APIConnectionError, timeout: float) -> tuple[str, bool]:
+    """What went wrong on the wire, in words, and whether it was a timeout.
+
+    The SDK's class says little: the aiohttp transport reports a refused or closed connection as a
+    connect *timeout*, and a body cut short as an HTTP 400 "Not enough data". The root causes decide.
+    """
+    import aiohttp
+
+    links = _chain(e)
+    for link in links:
+        if isinstance(link, aiohttp.ServerDisconnectedError):
+            return "connection closed by the server before it replied", False
+        if isinstance(link, aiohttp.ClientPayloadError):
+            got = re.search(r"received \d+ of \d+ bytes", " ".join(map(str, links)))
+            return "connection dropped mid-reply" + (f" ({got.group()})" if got else ""), False
+    root = links[-1]
+    timed_out = isinstance(root, TimeoutError) or (
+        isinstance(e, openai.APITimeoutError) and not isinstance(root, OSError)
+    )
+    if timed_out:
+        return f"timed out after {timeout:g}s", True
+    return f"connection failed: {_short(str(root) or type(root).__name__)}", False
 
 
-def _cause(e: Exception) -> str:
-    root = _root(e)
-    return _short(str(root) or type(root).__name__)
+def _json_error(e: ValueError) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        # its msg may end in " at" ("Unterminated string starting at"): no second "at"
+        where = f"line {e.lineno} column {e.colno}"
+        return f"not JSON: {e.msg} {where}" if e.msg.endswith(" at") else f"not JSON: {e.msg} at {where}"
+    return f"not JSON: {_short(str(e))}"
 
 
 def _error_text(raw: bytes) -> str:
@@ -308,75 +335,3 @@ def _error_text(raw: bytes) -> str:
         if isinstance(inner, str):
             return inner
     return text
-
-
-def _parse_response_json(obj: Any) -> ChatResult:
-    """A decoded completion body as a result; a 200 that is no completion is a failure value."""
-    choices = obj.get("choices") if isinstance(obj, dict) else None
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        return ChatResult(text=None, error=f"malformed response: no choices in {_short(json.dumps(obj), 120)}")
-    choice = choices[0]
-    message = choice.get("message")
-    text = message.get("content") if isinstance(message, dict) else None
-    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
-
-    def count(key: str) -> int | None:
-        value = usage.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    model = obj.get("model")
-    common = dict(
-        model=model if isinstance(model, str) else None,
-        prompt_tokens=count("prompt_tokens"),
-        completion_tokens=count("completion_tokens"),
-        finish_reason=choice.get("finish_reason"),
-    )
-    if not isinstance(text, str) or not text.strip():
-        return ChatResult(text=None, error="empty reply", **common)
-    return ChatResult(text=text, **common)
-
-
-# ---------------------------------------------------------------------------------------------------
-# bounded concurrency: the one place runs fan out
-
-T = TypeVar("T")
-U = TypeVar("U")
-
-
-async def run_bounded(
-    items: Iterable[T],
-    work: Callable[[T], Awaitable[U]],
-    *,
-    parallel: int,
-) -> AsyncIterator[tuple[T, U]]:
-    """Run ``work`` over ``items`` with at most ``parallel`` in flight; yield (item, result) as each ends.
-
-    Results come in completion order, so the caller can write each one the moment it exists. An
-    exception from ``work`` (e.g. ``EndpointFatal``) cancels everything still running and propagates.
-    """
-    if parallel < 1:
-        raise UserError(f"--parallel must be at least 1, got {parallel}")
-    iterator = iter(items)
-    pending: dict[asyncio.Task, T] = {}
-
-    def refill() -> None:
-        while len(pending) < parallel:
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-            pending[asyncio.ensure_future(work(item))] = item
-
-    refill()
-    try:
-        while pending:
-            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                item = pending.pop(task)
-                yield item, task.result()
-            refill()
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)

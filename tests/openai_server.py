@@ -33,6 +33,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a hang, when longer than the client's timeout)
     drop: bool = False  # close the connection without answering
+    cut_after: int | None = None  # send the status, headers and this many body bytes, then reset
 
 
 def completion(content: str | None, *, model: str = "scripted-model", prompt_tokens: int = 11,
@@ -119,11 +120,25 @@ class OpenAITestServer:
             assert request.transport is not None
             request.transport.abort()
             raise ConnectionResetError("dropped by script")
+        if reply.cut_after is not None:
+            return await self._cut(request, reply)
         if isinstance(reply.body, (dict, list)):
             return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         data = reply.body.encode() if isinstance(reply.body, str) else (reply.body or b"")
         return web.Response(body=data, status=reply.status, headers=reply.headers,
                             content_type="application/json")
+
+    async def _cut(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        """A reply that dies mid-body: a Content-Length it never reaches, then a reset connection."""
+        body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        response = web.StreamResponse(status=reply.status, headers={**reply.headers, "Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: reply.cut_after])
+        await asyncio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()
+        raise ConnectionResetError("cut by script")
 
     async def _models(self, request: web.Request) -> web.Response:
         with self._lock:

@@ -8,8 +8,18 @@ import time
 
 import pytest
 
-from mtbench.client import ChatClient, EndpointConfig, EndpointFatal, RetryPolicy, run_bounded
+from mtbench.client import (
+    CallFailure,
+    ChatClient,
+    ChatResult,
+    EndpointConfig,
+    EndpointFatal,
+    FailureKind,
+    RetryPolicy,
+    run_bounded,
+)
 from mtbench.errors import UserError
+from mtbench.runner import Level
 from tests.openai_server import Reply, completion, error
 
 FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=2.0)
@@ -58,7 +68,7 @@ def test_5xx_is_retried(openai_server, status):
 def test_gives_up_after_max_retries_with_a_reason(openai_server):
     openai_server.responder = lambda body: error(500, "always broken")
     result, meter = chat(openai_server)
-    assert not result.ok and result.text is None
+    assert not result.ok and result.text == ""
     assert "HTTP 500" in result.error and "always broken" in result.error and "4 attempts" in result.error
     assert len(openai_server.chat_requests) == 4 and meter.failures == 1
 
@@ -77,22 +87,52 @@ def test_dropped_connection_is_retried(openai_server):
     assert result.text == "after drop" and result.attempts == 2
 
 
+def test_transport_failures_say_what_happened_on_the_wire(openai_server):
+    openai_server.enqueue(Reply(drop=True))
+    result, _ = chat(openai_server, timeout=2.0, retry=RetryPolicy(max_retries=0))
+    assert result.error == "connection closed by the server before it replied (gave up after 1 attempts)"
+    assert result.failure.kind is FailureKind.TRANSPORT and result.level is Level.TRANSPORT
+    openai_server.enqueue(Reply(cut_after=20, body=completion("hello there " * 20).body))
+    result, _ = chat(openai_server, retry=RetryPolicy(max_retries=0))
+    assert result.error.startswith("connection dropped mid-reply (received 20 of ")
+    assert "400" not in result.error and result.level is Level.TRANSPORT
+    openai_server.enqueue(Reply(delay=2.0, body=completion("late").body))
+    result, _ = chat(openai_server, timeout=0.3, retry=RetryPolicy(max_retries=0))
+    assert result.error.startswith("timed out after 0.3s") and result.level is Level.TRANSPORT
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-inf", "Wed, 21 Oct 2015 07:28:00 GMT", "1e999"])
+def test_an_unusable_retry_after_falls_back_to_the_normal_backoff(openai_server, value):
+    openai_server.enqueue(error(429, "slow down", {"Retry-After": value}), error(503, headers={"Retry-After-Ms": "nan"}),
+                          "done")
+    started = time.monotonic()
+    result, _ = chat(openai_server, retry=RetryPolicy(max_retries=3, base_delay=0.01, max_delay=5.0))
+    assert result.text == "done" and result.attempts == 3
+    assert time.monotonic() - started < 1.5, "slept on a Retry-After that says nothing"
+
+
 def test_malformed_body_is_a_failure_not_a_crash(openai_server):
-    openai_server.responder = lambda body: Reply(body="{not json")
+    openai_server.responder = lambda body: Reply(body='{"choices": [{"message": {"content": "abc')
     result, _ = chat(openai_server)
-    assert not result.ok and "malformed" in result.error
+    assert not result.ok and result.failure.kind is FailureKind.MALFORMED
+    assert result.error.startswith("malformed response: not JSON: Unterminated string starting at line 1")
+    assert "at at" not in result.error and "gave up after 4 attempts" in result.error
 
 
-def test_a_200_without_choices_is_a_failure_value(openai_server):
-    openai_server.enqueue(Reply(body={"id": "x"}))
+@pytest.mark.parametrize("reply, kind, reason", [
+    (Reply(body={"id": "x"}), FailureKind.MALFORMED, "malformed response: no choices in"),
+    (Reply(body={"choices": []}), FailureKind.MALFORMED, "malformed response: no choices in"),
+    (completion(""), FailureKind.EMPTY, "empty reply: the content is blank"),
+    (completion(None), FailureKind.EMPTY, "empty reply: the content is null"),
+])
+def test_a_200_that_is_no_completion_is_retried_like_malformed_json(openai_server, reply, kind, reason):
+    openai_server.enqueue(reply, "second try")
     result, _ = chat(openai_server)
-    assert not result.ok and result.error.startswith("malformed response: no choices") and result.attempts == 1
-
-
-def test_empty_content_is_a_failure_value(openai_server):
-    openai_server.enqueue(completion(""))
+    assert result.ok and result.text == "second try" and result.attempts == 2
+    openai_server.responder = lambda body: reply
     result, _ = chat(openai_server)
-    assert not result.ok and result.error == "empty reply" and result.attempts == 1
+    assert not result.ok and result.failure.kind is kind and result.error.startswith(reason)
+    assert result.error.endswith("(gave up after 4 attempts)") and result.level is Level.REQUEST
 
 
 def test_400_is_not_retried(openai_server):
@@ -122,6 +162,50 @@ def test_missing_key_for_the_openai_api_is_a_user_error(monkeypatch):
 def test_self_hosted_endpoint_needs_no_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     assert EndpointConfig(base_url="http://127.0.0.1:1/v1").api_key() == "no-key"
+
+
+def test_each_client_draws_its_own_jitter_unless_seeded(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    config = EndpointConfig(base_url="http://127.0.0.1:1/v1")
+    policy = RetryPolicy(base_delay=10.0, max_delay=60.0)
+
+    def schedule(**kwargs) -> list[float]:
+        return [policy.delay(n, None, ChatClient(config, **kwargs)._rng) for n in range(4)]
+
+    assert schedule() != schedule(), "two processes that failed together would retry in lockstep"
+    assert schedule(seed=7) == schedule(seed=7)
+
+
+@pytest.mark.parametrize("url", ["localhost:8401", "localhost:8401/v1", "ftp://host/v1", "http://", "http:///v1", "127.0.0.1"])
+def test_a_base_url_needs_a_scheme_and_a_host(url):
+    with pytest.raises(UserError, match="--judge-base-url must be an http:// or https:// URL with a host"):
+        EndpointConfig(base_url=url, url_flag="--judge-base-url")
+
+
+def test_a_bad_base_url_in_the_environment_is_named(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8000")
+    with pytest.raises(UserError, match=r"\$OPENAI_BASE_URL must be"):
+        EndpointConfig()
+    assert EndpointConfig(base_url="https://api.example.com/v1").resolved_base_url() == "https://api.example.com/v1"
+
+
+def test_settings_check_themselves():
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(UserError, match="--timeout must be"):
+            EndpointConfig(timeout=bad)
+    with pytest.raises(UserError, match="--max-retries must be 0 or more, got -1"):
+        RetryPolicy(max_retries=-1)
+
+
+def test_a_result_is_a_reply_or_a_failure_never_both():
+    with pytest.raises(ValueError):
+        ChatResult()
+    with pytest.raises(ValueError):
+        ChatResult(text="hi", failure=CallFailure(FailureKind.EMPTY, "x"))
+    failed = ChatResult(failure=CallFailure(FailureKind.HTTP, "HTTP 400: no", 400))
+    assert (failed.ok, failed.text, failed.error, failed.level) == (False, "", "HTTP 400: no", Level.REQUEST)
+    assert ChatResult(failure=CallFailure(FailureKind.HTTP, "HTTP 502", 502)).level is Level.TRANSPORT
+    assert ChatResult(text="hi").level is Level.OK
 
 
 def test_backoff_is_jittered_capped_and_yields_to_retry_after():

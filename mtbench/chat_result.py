@@ -1,0 +1,124 @@
+"""What one chat call came to: a reply or a typed failure, and how a 200's body becomes one.
+
+The retry rule lives with the failure kinds (``CallFailure.retryable``): transport failures, 408/409/
+429/5xx, and a 200 that is no usable completion (not JSON, no choices, null or blank content) are
+retried; other statuses are not.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mtbench.runner import Level
+
+RETRY_STATUS = {408, 409, 429}
+
+
+class FailureKind(enum.Enum):
+    """Why a call has no reply (a fatal status is no result: it raises ``EndpointFatal``)."""
+
+    TRANSPORT = "transport"  # refused, closed or dropped connection, timeout
+    HTTP = "http"  # an error status that is not fatal: 400, 422, 429, 5xx
+    MALFORMED = "malformed"  # a 200 that is no completion: not JSON, no choices
+    EMPTY = "empty"  # a completion whose content is null or blank
+
+
+@dataclass(frozen=True)
+class CallFailure:
+    kind: FailureKind
+    reason: str
+    status: int | None = None  # the HTTP status of an HTTP failure
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind is not FailureKind.HTTP:
+            return True
+        return self.status is not None and (self.status in RETRY_STATUS or self.status >= 500)
+
+    @property
+    def endpoint_down(self) -> bool:
+        """The endpoint failed, not this request: no connection, no answer in time, 5xx or 429."""
+        if self.kind is FailureKind.TRANSPORT:
+            return True
+        return self.kind is FailureKind.HTTP and self.status is not None and (self.status >= 500 or self.status == 429)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One chat completion: a reply (``text`` non-blank, ``failure`` None) or a failure (``text`` "")."""
+
+    text: str = ""
+    failure: CallFailure | None = None
+    model: str | None = None  # the model name the endpoint reports
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    latency_s: float = 0.0
+    attempts: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.failure is None) != bool(self.text.strip()):
+            raise ValueError("a ChatResult is either a non-blank reply or a failure")
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def error(self) -> str | None:
+        """Why there is no reply; None exactly when ``ok``."""
+        return None if self.failure is None else self.failure.reason
+
+    @property
+    def level(self) -> Level:
+        """How this call ends an item, for the runner's stop rule."""
+        if self.failure is None:
+            return Level.OK
+        return Level.TRANSPORT if self.failure.endpoint_down else Level.REQUEST
+
+    def usage(self) -> dict[str, Any]:
+        """The fields a record keeps about this call."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_s": round(self.latency_s, 3),
+            "attempts": self.attempts,
+        }
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_completion(obj: Any) -> ChatResult:
+    """A decoded completion body as a result; a 200 that is no completion is a (retryable) failure."""
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        reason = f"malformed response: no choices in {_short(json.dumps(obj), 120)}"
+        return ChatResult(failure=CallFailure(FailureKind.MALFORMED, reason))
+    choice = choices[0]
+    message = choice.get("message")
+    text = message.get("content") if isinstance(message, dict) else None
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+
+    def count(key: str) -> int | None:
+        value = usage.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    model = obj.get("model")
+    finish = choice.get("finish_reason")
+    common: dict[str, Any] = dict(
+        model=model if isinstance(model, str) else None,
+        prompt_tokens=count("prompt_tokens"),
+        completion_tokens=count("completion_tokens"),
+        finish_reason=finish if isinstance(finish, str) else None,
+    )
+    if not isinstance(text, str) or not text.strip():
+        said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
+        failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
+        return ChatResult(failure=failure, **common)
+    return ChatResult(text=text, **common)
