@@ -227,4 +227,8 @@ async def _answer_all(
             raise ProbeFailed(f"{e} (is {client.base_url} serving {config.model!r}{unlisted}?)") from None
         except RunFailed as e:
             raise type(e)(f"{e} (add --retry-failed to redo the failures)") from None
+        except OSError as e:
+            if e.filename is None:  # a write's ENOSPC names no file: name the one we were writing
+                raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+            raise
     return runner
