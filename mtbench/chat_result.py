@@ -89,7 +89,8 @@ class ChatResult:
         }
 
 
-def _short(text: str, limit: int) -> str:
+def short_text(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut to ``limit`` characters: what a reason quotes of a server's words."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -98,7 +99,7 @@ def parse_completion(obj: Any) -> ChatResult:
     """A decoded completion body as a result; a 200 that is no completion is a (retryable) failure."""
     choices = obj.get("choices") if isinstance(obj, dict) else None
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        reason = f"malformed response: no choices in {_short(json.dumps(obj), 120)}"
+        reason = f"malformed response: no choices in {short_text(json.dumps(obj), 120)}"
         return ChatResult(failure=CallFailure(FailureKind.MALFORMED, reason))
     choice = choices[0]
     message = choice.get("message")

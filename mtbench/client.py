@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import httpx2
 import openai
 
-from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion
+from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
 from mtbench.errors import RunFailed, UserError
 from mtbench.runner import UsageMeter, run_bounded
 
@@ -156,11 +156,6 @@ def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret and secret != NO_KEY else text
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class ChatClient:
     """Async chat completions with the shared retry policy. Use one per run, as an async context manager.
 
@@ -241,7 +236,11 @@ class ChatClient:
         attempt = 0
         while True:
             attempt += 1
-            result, retry_after = await self._attempt(body)
+            try:
+                result, retry_after = await self._attempt(body)
+            except EndpointFatal as e:  # the call was made: "stopped after 1 call", not after 0
+                self.meter.add(ChatResult(failure=CallFailure(FailureKind.HTTP, str(e)), attempts=attempt))
+                raise
             failure = result.failure
             if failure is not None and failure.retryable and attempt <= policy.max_retries:
                 wait = policy.delay(attempt - 1, retry_after, self._rng)
@@ -262,7 +261,7 @@ class ChatClient:
             raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
         except openai.APIStatusError as e:
             status = e.status_code
-            detail = _short(_error_text(e.response.content))
+            detail = short_text(_error_text(e.response.content))
             if status in FATAL_STATUS:
                 self._raise_fatal(status, detail)
             failure = CallFailure(FailureKind.HTTP, f"HTTP {status}: {detail}", status)
@@ -278,7 +277,7 @@ class ChatClient:
 
     def _raise_fatal(self, status: int, detail: str) -> NoReturn:
         raise EndpointFatal(
-            _redact(f"{self.base_url}: HTTP {status}, {FATAL_STATUS[status]}: {_short(detail)}", self._key)
+            _redact(f"{self.base_url}: HTTP {status}, {FATAL_STATUS[status]}: {short_text(detail)}", self._key)
         ) from None
 
 
@@ -310,7 +309,7 @@ def _transport_reason(e: openai.APIConnectionError, timeout: float) -> tuple[str
     )
     if timed_out:
         return f"timed out after {timeout:g}s", True
-    return f"connection failed: {_short(str(root) or type(root).__name__)}", False
+    return f"connection failed: {short_text(str(root) or type(root).__name__)}", False
 
 
 def _json_error(e: ValueError) -> str:
@@ -318,7 +317,7 @@ def _json_error(e: ValueError) -> str:
         # its msg may end in " at" ("Unterminated string starting at"): no second "at"
         where = f"line {e.lineno} column {e.colno}"
         return f"not JSON: {e.msg} {where}" if e.msg.endswith(" at") else f"not JSON: {e.msg} at {where}"
-    return f"not JSON: {_short(str(e))}"
+    return f"not JSON: {short_text(str(e))}"
 
 
 def _error_text(raw: bytes) -> str:

@@ -68,10 +68,18 @@ class Level(enum.Enum):
     REQUEST = "request"
     TRANSPORT = "transport"
 
+    @staticmethod
+    def worst(levels: Iterable[Level]) -> Level:
+        """The level of an item made of several parts (a pair's two games): its worst part's."""
+        return max(levels, key=_SEVERITY.index, default=Level.OK)
+
     @property
     def call_failed(self) -> bool:
         """A call of the item got no usable reply from the endpoint (REQUEST or TRANSPORT)."""
         return self in (Level.REQUEST, Level.TRANSPORT)
+
+
+_SEVERITY = [Level.OK, Level.VERDICT, Level.REQUEST, Level.TRANSPORT]
 
 
 class Call(Protocol):

@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mtbench.bench import BenchLayout  # noqa: E402
-from mtbench.client import ChatClient, EndpointConfig, RetryPolicy, run_bounded  # noqa: E402
+from mtbench.client import ChatClient, EndpointConfig, RetryPolicy  # noqa: E402
 from mtbench.gen_api_answer import ApiAnswerConfig, build_messages, generate_api_answers  # noqa: E402
+from mtbench.runner import run_bounded  # noqa: E402
 
 REPLY = "A reply of a few dozen words, about as long as a short MT-bench answer. " * 4
 

@@ -152,6 +152,19 @@ def test_fatal_status_stops_at_once_without_leaking_the_key(openai_server, statu
     assert len(openai_server.chat_requests) == 1
 
 
+def test_a_fatal_call_is_counted_as_the_call_it_was(openai_server):
+    openai_server.responder = lambda body: error(401, "bad key")
+
+    async def go():
+        async with ChatClient(EndpointConfig(base_url=openai_server.base_url, retry=FAST)) as c:
+            with pytest.raises(EndpointFatal):
+                await c.chat("m", MESSAGES, temperature=0, max_tokens=10)
+            return c.meter
+
+    meter = asyncio.run(go())
+    assert (meter.calls, meter.attempts, meter.failures) == (1, 1, 1), "not 'stopped after 0 call(s)'"
+
+
 def test_missing_key_for_the_openai_api_is_a_user_error(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

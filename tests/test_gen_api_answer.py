@@ -6,6 +6,7 @@ What goes over the wire (both turns, system prompt, temperatures, choices), what
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -337,7 +338,7 @@ def test_a_rejected_model_name_on_the_first_question_stops_the_run(openai_server
 def test_endpoint_dying_mid_run_stops_after_a_streak(openai_server, data_dir):
     served = iter(range(10_000))
     openai_server.responder = lambda body: echo(body) if next(served) < 6 else error(502, "bad gateway")
-    with pytest.raises(RunFailed, match=r"stopped: the last 3 questions failed after every retry"):
+    with pytest.raises(RunFailed, match=r"stopped: the last 3 questions failed at the endpoint \(last: turn \d: HTTP 502.*left for a rerun"):
         generate_api_answers(config(openai_server, data_dir, question_end=40, parallel=2))
     answers = load_answers(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
     failed = [a for a in answers.values() if a.failed]
@@ -477,3 +478,101 @@ def test_base_url_from_the_environment(openai_server, data_dir, monkeypatch):
     summary = generate_api_answers(config(openai_server, data_dir, question_end=1,
                                           endpoint=EndpointConfig(timeout=5.0, retry=FAST)))
     assert summary.answered == 1 and len(openai_server.chat_requests) == 2
+
+
+def test_cli_base_url_without_scheme_or_host_names_the_flag(data_dir, openai_server):
+    for url in ("localhost:8401", "http:///v1"):
+        result = cli("--model", "m", "--base-url", url, "--data-dir", str(data_dir), cwd=data_dir.parent)
+        assert result.returncode == 2
+        assert_one_error_line(result.stderr, "--base-url must be an http:// or https:// URL with a host", url)
+    result = cli("--model", "m", "--data-dir", str(data_dir), cwd=data_dir.parent,
+                 env_extra={"OPENAI_BASE_URL": "localhost:8401"})
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "$OPENAI_BASE_URL must be")
+    assert not openai_server.requests
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--parallel", "0", "--parallel must be at least 1, got 0"),
+    ("--timeout", "0", "--timeout must be"),
+    ("--timeout", "nan", "--timeout must be"),
+    ("--max-retries", "-1", "--max-retries must be 0 or more, got -1"),
+    ("--max-tokens", "0", "--max-tokens must be at least 1, got 0"),
+])
+def test_cli_numeric_flags_are_checked_once_by_the_configs(data_dir, openai_server, flag, value, needle):
+    result = cli("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir),
+                 flag, value, cwd=data_dir.parent)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, needle)
+    assert not openai_server.requests
+
+
+def test_cli_empty_question_file_says_so(data_dir, openai_server):
+    (data_dir / "mt_bench" / "question.jsonl").write_text("")
+    result = cli("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir), cwd=data_dir.parent)
+    assert result.returncode == 2
+    line = assert_one_error_line(result.stderr, "the question file has no questions")
+    assert "None" not in line
+    assert not openai_server.requests
+
+
+def test_cli_read_only_answer_folder_is_one_line_before_any_call(data_dir, openai_server, small_disk):
+    disk = small_disk(data_dir / "mt_bench" / "model_answer")
+    disk.read_only()
+    result = cli("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir), cwd=data_dir.parent)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "cannot write", "m.jsonl", "Read-only file system")
+    assert not openai_server.requests, "refused before the preflight or any paid call"
+
+
+def test_cli_full_disk_is_one_line_and_exit_1(data_dir, openai_server, small_disk):
+    openai_server.responder = echo
+    disk = small_disk(data_dir / "mt_bench" / "model_answer", size_kib=64)
+    with contextlib.suppress(OSError):  # SmallDisk.fill's buffered close can itself hit ENOSPC
+        disk.fill()
+    result = cli("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir),
+                 "--question-end", "3", cwd=data_dir.parent)
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "m.jsonl: No space left on device")
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
+    env.update({"OPENAI_API_KEY": SECRET, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen([sys.executable, "-m", "mtbench", "gen-api-answer", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_shards_on_one_answer_file_one_refused_nothing_lost(openai_server, data_dir):
+    openai_server.responder = echo
+    openai_server.latency = 0.1  # each shard takes 20 x 2 x 0.1 s: the other starts while it runs
+    common = ("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir), "--no-progress")
+    shards = [("--question-end", "20"), ("--question-begin", "20", "--parallel", "8")]
+    runs = [start(*common, *shard, cwd=data_dir.parent) for shard in shards]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    codes = sorted(run.returncode for run in runs)
+    assert codes == [0, 2], outputs
+    refused = next(i for i, run in enumerate(runs) if run.returncode == 2)
+    line = assert_one_error_line(outputs[refused][1], "another mtbench gen-api-answer is writing")
+    assert "m.jsonl" in line
+    again = cli(*common, *shards[refused], cwd=data_dir.parent, timeout=120)
+    assert again.returncode == 0, again.stderr
+    lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "m.jsonl")
+    ids = [line["question_id"] for line in lines]
+    assert len(ids) == 80 and ids == sorted(set(ids)), "80 answers, each exactly once, in order"
+    assert not any(line.get("error") for line in lines)
+    assert len(openai_server.chat_requests) == 160
+
+
+def test_two_identical_runs_pay_for_each_question_once(openai_server, data_dir):
+    openai_server.responder = echo
+    openai_server.latency = 0.2
+    args = ("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir), "--parallel", "8",
+            "--no-progress")
+    runs = [start(*args, cwd=data_dir.parent) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert sorted(run.returncode for run in runs) == [0, 2], outputs
+    again = cli(*args, cwd=data_dir.parent)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert len(load_answers(data_dir / "mt_bench" / "model_answer" / "m.jsonl")) == 80
+    assert len(openai_server.chat_requests) == 160, "not 320: the second run was refused, not run twice"

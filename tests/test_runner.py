@@ -193,3 +193,9 @@ def test_run_bounded_bounds_real_requests_to_the_loopback_server(openai_server, 
 
     assert sorted(asyncio.run(go())) == [(i, str(i)) for i in range(12)]
     assert openai_server.max_in_flight == 3
+
+
+def test_the_worst_part_decides_an_items_level():
+    assert Level.worst([Level.OK, Level.VERDICT]) is Level.VERDICT
+    assert Level.worst([Level.TRANSPORT, Level.REQUEST, Level.OK]) is Level.TRANSPORT
+    assert Level.worst([]) is Level.OK

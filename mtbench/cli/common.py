@@ -53,6 +53,7 @@ def add_endpoint_args(
         help="environment variable holding the API key (default: OPENAI_API_KEY; "
         "a self-hosted endpoint that takes no key needs none)",
     )
+    parser.set_defaults(url_flag="/".join(url_flags))  # named in the config's error about a bad URL
     parser.add_argument("--parallel", type=int, default=parallel_default, help=parallel_help)
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="timeout of each request (default: 120)")
@@ -61,17 +62,10 @@ def add_endpoint_args(
 
 
 def endpoint_from(args: argparse.Namespace):
-    """An ``EndpointConfig`` from the flags of ``add_endpoint_args``, each checked with a one-line error."""
+    """An ``EndpointConfig`` from the flags of ``add_endpoint_args``; it checks itself (one-line UserError)."""
     from mtbench.client import EndpointConfig, RetryPolicy
-    from mtbench.errors import UserError
 
-    if args.parallel < 1:
-        raise UserError(f"--parallel must be at least 1, got {args.parallel}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UserError(f"--timeout must be positive, got {args.timeout:g}")
-    if args.max_retries is not None and args.max_retries < 0:
-        raise UserError(f"--max-retries must be 0 or more, got {args.max_retries}")
-    given: dict = {"base_url": args.base_url, "api_key_env": args.api_key_env}
+    given: dict = {"base_url": args.base_url, "api_key_env": args.api_key_env, "url_flag": args.url_flag}
     if args.timeout is not None:
         given["timeout"] = args.timeout
     if args.max_retries is not None:
