@@ -17,8 +17,8 @@ vicuna_v1.1, llama-2, alpaca, chatml, zero_shot or a Jinja file; a model without
 
 Replicas = --num-gpus-total / --num-gpus-per-model. More than one replica runs Ray actors that each load
 the model once (--ray-address joins an existing cluster). With --device cpu the GPU counts only count
-replicas, each a CPU actor with --num-cpus-per-replica threads. GPU counts above 1 on a machine where no CUDA GPU is visible are
-refused unless --device cpu says that CPU replicas are meant.
+replicas, each a CPU actor with --num-cpus-per-replica threads. Where no CUDA GPU is visible, more than
+one GPU is refused unless --device cpu says that CPU replicas are meant.
 
 Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
 """
