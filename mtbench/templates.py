@@ -32,12 +32,20 @@ Message = tuple[str, str]  # (USER or ASSISTANT, text)
 class ConversationFormat(Protocol):
     """Turns ``[(user, q1), (assistant, a1), (user, q2)]`` into the prompt for the next assistant turn."""
 
-    name: str
-    # Text that ends an answer besides the model's EOS token (cut off, and generation stops there).
-    stop_strings: tuple[str, ...]
-    # Whether tokenizing the prompt should add the tokenizer's BOS: classic templates leave that to the
-    # tokenizer (as FastChat does), chat templates write it themselves.
-    add_special_tokens: bool
+    # Read-only members, so the frozen dataclasses below satisfy the protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        """Text that ends an answer besides the model's EOS token (cut off, and generation stops there)."""
+        ...
+
+    @property
+    def add_special_tokens(self) -> bool:
+        """Whether tokenizing the prompt should add the tokenizer's BOS: classic templates leave that to
+        the tokenizer (as FastChat does), chat templates write it themselves."""
+        ...
 
     def render(self, messages: Sequence[Message]) -> str: ...
 

@@ -6,6 +6,7 @@ Real models only: a tiny random Llama built offline (fast), and SmolLM2-135M-Ins
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -29,9 +30,11 @@ from mtbench.gen_model_answer import (
     SamplingParams,
     answer_questions,
     balanced_shards,
+    check_model_location,
     chunks_of,
     cut_at_stop_strings,
     gen_model_answer,
+    gpu_flags_problem,
     load_generator,
     plan_replica_chunks,
     replica_count,
@@ -455,3 +458,203 @@ def test_ray_more_replicas_than_questions(tiny_model_dir, data_dir):
     lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "ray3.jsonl")
     assert [line["question_id"] for line in lines] == [111, 112]
     assert all(len(line["choices"][0]["turns"]) == 2 for line in lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# temperatures, the generation seam, bad flags and paths, Ctrl-C, read-only and full disks
+
+
+def test_temperature_used_per_category_and_required_temperature(tiny, data_dir):
+    """The SamplingParams the engine gets: each category's temperature on both turns, and a question's
+    own required_temperature over its category's (as gen-api-answer does; bench.question_temperature)."""
+    layout = BenchLayout(data_dir=data_dir)
+    every = load_questions(layout.question_file)
+    one_per_category = list({q.category: q for q in every}.values())
+    assert len(one_per_category) == 8
+    writing = one_per_category[0]
+    assert writing.category == "writing"
+    required = dataclasses.replace(writing, question_id=9001, required_temperature=0.3,
+                                   turns=("Write a haiku about rain.", "Now one about snow."))
+    picked = [*one_per_category, required]
+    layout.question_file.write_text("".join(json.dumps(q.to_json()) + "\n" for q in picked))
+    rec = Recording(tiny)
+    cfg = GenAnswerConfig(model=ModelSpec(path="unused"), answers=AnswerSettings(model_id="t", max_new_token=2),
+                          layout=layout, progress=False)
+    gen_model_answer(cfg, generator_factory=lambda spec: rec)
+    used = {}
+    for prompt, params in zip(rec.prompts, rec.params, strict=True):
+        (q,) = [q for q in picked if q.turns[0] in prompt]
+        used[q.question_id, 2 if q.turns[1] in prompt else 1] = params.temperature
+    assert used == {(q.question_id, turn): t for q, t in [
+        *((q, category_temperature(q.category)) for q in one_per_category), (required, 0.3)] for turn in (1, 2)}
+    assert {q.category: used[q.question_id, 1] for q in one_per_category} == {
+        "writing": 0.7, "roleplay": 0.7, "reasoning": 0.0, "math": 0.0, "coding": 0.0, "extraction": 0.0,
+        "stem": 0.1, "humanities": 0.1}
+
+
+def test_generator_reports_token_counts_and_finish_reasons(tiny, questions):
+    """The seam's outputs say how many tokens went in and out, and why each row ended."""
+    plain = dataclasses.replace(NAMED_TEMPLATES["zero_shot"], stop_strings=())
+    prompts = [plain.render(conversation(q.turns, [])) for q in questions[::4]]
+    params = [SamplingParams(temperature=0.0, max_new_tokens=24, seed=0)] * len(prompts)
+    unstopped = HFGenerator(tiny.model, tiny.tokenizer, plain)
+    full = unstopped.generate(prompts, params)
+    assert [o.prompt_tokens for o in full] == unstopped.prompt_lengths(prompts)
+    assert all((o.finish_reason == "length") == (o.new_tokens == 24) for o in full)
+    words = Counter(w for o in full for w in set(o.text.split()))
+    stop = min(words, key=lambda w: (abs(words[w] - len(full) / 2), w))  # a word about half the answers hold
+    stopping = dataclasses.replace(plain, stop_strings=(stop,))
+    cut = HFGenerator(tiny.model, tiny.tokenizer, stopping).generate(prompts, params)
+    expected = ["stop" if stop in f.text or f.finish_reason == "stop" else "length" for f in full]
+    assert [o.finish_reason for o in cut] == expected
+    assert set(expected) == {"stop", "length"}
+    assert GenerationOutput.failure("boom").finish_reason == "error"
+
+
+@pytest.mark.parametrize("size", ["40GiB", "40GB", "4000MiB", "0.5GiB", "512MB"])
+def test_memory_sizes_accelerate_reads_are_accepted(size):
+    assert ModelSpec(path="m", max_gpu_memory=size).max_gpu_memory == size
+
+
+@pytest.mark.parametrize("size", ["lots", "40", "40G", "-1GiB", "0GiB", "40Gb", "GiB"])
+def test_bad_memory_sizes_are_refused_naming_the_flag(size):
+    with pytest.raises(UserError, match="--max-gpu-memory .* e.g. 40GiB"):
+        ModelSpec(path="m", max_gpu_memory=size)
+
+
+def test_gpu_flags_without_a_gpu():
+    def cfg(**kw):
+        device = kw.pop("device", "auto")
+        return GenAnswerConfig(model=ModelSpec(path="m", device=device), answers=AnswerSettings("m"), **kw)
+
+    assert "no CUDA GPU is visible" in gpu_flags_problem(cfg(num_gpus_total=2), 0)
+    assert "--device cpu" in gpu_flags_problem(cfg(num_gpus_total=2), 0)
+    assert "--device cuda" in gpu_flags_problem(cfg(device="cuda"), 0)
+    assert gpu_flags_problem(cfg(num_gpus_total=2, device="cpu"), 0) is None  # CPU replicas, as asked
+    assert gpu_flags_problem(cfg(), 0) is None  # one replica: auto means CPU here
+    assert gpu_flags_problem(cfg(num_gpus_total=2), 2) is None
+    assert "only 1" in gpu_flags_problem(cfg(num_gpus_total=2), 1)
+    assert "Ray cluster" in gpu_flags_problem(cfg(num_gpus_total=2), 0, where="in the Ray cluster")
+
+
+def test_cli_gpu_flags_on_a_cpu_only_machine(tiny_model_dir, data_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible")
+    base = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
+            "--question-end", "1", "--max-new-token", "2", "--no-progress"]
+    refused = mtbench(*base, "--num-gpus-total", "2")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "no CUDA GPU is visible" in refused.stderr
+    assert "--device cpu" in refused.stderr and "--num-cpus-per-replica" in refused.stderr
+    assert not (data_dir / "mt_bench" / "model_answer" / "tiny.jsonl").exists()
+    memory = mtbench(*base, "--max-gpu-memory", "lots")
+    assert memory.returncode == 2 and memory.stderr.count("\n") == 1 and "--max-gpu-memory 'lots'" in memory.stderr
+    ignored = mtbench(*base, "--max-gpu-memory", "40GiB")
+    assert ignored.returncode == 0, ignored.stderr
+    assert "--max-gpu-memory only caps a model split over GPUs" in ignored.stderr
+
+
+def test_model_location_problems_are_named(tmp_path, tiny_model_dir):
+    def problem(path, gguf=None) -> str:
+        with pytest.raises(UserError) as e:
+            check_model_location(ModelSpec(path=str(path), gguf_file=gguf))
+        return str(e.value)
+
+    assert problem(tmp_path / "nowhere") == f"--model-path {tmp_path / 'nowhere'}: no such folder"
+    assert "not a model folder (it has no config.json)" in problem(tmp_path)
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    assert "a file, not a model folder; pass its folder as --model-path and --gguf-file m.gguf" in problem(
+        tmp_path / "m.gguf")
+    assert "for a GGUF model add --gguf-file (it holds m.gguf)" in problem(tmp_path)
+    assert problem(tmp_path, "other.gguf") == f"--gguf-file other.gguf: no such file in {tmp_path} (its GGUF files: m.gguf)"
+    no_tokenizer = tmp_path / "weights-only"
+    no_tokenizer.mkdir()
+    (no_tokenizer / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    assert "the folder has no tokenizer" in problem(no_tokenizer)
+    check_model_location(ModelSpec(path=str(tiny_model_dir)))
+    check_model_location(ModelSpec(path="some-org/some-model"))  # a hub id: left to transformers (the cache)
+
+
+def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
+    base = ["gen-answer", "--model-id", "x", "--data-dir", str(data_dir), "--no-progress"]
+    (tmp_path / "a.gguf").write_bytes(b"GGUF")
+    for args, needle in [
+        (["--model-path", str(tmp_path / "nowhere")], "no such folder"),
+        (["--model-path", str(data_dir)], "not a model folder (it has no config.json)"),
+        (["--model-path", str(tmp_path), "--gguf-file", "b.gguf"], "--gguf-file b.gguf: no such file in"),
+    ]:
+        out = mtbench(*base, *args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, out.stderr
+        assert "Repo id" not in out.stderr and "huggingface.co" not in out.stderr
+    hub = subprocess.run(
+        [sys.executable, "-m", "mtbench", *base, "--model-path", "no-such-org/no-such-model"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )
+    assert hub.returncode == 2 and hub.stderr.count("\n") == 1, hub.stderr
+    assert "not a local folder, and no hub model of that name could be loaded" in hub.stderr
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tiny_model_dir, data_dir):
+    """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
+    (Finished turn-1 texts are not kept: a rerun answers those questions again from the start.)"""
+    args = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
+            "--question-end", "40", "--max-new-token", "256", "--batch-size", "40", "--no-progress"]
+    path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "mtbench", *args], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None and not path.exists():
+            time.sleep(0.02)  # the answer file is opened once the model is loaded, as generation starts
+        assert proc.poll() is None and path.exists(), "the run ended before it could be interrupted"
+        assert path.stat().st_size == 0
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted; rerun the same command to resume" in stderr and "Traceback" not in stderr
+    assert not path.exists() or path.stat().st_size > 0
+    rerun = mtbench(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    ids = [line["question_id"] for line in answer_lines(path)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == 40
+
+
+def test_read_only_answer_folder_is_refused_before_the_model_loads(small_disk, tmp_path, tiny_model_dir, data_dir):
+    folder = tmp_path / "answers"
+    small_disk(folder).read_only()
+
+    def never(spec):
+        raise AssertionError("the model was loaded before the answer file was checked")
+
+    cfg = GenAnswerConfig(model=ModelSpec(path=str(tiny_model_dir)), answers=AnswerSettings("tiny"),
+                          layout=BenchLayout(data_dir=data_dir), answer_file=folder / "tiny.jsonl", progress=False)
+    with pytest.raises(UserError, match="cannot write .*Read-only file system"):
+        gen_model_answer(cfg, generator_factory=never)
+    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir",
+                  str(data_dir), "--answer-file", str(folder / "tiny.jsonl"), "--no-progress")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"cannot write {folder / 'tiny.jsonl'}" in out.stderr
+
+
+def test_full_disk_is_one_line_naming_the_answer_file(small_disk, tmp_path, tiny_model_dir, data_dir):
+    folder = tmp_path / "answers"
+    disk = small_disk(folder, size_kib=64)
+    with contextlib.suppress(OSError):  # fill() itself may end on ENOSPC when its file is closed
+        disk.fill()
+    answer_file = folder / "tiny.jsonl"
+    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir",
+                  str(data_dir), "--answer-file", str(answer_file), "--question-end", "2", "--max-new-token", "4",
+                  "--no-progress")
+    assert out.returncode == 1, out.stderr
+    ours = [line for line in out.stderr.splitlines() if line.strip() and not line.startswith("Loading weights")]
+    assert ours == [f"mtbench gen-answer: error: {answer_file}: No space left on device"], out.stderr
+    assert sorted(p.name for p in folder.iterdir() if p.name != ".filler") in ([], [".tiny.jsonl.lock"]), list(
+        folder.iterdir())

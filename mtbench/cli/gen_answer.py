@@ -17,7 +17,8 @@ vicuna_v1.1, llama-2, alpaca, chatml, zero_shot or a Jinja file; a model without
 
 Replicas = --num-gpus-total / --num-gpus-per-model. More than one replica runs Ray actors that each load
 the model once (--ray-address joins an existing cluster). With --device cpu the GPU counts only count
-replicas, each a CPU actor with --num-cpus-per-replica threads.
+replicas, each a CPU actor with --num-cpus-per-replica threads. Where no CUDA GPU is visible, more than
+one GPU is refused unless --device cpu says that CPU replicas are meant.
 
 Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
 """
@@ -31,7 +32,8 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model-path", required=True, help="local folder or Hugging Face hub id")
+    p.add_argument("--model-path", required=True,
+                   help="local model folder (or a Hugging Face hub id already in the local cache)")
     p.add_argument("--model-id", required=True, help="your name for the model: the answer file's name")
     add_layout_args(p)
     p.add_argument("--question-begin", type=int, help="first question (Python slice start, file order)")
@@ -41,7 +43,8 @@ def register(sub) -> None:
     p.add_argument("--num-choices", type=int, default=1, help="independent conversations per question")
     p.add_argument("--num-gpus-per-model", type=int, default=1, help="GPUs per replica (model parallel)")
     p.add_argument("--num-gpus-total", type=int, default=1, help="GPUs in all; replicas = total / per model")
-    p.add_argument("--max-gpu-memory", help="per-GPU memory cap for the weights, e.g. 40GiB")
+    p.add_argument("--max-gpu-memory", metavar="SIZE",
+                   help="per-GPU memory cap for the weights of a model split over GPUs, e.g. 40GiB, 40GB, 4000MiB")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
                    help="weights dtype (default: float16 on CUDA, float32 on CPU)")
     p.add_argument("--revision", default="main", help="model revision on the hub (default: main)")

@@ -1,0 +1,85 @@
+"""Answers from a local Hugging Face model (FastChat's ``gen_model_answer.py``), batched and resumable.
+
+Modules, from the inside out:
+
+* ``engine``: the seam. ``Generator`` takes rendered prompts and per-request ``SamplingParams`` and
+  returns one ``GenerationOutput`` per prompt (text or failure, token counts, finish reason).
+* ``hf_generator``: ``HFGenerator``, the transformers engine (length-sorted left-padded batches, per-row
+  unpadded prefill, per-row seeded sampling, EOS and stop strings, special tokens stripped).
+* ``hf_loading``: checks ``--model-path``/``--gguf-file`` on disk, picks device and dtype, loads a replica.
+* ``answering``: one chunk of questions through any ``Generator``, every turn-1 prompt first, then every
+  turn-2 prompt (holding the model's own turn-1 answer), into FastChat answer records.
+* ``planning``: which replica answers which questions, in which chunks (pure).
+* ``ray_pool``: Ray actors that each load the model once; the one place work is sharded and merged.
+* ``local``: the run: the answer file held first, GPU flags checked, answers appended as they finish.
+* ``config``: the frozen configs, each validating itself when built.
+
+Nothing here imports torch, transformers or Ray at import time.
+"""
+
+from mtbench.gen_model_answer.answering import answer_questions, row_seed
+from mtbench.gen_model_answer.config import (
+    DEVICES,
+    DTYPES,
+    AnswerSettings,
+    GenAnswerConfig,
+    GenSummary,
+    ModelSpec,
+    check_memory_size,
+    gpu_flags_problem,
+    replica_count,
+)
+from mtbench.gen_model_answer.engine import (
+    GREEDY_BELOW,
+    FinishReason,
+    GenerationOutput,
+    Generator,
+    SamplingParams,
+)
+from mtbench.gen_model_answer.hf_generator import (
+    DEFAULT_TOP_K,
+    DEFAULT_TOP_P,
+    HFGenerator,
+    cut_at_stop_strings,
+)
+from mtbench.gen_model_answer.hf_loading import (
+    check_model_location,
+    load_generator,
+    load_tokenizer,
+    resolve_device,
+    resolve_dtype,
+)
+from mtbench.gen_model_answer.local import gen_model_answer
+from mtbench.gen_model_answer.planning import balanced_shards, chunks_of, plan_replica_chunks
+
+__all__ = [
+    "DEFAULT_TOP_K",
+    "DEFAULT_TOP_P",
+    "DEVICES",
+    "DTYPES",
+    "GREEDY_BELOW",
+    "AnswerSettings",
+    "FinishReason",
+    "GenAnswerConfig",
+    "GenSummary",
+    "GenerationOutput",
+    "Generator",
+    "HFGenerator",
+    "ModelSpec",
+    "SamplingParams",
+    "answer_questions",
+    "balanced_shards",
+    "check_memory_size",
+    "check_model_location",
+    "chunks_of",
+    "cut_at_stop_strings",
+    "gen_model_answer",
+    "gpu_flags_problem",
+    "load_generator",
+    "load_tokenizer",
+    "plan_replica_chunks",
+    "replica_count",
+    "resolve_device",
+    "resolve_dtype",
+    "row_seed",
+]

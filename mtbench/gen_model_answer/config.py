@@ -1,0 +1,154 @@
+"""gen-answer's configuration: frozen records that check their own values once, when built.
+
+Nothing here imports torch: flags are checked before anything heavy is loaded. What depends on the
+machine (is a CUDA GPU visible?) is checked by ``gpu_flags_problem`` against a count the run passes in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtbench.bench import BenchLayout
+from mtbench.errors import UserError
+
+DTYPES = ("float32", "float16", "bfloat16")
+DEVICES = ("auto", "cuda", "cpu")
+# The sizes accelerate's max_memory understands (convert_file_size_to_int), bits ("Gb") left out.
+_MEMORY_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMG]i?B)", re.IGNORECASE)
+
+
+def _at_least_one(**flags: int) -> None:
+    for name, value in flags.items():
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1; got {value}")
+
+
+def check_memory_size(value: str) -> str:
+    """``value`` if it is a size accelerate reads (``40GiB``, ``40GB``, ``4000MiB``), else a UserError."""
+    match = _MEMORY_SIZE.fullmatch(value.strip())
+    if not match or float(match.group(1)) <= 0 or match.group(2)[-1] != "B":
+        raise UserError(
+            f"--max-gpu-memory {value!r} is not a memory size: write a number and a unit, "
+            "e.g. 40GiB, 40GB or 4000MiB"
+        )
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load one replica of the model; everything an actor needs, and picklable."""
+
+    path: str
+    revision: str = "main"
+    gguf_file: str | None = None
+    dtype: str | None = None  # None: float16 on CUDA (as FastChat), float32 on CPU
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    num_gpus: int = 1  # GPUs per replica (model parallel through accelerate's device_map)
+    max_gpu_memory: str | None = None  # per-GPU cap for the weights, e.g. "40GiB"
+    chat_template: str | None = None  # a named template or a Jinja file; None: the tokenizer's
+    batch_size: int = 16
+    cpu_threads: int | None = None  # torch intra-op threads (a CPU Ray replica gets its share)
+
+    def __post_init__(self) -> None:
+        _at_least_one(num_gpus_per_model=self.num_gpus, batch_size=self.batch_size)
+        if self.device not in DEVICES:
+            raise UserError(f"--device must be one of {', '.join(DEVICES)}; got {self.device!r}")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise UserError(f"--dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
+        if self.max_gpu_memory is not None:
+            object.__setattr__(self, "max_gpu_memory", check_memory_size(self.max_gpu_memory))
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """What shapes the answers themselves (the same on every replica)."""
+
+    model_id: str
+    max_new_token: int = 1024
+    num_choices: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _at_least_one(max_new_token=self.max_new_token, num_choices=self.num_choices)
+
+
+def replica_count(num_gpus_total: int, num_gpus_per_model: int) -> int:
+    """Replicas = total GPUs / GPUs per replica, which must divide."""
+    _at_least_one(num_gpus_total=num_gpus_total, num_gpus_per_model=num_gpus_per_model)
+    if num_gpus_total % num_gpus_per_model:
+        raise UserError(
+            f"--num-gpus-total {num_gpus_total} is not a multiple of --num-gpus-per-model {num_gpus_per_model}"
+        )
+    return num_gpus_total // num_gpus_per_model
+
+
+@dataclass(frozen=True)
+class GenAnswerConfig:
+    """One gen-answer run: the model, the answers' settings, which questions, where, on how many replicas."""
+
+    model: ModelSpec
+    answers: AnswerSettings
+    layout: BenchLayout = field(default_factory=BenchLayout)
+    question_begin: int | None = None
+    question_end: int | None = None
+    answer_file: Path | None = None  # default: the layout's model_answer/<model_id>.jsonl
+    num_gpus_total: int = 1  # replicas = num_gpus_total / model.num_gpus (on CPU: just the replica count)
+    num_cpus_per_replica: int = 1  # CPU replicas' Ray resource request and torch threads
+    ray_address: str | None = None  # join this Ray cluster instead of starting a local one
+    retry_failed: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _at_least_one(num_cpus_per_replica=self.num_cpus_per_replica)
+        replica_count(self.num_gpus_total, self.model.num_gpus)
+
+    @property
+    def replicas(self) -> int:
+        return replica_count(self.num_gpus_total, self.model.num_gpus)
+
+    @property
+    def output_file(self) -> Path:
+        return self.answer_file or self.layout.answer_file(self.answers.model_id)
+
+
+def gpu_flags_problem(cfg: GenAnswerConfig, cuda_devices: int, where: str = "visible") -> str | None:
+    """Why the GPU flags cannot be honoured with ``cuda_devices`` GPUs (``where``: visible, or in a Ray
+    cluster), or None.
+
+    Without a GPU, ``--device auto`` would quietly become CPU and the GPU counts would mean nothing; only
+    ``--device cpu`` says that CPU replicas are what the user wants.
+    """
+    if cfg.model.device == "cpu":
+        return None
+    gpus = cfg.num_gpus_total
+    if cuda_devices == 0 and (cfg.model.device == "cuda" or gpus > 1):
+        flag = "--device cuda" if cfg.model.device == "cuda" else f"--num-gpus-total {gpus}"
+        return (
+            f"{flag}: no CUDA GPU is {where}; to run CPU replicas instead pass --device cpu "
+            "(--num-gpus-total then counts replicas, each with --num-cpus-per-replica CPUs)"
+        )
+    if 0 < cuda_devices < gpus:
+        return f"--num-gpus-total {gpus}: only {cuda_devices} CUDA GPU(s) are {where}"
+    return None
+
+
+def ignored_gpu_flags(cfg: GenAnswerConfig, device: str) -> str | None:
+    """A warning for a GPU flag that has no effect on ``device`` (as in FastChat, the memory cap only
+    shapes how a model is split over several GPUs)."""
+    if cfg.model.max_gpu_memory and (device == "cpu" or cfg.model.num_gpus == 1):
+        return "--max-gpu-memory only caps a model split over GPUs (--num-gpus-per-model > 1 on CUDA); ignored"
+    return None
+
+
+@dataclass(frozen=True)
+class GenSummary:
+    """What a run did, for the CLI's closing line."""
+
+    answer_file: Path
+    selected: int  # questions in --question-begin/--question-end
+    skipped: int  # already answered on disk
+    written: int  # answered now (including failures)
+    failed: int  # of those, failure records
+    replicas: int

@@ -1,0 +1,278 @@
+"""Batched generation with a transformers causal LM: the ``Generator`` that runs Hugging Face models.
+
+Left-padded batches sorted by prompt length; per-row seeded sampling (``RowSampler``), so a row's draw
+depends only on its own seed; EOS and stop strings end a row; each row's prompt is prefilled without
+padding; special tokens are stripped from the text. Greedy rows (temperature < 1e-4) do not sample.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mtbench.gen_model_answer.engine import FinishReason, GenerationOutput, SamplingParams, first_line
+from mtbench.templates import ConversationFormat
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger("mtbench")
+
+# transformers' sampling defaults when the model's generation_config sets none (what FastChat ran with).
+DEFAULT_TOP_K = 50
+DEFAULT_TOP_P = 1.0
+
+
+def _row_sampler_class():
+    """A LogitsProcessor (built lazily: transformers is imported only where a model runs)."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class RowSampler(LogitsProcessor):
+        """Samples each sampled row with its own seeded generator; leaves greedy rows to argmax.
+
+        ``generate`` runs in greedy mode; for a sampled row this processor draws the token and masks every
+        other one, so the draw depends only on that row's seed and logits, not on its batch neighbours.
+        """
+
+        def __init__(self, params: Sequence[SamplingParams], top_k: int, top_p: float):
+            self.params = list(params)
+            self.top_k = top_k
+            self.top_p = top_p
+            self.generators: dict[int, Any] | None = None
+
+        def __call__(self, input_ids, scores):
+            rows = [i for i, p in enumerate(self.params) if not p.greedy]
+            if not rows:
+                return scores
+            if self.generators is None:
+                self.generators = {
+                    i: torch.Generator(device=scores.device).manual_seed(self.params[i].seed) for i in rows
+                }
+            temps = torch.tensor([self.params[i].temperature for i in rows], device=scores.device)
+            logits = scores[rows].float() / temps[:, None]
+            # Top-k first (one batched topk), then every draw happens among k candidates: cheap per row.
+            k = self.top_k if 0 < self.top_k < logits.shape[-1] else logits.shape[-1]
+            values, candidates = torch.topk(logits, k, dim=-1)  # sorted, descending
+            probs = values.softmax(-1)
+            if self.top_p < 1.0:
+                # Keep the smallest prefix whose mass reaches top_p (the token that crosses it included).
+                drop = probs.cumsum(-1) - probs > self.top_p
+                probs = probs.masked_fill(drop, 0.0)
+            scores = scores.clone()
+            for j, i in enumerate(rows):
+                pick = torch.multinomial(probs[j], 1, generator=self.generators[i])
+                token = candidates[j, pick]
+                scores[i] = float("-inf")
+                scores[i, token] = 0.0
+            return scores
+
+    return RowSampler
+
+
+def _stop_string_criteria_class():
+    """A StoppingCriteria that ends a row once its decoded continuation contains a stop string.
+
+    transformers' own ``stop_strings`` needs to map every vocabulary entry back to text, which fails on
+    some tokenizers; decoding each row's last few tokens works with any tokenizer that can decode.
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopStrings(StoppingCriteria):
+        def __init__(self, tokenizer: Any, stop_strings: Sequence[str], prompt_length: int):
+            self.tokenizer = tokenizer
+            self.stop_strings = [s for s in stop_strings if s]
+            self.prompt_length = prompt_length
+            # Every token decodes to at least one character, bar special and partial-byte tokens: twice the
+            # longest stop string (plus slack) always covers one that just completed.
+            self.window = 2 * max(len(s) for s in self.stop_strings) + 4
+
+        def __call__(self, input_ids, scores, **kwargs):
+            start = max(self.prompt_length, input_ids.shape[1] - self.window)
+            tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=False)
+            done = [any(s in tail for s in self.stop_strings) for tail in tails]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopStrings
+
+
+class HFGenerator:
+    """Batched generation with a transformers causal LM."""
+
+    def __init__(self, model: Any, tokenizer: Any, template: ConversationFormat, batch_size: int = 16):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.template = template
+        self.batch_size = batch_size
+        gc = model.generation_config
+        self.top_k = gc.top_k if gc.top_k is not None else DEFAULT_TOP_K
+        self.top_p = gc.top_p if gc.top_p is not None else DEFAULT_TOP_P
+        self.stop_ids = self._stop_token_ids()
+        self.special_strings = sorted(
+            {s for s in tokenizer.all_special_tokens if s}, key=len, reverse=True
+        )
+
+    def _stop_token_ids(self) -> list[int]:
+        ids: list[int] = []
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            for i in source if isinstance(source, list) else [source]:
+                if i is not None and i not in ids:
+                    ids.append(i)
+        return ids
+
+    def prompt_lengths(self, prompts: Sequence[str]) -> list[int]:
+        enc = self.tokenizer(list(prompts), add_special_tokens=self.template.add_special_tokens)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def generate(self, prompts: Sequence[str], params: Sequence[SamplingParams]) -> list[GenerationOutput]:
+        """Texts for ``prompts``, in order. Batches are sorted by prompt length so padding stays small."""
+        lengths = self.prompt_lengths(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        out: list[GenerationOutput | None] = [None] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            results = self._generate_or_split([prompts[i] for i in rows], [params[i] for i in rows])
+            for i, result in zip(rows, results, strict=True):
+                out[i] = result
+        return out  # type: ignore[return-value]
+
+    def _generate_or_split(self, prompts: list[str], params: list[SamplingParams]) -> list[GenerationOutput]:
+        try:
+            return self._generate_batch(prompts, params)
+        except Exception as e:  # noqa: BLE001 - a failed generation is recorded as a value, not a crash
+            self._free_memory()
+            reason = f"{type(e).__name__}: {first_line(e)}"
+            if len(prompts) == 1:
+                log.warning("generation failed: %s", reason)
+                return [GenerationOutput.failure(reason)]
+            # Out of memory for the batch may still fit one row at a time.
+            log.warning("a batch of %d failed (%s); retrying its prompts one at a time", len(prompts), reason)
+            return [r for p, s in zip(prompts, params, strict=True) for r in self._generate_or_split([p], [s])]
+
+    def _free_memory(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _generate_batch(self, prompts: list[str], params: list[SamplingParams]) -> list[GenerationOutput]:
+        import copy
+
+        import torch
+
+        enc = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=self.template.add_special_tokens
+        )
+        device = self.model.device
+        input_ids = enc["input_ids"].to(device)
+        attention_mask = enc["attention_mask"].to(device)
+        gc = copy.deepcopy(self.model.generation_config)
+        # Greedy decoding in generate(); sampled rows are drawn by RowSampler with their own seeds.
+        gc.do_sample = False
+        gc.temperature = None
+        gc.top_k = None
+        gc.top_p = None
+        gc.num_beams = 1
+        gc.max_new_tokens = max(p.max_new_tokens for p in params)
+        gc.max_length = None
+        gc.eos_token_id = self.stop_ids
+        gc.pad_token_id = self.tokenizer.pad_token_id
+        stopping = []
+        if self.template.stop_strings:
+            stopping.append(_stop_string_criteria_class()(self.tokenizer, self.template.stop_strings, input_ids.shape[1]))
+        sampler = _row_sampler_class()(params, self.top_k, self.top_p)
+        with torch.inference_mode():
+            cache = self._prefill_unpadded(input_ids, attention_mask) if len(prompts) > 1 else None
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                generation_config=gc,
+                logits_processor=[sampler],
+                stopping_criteria=stopping,
+                **({"cache": cache} if cache is not None else {}),
+            )
+        new_tokens = out[:, input_ids.shape[1] :].tolist()
+        prompt_tokens = attention_mask.sum(-1).tolist()
+        return [
+            self._clean(ids[: p.max_new_tokens], p.max_new_tokens, n)
+            for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
+        ]
+
+    def _prefill_unpadded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        """The batch's KV cache for all prompt tokens but the last, each row computed without padding.
+
+        Prefilling a left-padded batch spends compute on every pad position: MT-bench prompt lengths vary
+        so much that a batch of 16 turn-1 prompts is ~3x padding. Each row is prefilled alone (exactly as a
+        one-at-a-time run does), its keys and values placed right-aligned in a zero cache whose padding
+        the attention mask hides; ``generate`` then starts from the last prompt token of every row.
+        Returns None where this does not apply (models whose cache is not one plain tensor per layer).
+        """
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        if getattr(self.model.config, "is_encoder_decoder", False):
+            return None
+        lengths = attention_mask.sum(-1).tolist()
+        width = input_ids.shape[1] - 1
+        if min(lengths) < 2:
+            return None
+        merged: list[list[Any]] | None = None  # per layer: [keys, values]
+        for row, n in enumerate(lengths):
+            ids = input_ids[row : row + 1, input_ids.shape[1] - n : -1]
+            try:
+                output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            except TypeError:  # a model without logits_to_keep
+                output = self.model(input_ids=ids, use_cache=True)
+            # transformers 5 calls it ``cache`` (``past_key_values`` still works, with a warning).
+            cache = output.get("cache")
+            if cache is None:
+                cache = output.get("past_key_values")
+            layers = getattr(cache, "layers", None)
+            if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+                return None
+            if merged is None:
+                merged = []
+                for layer in layers:
+                    b, heads, _, dim = layer.keys.shape
+                    shape = (input_ids.shape[0], heads, width, dim)
+                    merged.append([layer.keys.new_zeros(shape), layer.values.new_zeros(shape)])
+            for (keys, values), layer in zip(merged, layers, strict=True):
+                keys[row, :, width - (n - 1) :] = layer.keys[0]
+                values[row, :, width - (n - 1) :] = layer.values[0]
+        out = DynamicCache()
+        for index, (keys, values) in enumerate(merged or []):
+            out.update(keys, values, index)
+        return out
+
+    def _clean(self, ids: list[int], max_new_tokens: int, prompt_tokens: int) -> GenerationOutput:
+        """FastChat's post-processing: cut at EOS/pad and stop strings, drop special tokens, strip."""
+        budget_used = len(ids) >= max_new_tokens
+        # A row that ended early is padded to the batch's length; padding only ever trails.
+        pad = self.tokenizer.pad_token_id
+        stopped = bool(ids) and ids[-1] == pad  # padded: the row ended before the batch did
+        while ids and ids[-1] == pad:
+            ids = ids[:-1]
+        stops = set(self.stop_ids)
+        for n, token in enumerate(ids):
+            if token in stops:
+                ids, stopped = ids[:n], True
+                break
+        raw = self.tokenizer.decode(ids, skip_special_tokens=False)
+        text = cut_at_stop_strings(raw, self.template.stop_strings)
+        stopped = stopped or len(text) < len(raw)
+        for special in self.special_strings:
+            text = text.replace(special, "")
+        finish: FinishReason = "length" if budget_used and not stopped else "stop"
+        return GenerationOutput(text=text.strip(), new_tokens=len(ids), prompt_tokens=prompt_tokens,
+                                finish_reason=finish)
+
+
+def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
+    """``text`` up to the first stop string, wherever it is (FastChat keeps one at position 0; we do not:
+    an answer that opens with the next turn's marker has said nothing)."""
+    cuts = [i for i in (text.find(s) for s in stop_strings if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
