@@ -174,7 +174,11 @@ def test_leaderboard_is_show_results(server, data):
             "json",
         )
     )
-    assert board["models"] == expected["models"]
+    coverage = [(r.pop("questions"), r.pop("partial")) for r in board["models"]]
+    assert board["models"] == expected["models"]  # show's rows, plus how many questions each covers
+    assert coverage == [(1, True) if r["model"] == XSS_MODEL else (80, False) for r in board["models"]]
+    assert board["questions_total"] == 80
+    assert f"1 model(s) judged on fewer than all 80 questions (marked partial): {XSS_MODEL} (1)" in board["notes"][-1]
     assert board["by_category"] == expected["by_category"]
     xss = next(r for r in board["models"] if r["model"] == XSS_MODEL)
     assert (xss["n_valid"], xss["n_failed"]) == (1, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import math
 import re
 import shutil
@@ -34,47 +35,85 @@ SONNET = "claude-3-5-sonnet-20240620"
 # ---------------------------------------------------------------------------------------------------
 # the renderer (shared with browse)
 
+# (hostile input, the escaped text it must become): the raw payload never survives as markup.
 HOSTILE = [
-    "<script>alert(1)</script>",
-    '<img src=x onerror="alert(1)">',
-    "**<b onmouseover=alert(1)>x</b>**",
-    "`<script>`",
-    "```\n</code></pre><script>alert(1)</script>\n```",
-    "1. <iframe src=javascript:alert(1)>",
-    "- <svg onload=alert(1)>",
-    "# <style>body{display:none}</style>",
-    "\"'><a href='javascript:alert(1)'>x</a>",
-    "```html\n<script>\n",  # an unclosed fence
-    "&lt;script&gt; stays escaped text, not a tag",
+    ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+    ('<img src=x onerror="alert(1)">', "<p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</p>"),
+    ("**<b onmouseover=alert(1)>x</b>**", "<strong>&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt;</strong>"),
+    ("`<script>`", "<code>&lt;script&gt;</code>"),
+    (
+        "```\n</code></pre><script>alert(1)</script>\n```",
+        "<pre><code>&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;\n</code></pre>",
+    ),
+    ("1. <iframe src=javascript:alert(1)>", "<li>&lt;iframe src=javascript:alert(1)&gt;</li>"),
+    ("- <svg onload=alert(1)>", "<li>&lt;svg onload=alert(1)&gt;</li>"),
+    ("# <style>body{display:none}</style>", "<h3>&lt;style&gt;body{display:none}&lt;/style&gt;</h3>"),
+    ("\"'><a href='javascript:alert(1)'>x</a>", "&quot;'&gt;&lt;a href='javascript:alert(1)'&gt;x&lt;/a&gt;"),
+    ("```html\n<script>\n", "<pre><code>&lt;script&gt;\n</code></pre>"),  # an unclosed fence
+    ('```js" onmouseover="alert(1)\nx\n```', "<pre><code>x\n</code></pre>"),  # no class from the info string
+    ("&lt;script&gt; is text", "<p>&lt;script&gt; is text</p>"),
+    ("| a |\n|---|\n| <script>x</script> |", "<td>&lt;script&gt;x&lt;/script&gt;</td>"),
+    # links: only http, https and mailto become links; any other scheme stays the text it was
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](JaVaScRiPt:alert(1))", "<p>[x](JaVaScRiPt:alert(1))</p>"),
+    ("[x](java&#115;cript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](  javascript:alert(1))", "<p>[x](  javascript:alert(1))</p>"),
+    ("[x](vbscript:msgbox(1))", "<p>[x](vbscript:msgbox(1))</p>"),
+    ("[x](data:text/html;base64,PHNjcmlwdD4=)", "<p>[x](data:text/html;base64,PHNjcmlwdD4=)</p>"),
+    ("[x](//evil.example/x)", "<p>[x](//evil.example/x)</p>"),
+    ("<javascript:alert(1)>", "<p>&lt;javascript:alert(1)&gt;</p>"),
+    ("[x]: javascript:alert(1)\n\n[x]", "<p>[x]: javascript:alert(1)</p>\n<p>[x]</p>"),
+    # no images at all: a picture is a request leaving the page
+    ("![x](https://evil.example/x.png)", '!<a href="https://evil.example/x.png" rel="nofollow noopener noreferrer">x</a>'),
+    ("![x](data:image/png;base64,iVBORw0KGgo=)", "<p>![x](data:image/png;base64,iVBORw0KGgo=)</p>"),
 ]
+SAFE_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "h3", "h4", "h5", "h6", "a", "blockquote",
+             "hr", "table", "thead", "tbody", "tr", "th", "td"}
+SAFE_ATTRIBUTE = re.compile(
+    r'^(start="\d+"|href="(https?|mailto):[^"]*"|rel="nofollow noopener noreferrer"|class="align-(left|center|right)")$'
+)
 
 
-@pytest.mark.parametrize("text", HOSTILE)
-def test_markdown_never_emits_a_tag_from_the_input(text):
+@pytest.mark.parametrize("text, escaped", HOSTILE)
+def test_markdown_renders_hostile_input_as_text(text, escaped):
     out = render_markdown(text)
-    tags = set(re.findall(r"</?([a-zA-Z0-9]+)", out))
-    assert tags <= {"p", "br", "strong", "code", "pre", "ul", "ol", "li", "h3", "h4", "h5", "h6"}, out
-    assert not re.search(r"<[a-z0-9]+\s+(?!start=\"\d+\">)", out), out  # no attribute except a parsed start=
-    assert "javascript:" not in out or "&#x27;javascript:" in out or "&lt;" in out
+    assert escaped in out, out
+    tags = re.findall(r"<(/?)([a-zA-Z0-9]+)([^>]*?)\s*/?>", out)
+    assert {name for _, name, _ in tags} <= SAFE_TAGS, out
+    for _, _, attrs in tags:
+        for attr in re.findall(r'\S+="[^"]*"|\S+', attrs):
+            assert SAFE_ATTRIBUTE.match(attr), (attr, out)
+    assert not re.search(r"(javascript|vbscript|data):", "".join(a for _, _, a in tags), re.I), out
 
 
 @pytest.mark.parametrize(
-    "text, html",
+    "text, expected",
     [
-        ("plain", "<p>plain</p>"),
-        ("a\nb\n\nc", "<p>a<br>b</p><p>c</p>"),
-        ("**bold** and `x<y`", "<p><strong>bold</strong> and <code>x&lt;y</code></p>"),
-        ("```python\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass</code></pre>"),
-        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
-        ("• one\n\n• two", "<ul><li>one</li><li>two</li></ul>"),  # FastChat's browser fixed these too
-        ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
-        ("## Title", "<h4>Title</h4>"),
-        ("a ` b", "<p>a ` b</p>"),
-        ("say \"hi\" & 'bye'", "<p>say &quot;hi&quot; &amp; &#x27;bye&#x27;</p>"),
+        ("plain", "<p>plain</p>\n"),
+        ("a\nb\n\nc", "<p>a<br />\nb</p>\n<p>c</p>\n"),  # a line break in an answer stays one
+        ("**bold** and `x<y`", "<p><strong>bold</strong> and <code>x&lt;y</code></p>\n"),
+        ("```python\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass\n</code></pre>\n"),
+        ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"),
+        ("• one\n• two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"),  # FastChat's browser fixed these too
+        ("3. three\n4. four", '<ol start="3">\n<li>three</li>\n<li>four</li>\n</ol>\n'),
+        ("## Title", "<h4>Title</h4>\n"),
+        ("a ` b", "<p>a ` b</p>\n"),
+        ("say \"hi\" & 'bye'", "<p>say &quot;hi&quot; &amp; 'bye'</p>\n"),
+        (
+            "see [docs](https://example.com/a?b=1&c=2) or <mailto:x@example.com>",
+            '<p>see <a href="https://example.com/a?b=1&amp;c=2" rel="nofollow noopener noreferrer">docs</a> or '
+            '<a href="mailto:x@example.com" rel="nofollow noopener noreferrer">mailto:x@example.com</a></p>\n',
+        ),
+        (  # extraction answers are tables; alignment is a class (the pages' CSP refuses inline style)
+            "| name | n |\n|:-----|--:|\n| a | 1 |",
+            '<table>\n<thead>\n<tr>\n<th class="align-left">name</th>\n<th class="align-right">n</th>\n</tr>\n'
+            '</thead>\n<tbody>\n<tr>\n<td class="align-left">a</td>\n<td class="align-right">1</td>\n</tr>\n'
+            "</tbody>\n</table>\n",
+        ),
     ],
 )
-def test_markdown_subset(text, html):
-    assert render_markdown(text) == html
+def test_markdown_subset(text, expected):
+    assert render_markdown(text) == expected
 
 
 def test_escape_covers_attribute_quotes():
@@ -97,17 +136,25 @@ def single_html(data) -> str:
 
 def _table_rows(page: str, table_id: str) -> list[list[str]]:
     body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr(?: class=\"partial\")?>(.*?)</tr>", body)]
+
+
+def _partial_rows(page: str, table_id: str) -> list[str]:
+    """The first cell of each row marked partial."""
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return re.findall(r'<tr class="partial"><td>(.*?)</td>', body)
 
 
 def test_report_is_self_contained_and_scriptless(single_html):
     assert "<script" not in single_html.lower()
     assert single_html.count("<img") == 1  # the radar chart; the hostile answer's <img> is text
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", single_html)
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', single_html).group(1)
+    csp = html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', single_html).group(1))
     style = re.search(r"<style>(.*?)</style>", single_html, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    assert "default-src &#x27;none&#x27;" in csp and f"sha256-{digest}" in csp and "script-src" not in csp
+    assert csp == (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; base-uri 'none'; form-action 'none'"
+    )
     radar = re.search(r'<img id="radar"[^>]*src="data:image/png;base64,([^"]+)"', single_html).group(1)
     assert base64.b64decode(radar)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -136,10 +183,13 @@ def test_report_numbers_are_show_results(single_html, data):
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
             str(int(r.n_valid)),
             str(int(r.n_failed)),
+            "1 of 80" if m == XSS_MODEL else "80 of 80",
         ]
         for m, r in report.single.scores.iterrows()
     ]
     assert rows == expected
+    assert _partial_rows(single_html, "scores") == [XSS_MODEL]
+    assert f"1 model(s) judged on fewer than all 80 questions (marked partial): {XSS_MODEL} (1)" in single_html
     assert rows[-1][:3] == [XSS_MODEL, "3.00", "-"]  # its only turn-2 judgment failed: no score, not a 0
     cats = _table_rows(single_html, "by-category")
     assert [r[0] for r in cats] == list(report.single.by_category.index)
@@ -316,10 +366,11 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     assert out.returncode == 0, out.stderr
     page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
     rows = _table_rows(page, "scores")
-    assert [(r[0], r[3], r[5], r[6]) for r in rows] == [
-        ("alpaca-13b", "7.00", "4", "0"),
-        ("llama-13b", "7.00", "2", "2"),
+    assert [(r[0], r[3], r[5], r[6], r[7]) for r in rows] == [
+        ("alpaca-13b", "7.00", "4", "0", "2 of 80"),  # --first-n 2: both rows partial
+        ("llama-13b", "7.00", "2", "2", "1 of 80"),  # its question 81 only failed
     ]
+    assert _partial_rows(page, "scores") == ["alpaca-13b", "llama-13b"]
     assert "judge local-judge" in page
     assert "Failed judgment: unparseable" in page and "I cannot rate &lt;b&gt;this&lt;/b&gt;." in page
     view = load_bench_view(BenchLayout(data_dir))
