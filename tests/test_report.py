@@ -22,11 +22,15 @@ from mtbench.report import ReportConfig, build_report, resolve_judge
 from mtbench.webview.markup import escape, render_markdown
 from tests.browser import (
     FAILED_ANSWER_REASON,
+    PATH_JUDGE,
     XSS_MODEL,
     XSS_TURNS,
+    break_answer_file,
     chromium,
+    copy_data,
     make_browse_data,
     make_data_dir,
+    rename_judge,
 )
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
@@ -287,6 +291,41 @@ def test_cli_unwritable_out_is_exit_2(data, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_broken_answer_file_blocks_only_a_report_that_shows_its_model(data, tmp_path):
+    d = copy_data(data, tmp_path)
+    broken = break_answer_file(d, XSS_MODEL)
+    out = tmp_path / "r.html"
+    args = ("report", "--data-dir", str(d), "--out", str(out), "--bootstrap", "0")
+    result = run_cli(*args, "--model-list", SONNET)  # xss-model is not in this report: its file is not read
+    assert result.returncode == 0, result.stderr
+    assert [r[0] for r in _table_rows(out.read_text(), "scores")] == [SONNET]
+    result = run_cli(*args)  # every judged model, xss-model included: its file is read strictly
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"mtbench report: error: {broken}:2: not valid JSON (Expecting property name enclosed in double quotes "
+        "at column 2)"
+    ]
+
+
+def test_judge_named_like_a_path(data, tmp_path):
+    """`judge --judge-model /path/to/smol-hf` writes __path__to__smol-hf_*.jsonl: report finds it by either name."""
+    d = copy_data(data, tmp_path)
+    rename_judge(d, "gpt-4", PATH_JUDGE, "__path__to__smol-hf")
+    for judge_model in (PATH_JUDGE, "__path__to__smol-hf", None):
+        page = build_report(
+            ReportConfig(layout=BenchLayout(d), out=Path("x.html"), judge_model=judge_model, n_bootstrap=0)
+        )
+        assert f"judge {PATH_JUDGE}, single" in page, judge_model
+        assert {r[0] for r in _table_rows(page, "scores")} == {SONNET, "claude-3-opus-20240229", XSS_MODEL}
+        assert "Score: 3 / 10" in re.search(r'<details class="question" id="q81">.*?</details>', page, re.S).group(0)
+    result = run_cli(
+        "report", "--data-dir", str(d), "--out", str(tmp_path / "r.html"), "--judge-model", PATH_JUDGE,
+        "--mode", "pairwise-all", "--bootstrap", "0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"judge {PATH_JUDGE}, pairwise-all" in (tmp_path / "r.html").read_text()
+
+
 # ---------------------------------------------------------------------------------------------------
 # a real browser, from disk
 
@@ -303,6 +342,7 @@ def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
         assert page.locator("#scores tbody tr").count() == 3
+        assert page.locator("#scores tbody tr.partial td:first-child").all_text_contents() == [XSS_MODEL]
         assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
         page.click("#q81 > summary")
         q81 = page.locator("#q81")
