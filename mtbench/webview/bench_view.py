@@ -28,9 +28,9 @@ from mtbench.records import (
     load_questions,
     load_single_judgments,
 )
-from mtbench.show_result import match_outcome
 from mtbench.webview.judges import JudgeFiles, default_judge, find_judges, select_judges
-from mtbench.webview.markup import render_markdown
+from mtbench.webview.markup import rich
+from mtbench.webview.match_view import match_view, winner_name
 
 __all__ = [
     "BenchView",
@@ -41,6 +41,7 @@ __all__ = [
     "files_signature",
     "preview",
     "rich",
+    "winner_name",
 ]
 
 log = logging.getLogger("mtbench")
@@ -52,11 +53,6 @@ class _Keyed(Protocol):
 
 
 R = TypeVar("R", bound=_Keyed)
-
-
-def rich(text: str) -> dict[str, str]:
-    """A piece of untrusted text as sent to a page: the raw text and its escaped Markdown rendering."""
-    return {"text": text, "html": render_markdown(text)}
 
 
 @dataclass(frozen=True)
@@ -252,7 +248,7 @@ class BenchView:
             j = matches.get((question_id, model_a, model_b, turn)) or matches.get(
                 (question_id, model_b, model_a, turn)
             )
-            turns.append(_match_view(j, turn))
+            turns.append(match_view(j, turn))
         return turns
 
     def pair_view(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> dict[str, Any]:
@@ -271,50 +267,6 @@ class BenchView:
             if question_id is None or j.question_id == question_id:
                 seen[(j.model_1, j.model_2)] = None
         return list(seen)
-
-
-def winner_name(winner: str, model_1: str, model_2: str) -> str:
-    """``model_1``/``model_2`` -> the model's name; ``tie`` and ``error`` unchanged."""
-    return {"model_1": model_1, "model_2": model_2}.get(winner, winner)
-
-
-def _match_view(j: PairJudgment | None, turn: int) -> dict[str, Any]:
-    if j is None:
-        return {"turn": turn, "status": "missing"}
-    out: dict[str, Any] = {
-        "turn": turn,
-        "model_1": j.model_1,
-        "model_2": j.model_2,
-        "prompt": j.judge[1],
-        "games": [
-            {
-                "game": 1,
-                "assistant_a": j.model_1,
-                "assistant_b": j.model_2,
-                "winner": winner_name(j.g1_winner, j.model_1, j.model_2),
-                "explanation": rich(j.g1_judgment),
-            },
-            {
-                "game": 2,
-                "assistant_a": j.model_2,
-                "assistant_b": j.model_1,
-                "winner": winner_name(j.g2_winner, j.model_1, j.model_2),
-                "explanation": rich(j.g2_judgment),
-            },
-        ],
-    }
-    if j.failed:
-        games = [str(i) for i, w in ((1, j.g1_winner), (2, j.g2_winner)) if w == "error"]
-        out["status"] = "failed"
-        out["failure"] = j.error or f"the judge failed in game {' and '.join(games)}"
-        out["verdict"] = None
-        out["inconsistent"] = False
-        return out
-    # FastChat's show_result rule: a tie in game 1, or games that disagree, make the match a tie.
-    out["status"] = "judged"
-    out["verdict"] = winner_name(match_outcome(j.g1_winner, j.g2_winner), j.model_1, j.model_2)
-    out["inconsistent"] = j.g1_winner != j.g2_winner
-    return out
 
 
 def preview(text: str, limit: int = 128) -> str:

@@ -64,3 +64,8 @@ def render_markdown(text: str) -> str:
     """Markdown as safe HTML (see the module docstring)."""
     return _MD.render(_BULLET.sub(r"\1- ", text))
 
+
+
+def rich(text: str) -> dict[str, str]:
+    """A piece of untrusted text as sent to a page: the raw text and its safe Markdown rendering."""
+    return {"text": text, "html": render_markdown(text)}
