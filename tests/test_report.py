@@ -19,7 +19,7 @@ from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
 from mtbench.records import load_answers
 from mtbench.report import ReportConfig, build_report, resolve_judge
-from mtbench.webview.markup import escape, render_markdown
+from mtbench.webview.markup import render_markdown
 from tests.browser import (
     FAILED_ANSWER_REASON,
     PATH_JUDGE,
@@ -120,8 +120,25 @@ def test_markdown_subset(text, expected):
     assert render_markdown(text) == expected
 
 
-def test_escape_covers_attribute_quotes():
-    assert escape("<a href=\"x\" title='y'>&") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
+def test_names_from_the_files_are_escaped_by_the_templates(data, tmp_path):
+    """A model name is text from a judgment file too: autoescape, not a hand-placed escape(), covers it."""
+    import json
+
+    d = copy_data(data, tmp_path)
+    name = '<img src=x onerror="window.__xss=5">'
+    judged = d / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+    with judged.open("a") as f:
+        for turn in (1, 2):
+            prompt = "single-v1" if turn == 1 else "single-v1-multi-turn"
+            record = {"question_id": 81, "model": name, "judge": ["gpt-4", prompt], "user_prompt": "p",
+                      "judgment": "[[5]]", "score": 5, "turn": turn, "tstamp": 1.0}
+            f.write(json.dumps(record) + "\n")
+    page = build_report(ReportConfig(layout=BenchLayout(d), out=Path("x.html"), n_bootstrap=0))
+    assert name not in page and "<img src=x" not in page
+    escaped = "&lt;img src=x onerror=&#34;window.__xss=5&#34;&gt;"
+    assert [r[0] for r in _table_rows(page, "scores")].count(escaped) == 1  # the leaderboard
+    assert f"<th>{escaped}</th>" in page  # the by-category table
+    assert f"; {escaped} no answer" in page  # question 81's summary line (it has no answer file)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -204,7 +221,7 @@ def test_report_drilldown_has_every_question_answers_and_failures(single_html, d
     assert len(re.findall(r'<details class="question" id="q\d+">', single_html)) == 80
     sonnet = load_answers(data / "mt_bench" / "model_answer" / f"{SONNET}.jsonl")[81]
     assert render_markdown(sonnet.turns[0]) in single_html
-    assert escape(XSS_TURNS[0]).replace("**bold**", "<strong>bold</strong>") not in single_html  # rendered...
+    assert XSS_TURNS[0] not in single_html and "<script>window.__xss" not in single_html  # rendered...
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in single_html  # ...as text
     assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in single_html
     assert f"Failed answer: {FAILED_ANSWER_REASON}" in single_html

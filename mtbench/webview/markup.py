@@ -10,7 +10,6 @@ table alignment as a class, since both pages' Content-Security-Policy refuses in
 
 from __future__ import annotations
 
-import html
 import re
 
 from markdown_it import MarkdownIt
@@ -21,11 +20,6 @@ LINK_REL = "nofollow noopener noreferrer"
 HEADING_SHIFT = 2  # '#' -> h3 ... '####' and deeper -> h6
 # Models write '•' bullets; FastChat's browser turns them into a list, and so do we.
 _BULLET = re.compile(r"^([ \t]*)•[ \t]+", re.M)
-
-
-def escape(text: str) -> str:
-    """HTML-escape text for element content and double- or single-quoted attribute values."""
-    return html.escape(text, quote=True)
 
 
 def safe_link(url: str) -> bool:
