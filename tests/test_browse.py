@@ -403,17 +403,29 @@ def test_browser_link_reopens_the_same_view(server):
 # a folder as runs leave it: a broken answer file, a judge that only failed, a judge named like a path
 
 
-def test_broken_answer_file_is_skipped_with_a_warning(data, tmp_path):
+def test_broken_files_are_skipped_with_a_warning(data, tmp_path):
     d = copy_data(data, tmp_path)
     broken = break_answer_file(d, XSS_MODEL)
+    judged = bench(d) / "model_judgment"
+    lines = (judged / "gpt-4_single.jsonl").read_text().splitlines(keepends=True)
+    other = judged / "other-judge_single.jsonl"  # another judge's file, torn in the middle
+    other.write_text(lines[0].replace('"gpt-4"', '"other-judge"') + '{"question_id": 8\n' + lines[1])
     with BrowseServer("--data-dir", str(d)) as srv:
         assert get_json(srv, "/api/single", id=81, model=SONNET, judge="gpt-4")["answer"]["turns"]
         view = get_json(srv, "/api/single", id=81, model=XSS_MODEL, judge="gpt-4")
         assert view["answer"]["turns"] == []
         assert view["answer"]["failure"].startswith(f"could not read the answer file: {broken}:2: not valid JSON")
         assert view["judgments"][0]["status"] == "scored"  # its judgments are still shown
-        warnings = [line for line in srv.log().splitlines() if str(broken) in line]
+        judges = {j["name"]: (j["single"], j["valid"]) for j in get_json(srv, "/api/meta")["judges"]}
+        assert judges["other-judge"] == (False, 0) and judges["gpt-4"][0] is True
+        log = srv.log().splitlines()
+    warnings = [line for line in log if str(broken) in line]
     assert len(warnings) == 1 and f"{broken}:2: not valid JSON" in warnings[0] and "skipped" in warnings[0]
+    assert [line for line in log if f"{other}:2: not valid JSON" in line and "skipped" in line]
+    out = run_cli("browse", "--data-dir", str(d), "--judge-model", "other-judge", "--port", "0")
+    warning, error = out.stderr.strip().splitlines()  # the answer file's warning, then the error
+    assert out.returncode == 2 and str(broken) in warning  # the judge it names is read strictly
+    assert error == f"mtbench browse: error: {other}:2: not valid JSON (Expecting ',' delimiter at column 18)"
 
 
 def _only_failures(data_dir: Path, judge: str) -> None:

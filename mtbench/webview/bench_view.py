@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -53,6 +53,7 @@ class _Keyed(Protocol):
 
 
 R = TypeVar("R", bound=_Keyed)
+J = TypeVar("J")
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,9 @@ def load_bench_view(
 
     ``models`` given: only those models' answer files are read, and strictly (a bad line is an error
     naming file:line). ``None`` (browse shows every model): every answer file is read, and one that cannot
-    be parsed is skipped with a one-line warning, its model's answers shown as that error.
+    be parsed is skipped with a one-line warning, its model's answers shown as that error. Judgment files
+    likewise: the judge ``judge_model`` names is read strictly; with every judge shown, a judgment file
+    that cannot be parsed is skipped with a warning (its judge listed without it).
     """
     if not layout.question_file.is_file():
         raise UserError(
@@ -298,14 +301,17 @@ def load_bench_view(
     pair: dict[str, list[PairJudgment]] = {}
     pair_index: dict[str, dict[tuple[int, str, str, int], PairJudgment]] = {}
     recorded: dict[str, dict[int, str]] = {}
+    strict = judge_model is not None
     for j in judges.values():
         records: list[SingleJudgment | PairJudgment] = []
-        if j.single is not None:
-            single_records = dedupe(load_single_judgments(j.single))
+        single_records = _read(load_single_judgments, j.single, strict)
+        if single_records is not None:
+            single_records = dedupe(single_records)
             single[j.judge] = {(r.question_id, r.model, r.turn): r for r in single_records}
             records += single_records
-        if j.pair is not None:
-            pair[j.judge] = dedupe(load_pair_judgments(j.pair))
+        pair_records = _read(load_pair_judgments, j.pair, strict)
+        if pair_records is not None:
+            pair[j.judge] = dedupe(pair_records)
             pair_index[j.judge] = {(r.question_id, r.model_1, r.model_2, r.turn): r for r in pair[j.judge]}
             records += pair[j.judge]
         for r in records:
@@ -338,6 +344,19 @@ def _load_answer_files(
             log.warning("%s; skipped (its answers are not shown)", e)
             unreadable[m] = f"could not read the answer file: {e}"
     return answers, unreadable
+
+
+def _read(load: Callable[[Path], list[J]], path: Path | None, strict: bool) -> list[J] | None:
+    """``load(path)``; None when there is no file, or (not ``strict``) when it cannot be parsed (warned)."""
+    if path is None:
+        return None
+    try:
+        return load(path)
+    except UserError as e:
+        if strict:
+            raise
+        log.warning("%s; skipped (its judgments are not shown)", e)
+        return None
 
 
 def files_signature(layout: BenchLayout) -> tuple:
