@@ -29,13 +29,15 @@ CSS_TEMPLATE = "report.css"
 @cache
 def environment() -> Environment:
     """The templates' environment: autoescape on for every template, an unknown name an error."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("mtbench.webview", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["num"] = _num
+    return env
 
 
 def content_security_policy(css: str) -> str:
@@ -206,9 +208,6 @@ def _questions(view: BenchView, report: Any, judge: str) -> list[dict[str, Any]]
             shown = models if single else [m for m in models if any(m in p for p in pairs)]
             answers = [view.answer_view(m, qid) for m in shown]
             judged = [view.single_judgments(qid, m, judge) for m in shown] if single else []
-            for turns in judged:
-                for j in turns:
-                    j["score_text"] = _num(j["score"], 1)
             questions.append(
                 {
                     "id": qid,
