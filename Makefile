@@ -5,3 +5,4 @@ test:
 	bash scripts/test.sh
 lint:
 	.venv/bin/ruff check mtbench tests scripts
+	.venv/bin/mypy

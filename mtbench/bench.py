@@ -73,6 +73,9 @@ class Mode(str, Enum):
 
 MODES = tuple(m.value for m in Mode)  # for argparse choices
 
+# How show and agreement print their tables.
+FORMATS = ("table", "markdown", "csv", "json")
+
 
 def category_temperature(category: str) -> float:
     return TEMPERATURE_BY_CATEGORY.get(category, DEFAULT_TEMPERATURE)

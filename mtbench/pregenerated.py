@@ -19,7 +19,7 @@ from pathlib import Path
 from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
 from mtbench.download import DEFAULT_TIMEOUT_S, FileOutcome, HttpSource, PinnedFile, fetch_files
 from mtbench.errors import RunFailed
-from mtbench.records import RecordError, load_pair_judgments, load_single_judgments
+from mtbench.records import LineError, load_pair_judgments, load_single_judgments
 
 PREGENERATED_BASE_URL = "https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/"
 PREGENERATED_BASE_URL_ENV = "MTBENCH_PREGENERATED_BASE_URL"
@@ -79,9 +79,9 @@ def judgment_check(mode: str) -> Callable[[Path], None]:
                 raise ValueError("the last line is cut off")
         try:
             records = load(path)
-        except RecordError as e:
-            # name the line, not our temp file
-            raise ValueError(f"not a {mode} judgment file: line {str(e).removeprefix(f'{path}:')}") from None
+        except LineError as e:
+            # name the line, not our temp file (nor a repair of it)
+            raise ValueError(f"not a {mode} judgment file: line {e.line}: {e.reason}") from None
         if not records:
             raise ValueError(f"no {mode} judgment records")
 

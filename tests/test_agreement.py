@@ -332,7 +332,29 @@ def test_cli_end_to_end(tmp_path, data_dir):
     done = run_cli("--judgments", str(broken), str(judgments / "gpt-4_pair.jsonl"))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"mtbench agreement: error: {broken}:2: missing field 'g1_winner'"
+        f"mtbench agreement: error: {broken}:2: missing field 'g1_winner'; run `mtbench repair {broken}` to set the bad line aside"
     ]
     done = run_cli("--human", str(tmp_path / "nope.json"))
     assert done.returncode == 2 and "nope.json: no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_judges_by_name_use_the_judge_file_mapping(tmp_path):
+    from mtbench.agreement import judge_label
+    from mtbench.bench import BenchLayout
+
+    layout = BenchLayout(data_dir=tmp_path)
+    served = "/path/to/smol-hf"
+    mine = write_pairs(layout.pair_judgment_file(served), [pair(81, "a", "b", "model_1", "model_1", judge=served)])
+    other = write_pairs(layout.pair_judgment_file("gpt-4"), [pair(81, "a", "b", "model_2", "model_2")])
+    assert mine.name == "__path__to__smol-hf_pair.jsonl"
+    # By name: the label is the name given. By file: the recorded judge, when the file is named after it.
+    by_name = agreement(AgreementConfig(judge_models=(served, "gpt-4"), layout=layout))
+    by_file = agreement(AgreementConfig(judgment_files=(mine, other)))
+    assert counts(by_name, f"{served} vs gpt-4")[("1", True)] == (1, 0)
+    assert counts(by_file, f"{served} vs gpt-4") == counts(by_name, f"{served} vs gpt-4")
+    assert judge_label(tmp_path / "J_pair.jsonl", ["gpt-4"]) == "J"  # a file named otherwise keeps its name
+    with pytest.raises(UserError, match=r"--judge-models: no pairwise judgments for /other/judge at .*"
+                                         r"__other__judge_pair.jsonl; create them with `mtbench judge"):
+        agreement(AgreementConfig(judge_models=(served, "/other/judge"), layout=layout))
+    with pytest.raises(UserError, match="given twice"):
+        agreement(AgreementConfig(judgment_files=(mine,), judge_models=(served,), layout=layout))

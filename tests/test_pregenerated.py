@@ -170,6 +170,8 @@ def test_cli_error_is_one_line(tmp_path: Path, space: SpaceServer):
     assert lines[-1].startswith("mtbench download: error: 1 of 33 pre-generated files failed")
     assert f"{PAIR_REL} from huggingface" in lines[-1]
     assert "is not valid: not a pair judgment file: line 1: missing field 'g1_winner'" in lines[-1]
+    # the reader's "run `mtbench repair FILE`" would name a temp file that no longer exists
+    assert "repair" not in lines[-1] and ".part" not in lines[-1]
     assert "Traceback" not in out.stderr
 
 

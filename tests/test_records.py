@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mtbench import records
+from mtbench.answer_file import answer_run
 from mtbench.bench import CATEGORIES
 from mtbench.records import (
     Answer,
@@ -232,6 +236,8 @@ GOOD_Q = json.dumps(QUESTION).encode()
 MALFORMED = [
     ("bad-json", load_questions, [GOOD_Q, b'{"question_id": 82,'], 2,
      "not valid JSON (Expecting property name enclosed in double quotes at column 20)"),
+    ("unterminated-string", load_questions, [b'{"category": "ab'], 1,
+     "not valid JSON (Unterminated string starting at column 14)"),
     ("extra-data", load_questions, [b'{"question_id": 81}}'], 1, "not valid JSON (Extra data at column 20)"),
     ("not-an-object", load_questions, [GOOD_Q, b"[81, 82]"], 2, "expected a JSON object, got list"),
     ("missing-field", load_questions, [_with(QUESTION, category=_DROP)], 1, "missing field 'category'"),
@@ -274,7 +280,9 @@ def test_malformed_line_is_one_exact_error(tmp_path: Path, loader, lines, line, 
     path.write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(RecordError) as info:
         loader(path)
-    assert str(info.value) == f"{path}:{line}: {message}"
+    # a line that is not a record says how to set it aside; a repeat is a choice repair does not make
+    fix = "" if message.startswith("duplicate") else f"; run `mtbench repair {path}` to set the bad line aside"
+    assert str(info.value) == f"{path}:{line}: {message}{fix}"
 
 
 def test_missing_file_is_a_user_error(tmp_path: Path):
@@ -396,3 +404,73 @@ def test_sigkill_mid_stream_keeps_every_flushed_record(tmp_path: Path, record_si
     with JsonlWriter(path) as writer:
         writer.write(_answer(10_000))
     assert sorted(load_answers(path))[-1] == 10_000
+
+
+# ---------------------------------------------------------------------------------------------------
+# atomic rewrites: a full disk, two processes, permissions
+
+
+def _fill(disk) -> None:
+    # SmallDisk.fill's buffered file raises ENOSPC again when it is closed; the disk is full either way
+    with contextlib.suppress(OSError):
+        disk.fill()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_rewrite_on_a_full_disk_leaves_the_file_and_no_temp_and_a_run_with_nothing_to_write_passes(
+    tmp_path: Path, small_disk
+):
+    disk = small_disk(tmp_path / "disk", 256)
+    path = disk.path / "model_answer" / "m.jsonl"
+    path.parent.mkdir()
+    rewrite_jsonl(path, [_answer(i) for i in range(5)])
+    original = path.read_bytes()
+    _fill(disk)
+    with pytest.raises(OSError) as info:
+        rewrite_jsonl(path, [_answer(i, "x" * 2000) for i in range(200)])  # ~400 KB: cannot fit
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == original
+    assert _leftovers(path.parent) == []
+    # a later answer run with nothing new to write (the file is in order) neither rewrites nor fails
+    with answer_run(path, "gen-api-answer"):
+        pass
+    assert path.read_bytes() == original and _leftovers(path.parent) == []
+
+
+REWRITER = r"""
+import sys
+from mtbench.records import Answer, Choice, rewrite_jsonl
+path, text = sys.argv[1], sys.argv[2]
+records = [Answer(question_id=i, model_id=text, choices=(Choice(0, (text * 5000, "x")),)) for i in range(20)]
+for _ in range(40):
+    rewrite_jsonl(path, records)
+"""
+
+
+def test_two_processes_rewriting_one_file_never_share_a_temp_file(tmp_path: Path):
+    # With one temp name per file (the old ``m.jsonl.tmp``), one process renames the temp file the other
+    # is still writing: a mixed file, or the other's rename fails with FileNotFoundError.
+    path = tmp_path / "m.jsonl"
+    children = [
+        subprocess.Popen([sys.executable, "-c", REWRITER, str(path), text], stderr=subprocess.PIPE, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+        for text in ("a", "b")
+    ]
+    errors = [child.communicate(timeout=120)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0], errors
+    models = {a.model_id for a in load_answers(path).values()}
+    assert models in ({"a"}, {"b"})  # one process's whole file, never a mix
+    assert len(load_answers(path)) == 20
+    assert _leftovers(tmp_path) == []
+
+
+def test_rewrite_keeps_the_file_permissions(tmp_path: Path):
+    path = tmp_path / "m.jsonl"
+    path.write_text(records.dumps(_answer(2)) + records.dumps(_answer(1)))
+    path.chmod(0o644)
+    rewrite_jsonl(path, [_answer(1), _answer(2)])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # a temp file's 0600 would hide it from other users
+    assert sorted(load_answers(path)) == [1, 2]

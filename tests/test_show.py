@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mtbench.bench import CATEGORIES
@@ -472,3 +473,163 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     empty = write_jsonl(tmp_path / "empty.jsonl", [])
     err = error("--input-file", str(empty))
     assert str(empty) in err and "empty" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# what the report says about its own rows: the recorded judges, coverage, every model on the radar
+
+
+def test_input_file_names_the_judges_it_records(tmp_path, capsys):
+    single = write_jsonl(tmp_path / "mine.jsonl", [
+        single_row(81, "m", 1, 7, judge=["llama-judge", "single-v1"]),
+        single_row(82, "m", 1, 5, judge=["qwen-judge", "single-v1"]),
+    ])
+    pair = write_jsonl(tmp_path / "pairs.jsonl", [{**pair_row(81, "A", "B", "model_1", "model_1"),
+                                                  "judge": ["/models/smol-hf", "pair-v2"]}])
+    text = mtbench_in_process(capsys, "--input-file", str(single))
+    assert text.returncode == 0, text.stderr
+    heading = text.stdout.splitlines()[0]
+    assert heading == f"Single-answer grading (judge llama-judge, qwen-judge; {single})"  # not --judge-model's gpt-4
+    data = json.loads(mtbench_in_process(capsys, "--input-file", str(single), "--format", "json").stdout)
+    assert data["judges"] == ["llama-judge", "qwen-judge"]
+    md = mtbench_in_process(capsys, "--input-file", str(pair), "--mode", "pairwise-all", "--format", "markdown")
+    assert md.stdout.splitlines()[0] == f"## Pairwise (all pairs; judge /models/smol-hf; {pair})"
+
+
+def coverage_rows() -> list[dict]:
+    """full: every question; few: 6 questions (81-86); half: 40 questions, all turn-2 judgments failed."""
+    rows = []
+    for q in QIDS:
+        for turn in (1, 2):
+            rows.append(single_row(q, "full", turn, 5))
+            if q <= 86:
+                rows.append(single_row(q, "few", turn, 9))
+            if q <= 120:
+                rows.append(single_row(q, "half", turn, 7) if turn == 1 else
+                            single_row(q, "half", turn, None, error="api_error", judgment=""))
+            else:
+                rows.append(single_row(q, "half", turn, None, error="api_error", judgment=""))
+    return rows
+
+
+def test_partial_rows_are_counted_and_marked_in_every_format(data_dir, capsys):
+    write_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl", coverage_rows())
+    out = {fmt: mtbench_in_process(capsys, "--data-dir", str(data_dir), "--format", fmt, "--bootstrap", "0")
+           for fmt in FORMATS}
+    assert all(r.returncode == 0 for r in out.values()), [r.stderr for r in out.values()]
+
+    data = json.loads(out["json"].stdout)
+    models = {m["model"]: m for m in data["models"]}
+    assert [models[m]["n_questions"] for m in ("few", "full", "half")] == [6, 80, 40]
+    assert [models[m]["partial"] for m in ("few", "full", "half")] == [True, False, True]
+    assert models["half"]["n_valid"] == 40  # failed judgments cover no question
+    assert data["bench_questions"] == 80
+    note = next(n for n in data["notes"] if n.startswith("partial coverage"))
+    assert "few 6" in note and "half 40" in note and "80" in note and "full" not in note
+
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO(out["csv"].stdout))}
+    assert (rows["few"]["n_questions"], rows["few"]["partial"]) == ("6", "True")
+    assert (rows["full"]["n_questions"], rows["full"]["partial"]) == ("80", "False")
+
+    table = out["table"].stdout.splitlines()
+    header = table[1].split()
+    assert header[-3:] == ["questions", "valid", "failed"]
+    cells = {line.split()[0]: line.split() for line in table[3:6]}
+    assert cells["few"][-3:] == ["6*", "12", "0"] and cells["full"][-3] == "80" and cells["half"][-3] == "40*"
+    assert any(line.startswith("note: partial coverage (marked *): ") for line in table)
+    md = out["markdown"].stdout
+    assert "| few | 9.00 | 9.00 | 9.00 | - | 6\\* | 12 | 0 |" in md and "| 80 | 160 | 0 |" in md
+    assert "- partial coverage" in md
+
+
+def test_partial_is_relative_to_the_bench_and_to_the_most_covered(synthetic_pairs):
+    equal = load_single_judgments_from_rows([single_row(q, m, 1, 5) for q in range(81, 91) for m in ("a", "b")])
+    alone = single_tables(equal, n_bootstrap=0).scores
+    assert alone["n_questions"].tolist() == [10, 10] and not alone["partial"].any()  # no bench size known
+    of_bench = single_tables(equal, n_bootstrap=0, bench_questions=80).scores
+    assert of_bench["partial"].all()  # 10 of the bench's 80 questions
+    table = pairwise_table(synthetic_pairs, n_bootstrap=0).table
+    assert table.loc["C", "n_questions"] == 4 and table.loc["C", "partial"]  # C only met A on 91-94
+    assert table.loc["A", "n_questions"] == 15 and table.loc["A", "partial"]  # 81-94 and 96 (95 failed)
+    assert table.loc["base", "n_questions"] == 16 and not table.loc["base", "partial"]  # 81-94, 96, 97: the most
+
+
+def load_single_judgments_from_rows(rows: list[dict]):
+    from mtbench.records import SingleJudgment
+
+    return [SingleJudgment.from_json(r) for r in rows]
+
+
+def test_radar_draws_a_model_scored_in_one_category():
+    from matplotlib.colors import to_rgb
+
+    cats = list(CATEGORIES)
+    table = pd.DataFrame({"full": np.arange(1.0, 9.0), "solo": [np.nan] * 3 + [6.0] + [np.nan] * 4},
+                         index=pd.Index(cats, name="category"))
+    fig = radar_figure(table)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    solo = lines["solo"]
+    y = np.asarray(solo.get_ydata(), dtype=float)
+    assert np.flatnonzero(np.isfinite(y)).tolist() == [3] and y[3] == 6.0  # one point, at math
+    assert solo.get_marker() not in (None, "", " ", "None") and solo.get_markersize() > 0
+    # And it reaches the pixels: the solo line's colour appears inside the polar axes (the legend is below).
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].astype(int)
+    x0, y0, x1, y1 = (int(v) for v in ax.bbox.extents)
+    inside = image[image.shape[0] - y1:image.shape[0] - y0, x0:x1]
+    for model, line in lines.items():
+        colour = np.array(to_rgb(line.get_color())) * 255
+        assert (np.abs(inside - colour).max(axis=2) <= 10).sum() > 10, model
+
+
+# ---------------------------------------------------------------------------------------------------
+# a judge named like a path (how `transformers serve` names a local model), end to end
+
+
+def test_judge_named_like_a_path_is_read_by_show_and_agreement(data_dir, openai_server):
+    """`judge` writes __path__to__smol-hf_*.jsonl; `show` and `agreement` find it by the same name."""
+    import os
+
+    answers = data_dir / "mt_bench" / "model_answer"
+    answers.mkdir(parents=True)
+    for model in ("alpaca-13b", "llama-13b"):
+        shutil.copy(REFERENCE_RUNS / "model_answer" / f"{model}.jsonl", answers / f"{model}.jsonl")
+    openai_server.responder = lambda body: "Fine. Rating: [[6]] Verdict: [[A]]"  # one reply for both prompt kinds
+    env = {**{k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}, "OPENAI_API_KEY": "sk-test"}
+    judges = ("/path/to/smol-hf", "/models/judge-b")
+    runs = [[judges[0], "single"], [judges[0], "pairwise-all"], [judges[1], "pairwise-all"]]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
+             openai_server.base_url, "--judge-model", judge, "--mode", mode, "--first-n", "2", "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for judge, mode in runs
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    written = sorted(p.name for p in (data_dir / "mt_bench" / "model_judgment").glob("*.jsonl"))
+    assert written == ["__models__judge-b_pair.jsonl", "__path__to__smol-hf_pair.jsonl",
+                       "__path__to__smol-hf_single.jsonl"]
+
+    single, pair = mtbench_many([
+        ["--data-dir", str(data_dir), "--judge-model", judges[0], "--format", "json"],
+        ["--data-dir", str(data_dir), "--judge-model", judges[0], "--mode", "pairwise-all"],
+    ])
+    assert single.returncode == 0, single.stderr
+    report = json.loads(single.stdout)
+    assert report["judges"] == [judges[0]]
+    assert {m["model"]: m["overall"] for m in report["models"]} == {"alpaca-13b": 6.0, "llama-13b": 6.0}
+    assert pair.returncode == 0, pair.stderr
+    assert f"judge {judges[0]};" in pair.stdout.splitlines()[0]
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mtbench", "agreement", "--data-dir", str(data_dir), "--judge-models", *judges,
+         "--format", "json"], capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {(r["comparison"], r["turn"], r["ties"]): (r["total"], r["agree"]) for r in json.loads(done.stdout)["rows"]}
+    label = f"{judges[0]} vs {judges[1]}"  # the judges' real names, not their file names
+    assert rows[(label, "all", True)] == (4, 4)  # 2 questions x 2 turns, one model pair, the same verdicts

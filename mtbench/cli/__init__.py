@@ -10,18 +10,19 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import NoReturn
 
 from mtbench import __version__
 from mtbench.errors import RunFailed, UserError
 
 # Subcommand modules, in the order --help lists them.
-COMMANDS = ("download", "gen_answer", "gen_api_answer", "judge", "show", "agreement", "browse", "report")
+COMMANDS = ("download", "gen_answer", "gen_api_answer", "judge", "show", "agreement", "browse", "report", "repair")
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (which flag, what is wrong) and exit code 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mtbench.bench import FORMATS
 from mtbench.cli.common import add_layout_args, layout_from
-
-FORMATS = ("table", "markdown", "csv", "json")  # = agreement.FORMATS, kept here so --help stays light
 
 
 def register(sub) -> None:
@@ -49,12 +48,12 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from mtbench.agreement import AgreementConfig, agreement, render
 
-    layout = layout_from(args)
-    files = [*args.judgments, *(layout.pair_judgment_file(name) for name in args.judge_models)]
     config = AgreementConfig(
-        judgment_files=tuple(files),
+        judgment_files=tuple(args.judgments),
         human_files=tuple(args.human),
         human_vs_human=args.human_vs_human,
+        judge_models=tuple(args.judge_models),
+        layout=layout_from(args),
     )
     report = agreement(config)
     sys.stdout.write(render(report, args.format))

@@ -6,10 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
-
-FORMATS = ("table", "markdown", "csv", "json")
 
 
 def register(sub) -> None:
@@ -20,7 +18,9 @@ def register(sub) -> None:
             "Print MT-bench results from a judgment file: per-turn and overall scores per model with 95% "
             "bootstrap confidence intervals and a per-category table (single), or win/loss/tie and win rates "
             "(pairwise). Reads FastChat's judgment files and mtbench's alike. A judgment appended twice by a "
-            "rerun counts once; failed judgments are left out of the means and counted. Categories come from "
+            "rerun counts once; failed judgments are left out of the means and counted. Each row says how many "
+            "questions it covers; a row covering fewer than the most-covered model or the bench is marked "
+            "partial (*). Categories come from "
             "BENCH/question.jsonl, or for mt_bench without it from the fixed question-id blocks (81-90 writing, "
             "..., 151-160 humanities)."
         ),
@@ -28,9 +28,14 @@ def register(sub) -> None:
     add_layout_args(parser)
     parser.add_argument(
         "--input-file", type=Path,
-        help="judgment file (default: BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise modes)",
+        help="judgment file (default: BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise "
+        "modes); the report names the judges its records hold",
     )
-    parser.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL, help=f"judge whose file to read (default: {DEFAULT_JUDGE_MODEL})")
+    parser.add_argument(
+        "--judge-model", default=DEFAULT_JUDGE_MODEL,
+        help="judge whose file to read, named as for `mtbench judge` (a served name or a path such as /models/x "
+        f"maps to its file name the same way; default: {DEFAULT_JUDGE_MODEL})",
+    )
     parser.add_argument(
         "--baseline-model", default=DEFAULT_BASELINE_MODEL,
         help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from mtbench.errors import UserError
     from mtbench.show_result import ShowConfig, radar_figure, render, show
 
-    if args.plot is not None and args.mode != "single":
+    if args.plot is not None and args.mode != Mode.SINGLE:
         raise UserError("--plot draws the per-category radar chart of --mode single")
     layout = layout_from(args)
     config = ShowConfig(

@@ -1,0 +1,197 @@
+"""The `show` command's library function: a frozen config in, the mode's tables out (reads two files)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+
+from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
+from mtbench.errors import UserError
+from mtbench.records import (
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_questions,
+    load_single_judgments,
+)
+from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
+from mtbench.show_result.scores import SingleTables, single_tables
+from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
+from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
+
+PARTIAL_MARK = "*"  # after the question count of a partial row, in the table and Markdown
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    """What ``show`` reads and computes; checks its own flags once, as one-line user errors."""
+
+    judgment_file: Path
+    mode: str = "single"
+    question_file: Path | None = None  # read when it exists, for categories and the bench's question count
+    judge_model: str = DEFAULT_JUDGE_MODEL  # names the file in messages; the report shows the recorded judges
+    baseline_model: str | None = DEFAULT_BASELINE_MODEL
+    model_list: tuple[str, ...] | None = None
+    compare: tuple[str, str] | None = None
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = DEFAULT_SEED
+    confidence: float = DEFAULT_CONFIDENCE
+    mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
+
+    def __post_init__(self) -> None:
+        mode = Mode.parse(self.mode)
+        object.__setattr__(self, "mode", mode.value)
+        if self.compare is not None and mode is not Mode.SINGLE:
+            raise UserError("--compare works with --mode single (a paired test of two models' scores)")
+        if mode is Mode.PAIRWISE_BASELINE and not self.baseline_model:
+            raise UserError("--mode pairwise-baseline needs --baseline-model")
+
+
+@dataclass(frozen=True)
+class ShowReport:
+    config: ShowConfig
+    single: SingleTables | None = None
+    pairwise: PairwiseTable | None = None
+    comparison: PairedComparison | None = None
+    category_source: str | None = None  # where categories came from, or None when unavailable
+    notes: tuple[str, ...] = ()
+    judges: tuple[str, ...] = ()  # the judge models recorded in the judgment file, sorted
+    bench_questions: int | None = None  # questions in the question file, when it was read
+
+
+def _judge_command(mode: str, judge_model: str) -> str:
+    return f"mtbench judge --mode {mode} --judge-model {judge_model}"
+
+
+def show(config: ShowConfig) -> ShowReport:
+    """Read the judgment file (and question file) named in ``config`` and compute the mode's tables."""
+    path = config.judgment_file
+    if not path.is_file():
+        raise UserError(
+            f"no judgment file at {path}; create it with `{_judge_command(config.mode, config.judge_model)}` "
+            "(or name one with --input-file)"
+        )
+    notes: list[str] = []
+    question_categories = _question_categories(config.question_file)
+    bench_questions = None if question_categories is None else len(question_categories)
+
+    if config.mode == Mode.SINGLE:
+        judgments = _load(load_single_judgments, path)
+        require_models(config.model_list, {j.model for j in judgments}, str(path))
+        if config.compare:
+            require_models(list(config.compare), {j.model for j in judgments}, f"{path} (--compare)")
+        categories, source = _categories(config, question_categories, {j.question_id for j in judgments}, notes)
+        single = single_tables(
+            judgments, categories=categories, model_list=config.model_list,
+            n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
+            bench_questions=bench_questions,
+        )
+        comparison = None
+        if config.compare:
+            comparison = paired_comparison(
+                judgments, *config.compare, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                confidence=config.confidence,
+            )
+        if single.duplicates_dropped:
+            notes.append(
+                f"{single.duplicates_dropped} duplicate judgment(s) dropped: the same (question, model, judge, turn) "
+                "appeared again (a rerun appended it); the last one counts"
+            )
+        if single.failed:
+            why = ", ".join(f"{k}: {v}" for k, v in sorted(single.failure_reasons.items()))
+            notes.append(f"{single.failed} failed judgment(s) left out of the means ({why}); see n_failed")
+        notes.extend(coverage_notes(single.scores, bench_questions))
+        return ShowReport(
+            config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
+            judges=recorded_judges(judgments), bench_questions=bench_questions,
+        )
+
+    pair_judgments = _load(load_pair_judgments, path)
+    baseline = config.baseline_model if config.mode == Mode.PAIRWISE_BASELINE else None
+    if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in pair_judgments):
+        raise UserError(
+            f"no matches against the baseline {baseline!r} in {path}; pick one with --baseline-model "
+            f"or create them with `{_judge_command('pairwise-baseline', config.judge_model)}`"
+        )
+    present = {m for j in pair_judgments for m in (j.model_1, j.model_2)} - ({baseline} if baseline else set())
+    where = f"{path}" + (f" against {baseline}" if baseline else "")
+    listed = [m for m in config.model_list or () if m != baseline]
+    require_models(listed, present, where)
+    pair = pairwise_table(
+        pair_judgments, baseline=baseline, model_list=config.model_list,
+        n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
+        bench_questions=bench_questions,
+    )
+    if pair.duplicates_dropped:
+        notes.append(
+            f"{pair.duplicates_dropped} duplicate match(es) dropped: the same (question, model pair, judge, turn) "
+            "appeared again (a rerun appended it); the last one counts"
+        )
+    if pair.errors:
+        notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
+    notes.extend(coverage_notes(pair.table, bench_questions))
+    return ShowReport(
+        config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
+        bench_questions=bench_questions,
+    )
+
+
+def recorded_judges(judgments: Iterable[SingleJudgment | PairJudgment]) -> tuple[str, ...]:
+    """The judge models the records name (``judge[0]``), sorted: what the file holds, whatever it is called."""
+    return tuple(sorted({j.judge[0] for j in judgments}))
+
+
+def coverage_notes(table: pd.DataFrame, bench_questions: int | None) -> list[str]:
+    """One note naming the partial rows (``n_questions``, ``partial`` columns), or none when every row is full."""
+    partial = table[table["partial"]]
+    if partial.empty:
+        return []
+    most = int(table["n_questions"].max())
+    if bench_questions is not None and bench_questions > most:
+        full = f"the bench's {bench_questions}"
+    else:
+        full = f"the most-covered model's {most}"
+    rows = ", ".join(f"{model} {int(n)}" for model, n in partial["n_questions"].items())
+    return [
+        f"partial coverage (marked {PARTIAL_MARK}): {rows} questions, fewer than {full}; a score over fewer "
+        "questions does not compare directly with the others (see n_questions)"
+    ]
+
+
+L = TypeVar("L", SingleJudgment, PairJudgment)
+
+
+def _load(loader: Callable[[Path], list[L]], path: Path) -> list[L]:
+    records = loader(path)
+    if not records:
+        raise UserError(f"{path}: no judgments in the file (it is empty)")
+    return records
+
+
+def _question_categories(question_file: Path | None) -> dict[int, str] | None:
+    if question_file is None or not question_file.is_file():
+        return None
+    return {q.question_id: q.category for q in load_questions(question_file)}
+
+
+def _categories(
+    config: ShowConfig, by_id: dict[int, str] | None, qids: set[int], notes: list[str]
+) -> tuple[dict[int, str] | None, str | None]:
+    qf = config.question_file
+    if by_id is not None:
+        unknown = len(qids - set(by_id))
+        if unknown:
+            notes.append(f"{unknown} judged question id(s) are not in {qf}; shown as category '{UNKNOWN_CATEGORY}'")
+        return by_id, str(qf)
+    missing = "no question file" + (f" at {qf}" if qf is not None else "")
+    by_block = mt_bench_categories(qids)
+    if config.mt_bench_fallback and qids and len(by_block) == len(qids):
+        notes.append(f"{missing}; categories from MT-bench's fixed question-id blocks (81-160)")
+        return by_block, "MT-bench question-id blocks"
+    notes.append(f"{missing}; per-category scores unavailable")
+    return None, None

@@ -1,0 +1,189 @@
+"""A show report as strings: an aligned terminal table, Markdown, CSV (one row per model) or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mtbench.bench import FORMATS
+from mtbench.errors import UserError
+from mtbench.show_result.command import PARTIAL_MARK, ShowReport
+
+
+def render(report: ShowReport, fmt: str = "table") -> str:
+    """The report as a terminal table, Markdown, CSV (one row per model) or JSON."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if fmt == "json":
+        return json.dumps(_to_jsonable(report), indent=2, allow_nan=False) + "\n"
+    if fmt == "csv":
+        return flat_table(report).to_csv(float_format="%.6g")
+    return _render_text(report, markdown=fmt == "markdown")
+
+
+def flat_table(report: ShowReport) -> pd.DataFrame:
+    """One row per model: the main table, plus (single mode) one column per category."""
+    if report.single is not None:
+        flat = report.single.scores
+        if report.single.by_category is not None:
+            flat = flat.join(report.single.by_category.T)
+        return flat
+    assert report.pairwise is not None
+    return report.pairwise.table
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(x) else float(x)
+    return x
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    # to_dict keeps each column's own type (iterrows would turn the counts into floats).
+    return [{k: _num(v) for k, v in row.items()} for row in df.reset_index().to_dict(orient="records")]
+
+
+def _to_jsonable(report: ShowReport) -> dict[str, Any]:
+    c = report.config
+    out: dict[str, Any] = {
+        "mode": c.mode,
+        "judgment_file": os.fspath(c.judgment_file),
+        "bootstrap": {"n": c.n_bootstrap, "seed": c.seed, "confidence": c.confidence},
+        "judges": list(report.judges),
+        "bench_questions": report.bench_questions,
+    }
+    if report.single is not None:
+        s = report.single
+        out["models"] = _records(s.scores)
+        out["by_category"] = None if s.by_category is None else {
+            cat: {m: _num(v) for m, v in row.items()} for cat, row in s.by_category.iterrows()
+        }
+        out["category_source"] = report.category_source
+        out["duplicates_dropped"] = s.duplicates_dropped
+        out["failed"] = s.failed
+        out["failure_reasons"] = dict(s.failure_reasons)
+    if report.pairwise is not None:
+        p = report.pairwise
+        out["baseline"] = p.baseline
+        out["models"] = _records(p.table)
+        out["matches"] = p.matches
+        out["errors"] = p.errors
+        out["consistency"] = _num(p.consistency)
+        out["duplicates_dropped"] = p.duplicates_dropped
+    if report.comparison is not None:
+        cmp = report.comparison
+        out["comparison"] = {
+            "model_a": cmp.model_a, "model_b": cmp.model_b, "mean_a": _num(cmp.mean_a), "mean_b": _num(cmp.mean_b),
+            "difference": _num(cmp.difference), "ci_low": _num(cmp.ci_low), "ci_high": _num(cmp.ci_high),
+            "n_questions": cmp.n_questions, "n_items": cmp.n_items, "significant": cmp.significant,
+        }
+    out["notes"] = list(report.notes)
+    return out
+
+
+def _fmt(x: Any, digits: int) -> str:
+    if x is None or (isinstance(x, (float, np.floating)) and math.isnan(x)):
+        return "-"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return f"{x:.{digits}f}"
+
+
+def _ci(low: float, high: float, digits: int) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "-"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _questions(n: Any, partial: Any, markdown: bool) -> str:
+    if not partial:
+        return _fmt(n, 0)
+    return _fmt(n, 0) + ("\\" + PARTIAL_MARK if markdown else PARTIAL_MARK)  # a bare * is emphasis in Markdown
+
+
+def _render_text(report: ShowReport, markdown: bool) -> str:
+    c = report.config
+    judges = ", ".join(report.judges) or c.judge_model
+    pct = f"{c.confidence:.0%}"
+    parts: list[str] = []
+
+    def heading(text: str) -> None:
+        parts.append(f"## {text}" if markdown else text)
+
+    if report.single is not None:
+        s = report.single
+        heading(f"Single-answer grading (judge {judges}; {c.judgment_file})")
+        rows = [
+            [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
+             _ci(r.ci_low, r.ci_high, 2), _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0),
+             _fmt(r.n_failed, 0)]
+            for m, r in s.scores.iterrows()
+        ]
+        parts.append(_grid(["model", "turn 1", "turn 2", "score", f"{pct} CI", "questions", "valid", "failed"], rows, markdown))
+        if s.by_category is not None:
+            parts.append("")
+            heading(f"Score by category (both turns; categories from {report.category_source})")
+            cats = [str(x) for x in s.by_category.index]
+            t = s.by_category.T
+            rows = [[str(m)] + [_fmt(v, 2) for v in t.loc[m]] for m in t.index]
+            parts.append(_grid(["model", *cats], rows, markdown))
+    if report.pairwise is not None:
+        p = report.pairwise
+        what = f"against {p.baseline}" if p.baseline else "all pairs"
+        heading(f"Pairwise ({what}; judge {judges}; {c.judgment_file})")
+        rows = [
+            [str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.n_error, 0),
+             _fmt(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _fmt(r.loss_rate, 3),
+             _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _fmt(r.consistency, 3),
+             _questions(r.n_questions, r.partial, markdown)]
+            for m, r in p.table.iterrows()
+        ]
+        header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
+                  "win_rate_adjusted", f"{pct} CI", "consistent", "questions"]
+        parts.append(_grid(header, rows, markdown))
+        parts.append("")
+        parts.append(
+            f"Position consistency: {_fmt(p.consistency, 3)} of {p.matches} matches had both games agree "
+            "(disagreements count as ties)."
+        )
+    if report.comparison is not None:
+        cmp = report.comparison
+        parts.append("")
+        heading(f"Paired comparison: {cmp.model_a} - {cmp.model_b}")
+        verdict = "the interval excludes 0" if cmp.significant else "the interval includes 0: not a clear difference"
+        parts.append(
+            f"{cmp.model_a} {cmp.mean_a:.2f} vs {cmp.model_b} {cmp.mean_b:.2f} on {cmp.n_items} (question, turn) items "
+            f"of {cmp.n_questions} questions both have: difference {cmp.difference:+.2f}, {pct} CI "
+            f"{_ci(cmp.ci_low, cmp.ci_high, 2)} ({verdict})."
+        )
+    n_boot = report.single.n_bootstrap if report.single is not None else report.pairwise.n_bootstrap  # type: ignore[union-attr]
+    notes = list(report.notes)
+    if n_boot:
+        notes.append(f"CIs: {pct} percentile bootstrap over questions, {n_boot} resamples, seed {c.seed}")
+    if notes:
+        parts.append("")
+        parts.extend(f"- {n}" if markdown else f"note: {n}" for n in notes)
+    return "\n".join(parts) + "\n"
