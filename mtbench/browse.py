@@ -23,7 +23,7 @@ from aiohttp import web
 from mtbench.bench import BenchLayout, Mode
 from mtbench.errors import UserError
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
-from mtbench.webview.board import judge_report, question_coverage, radar_png
+from mtbench.webview.board import judge_report, radar_png
 
 log = logging.getLogger("mtbench")
 
@@ -64,7 +64,7 @@ class BrowseConfig:
 
 
 def static_text(name: str) -> str:
-    return resources.files("mtbench.webview").joinpath("static", name).read_text(encoding="utf-8")
+    return (resources.files("mtbench.webview") / "static" / name).read_text(encoding="utf-8")
 
 
 class BrowseState:
@@ -103,24 +103,15 @@ class BrowseState:
 def leaderboard(
     view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int
 ) -> dict:
-    """``mtbench show``'s JSON for one judge and mode, read from the judge's file; each row also says how
-    many questions it covers (``questions``, of ``questions_total``) and whether that is ``partial``."""
+    """``mtbench show``'s JSON for one judge and mode, read from the judge's file (its rows carry
+    ``n_questions`` and ``partial``, its top level ``bench_questions``)."""
     from mtbench.show_result import render
 
     report = judge_report(
         view.layout, _judgment_file(view, judge, mode), judge, mode,
         baseline=baseline, n_bootstrap=n_bootstrap, seed=seed,
     )
-    data = json.loads(render(report, "json"))
-    coverage = question_coverage(view, judge, mode, baseline)
-    for row in data["models"]:
-        row["questions"] = coverage.of(row["model"])
-        row["partial"] = coverage.partial(row["model"])
-    data["questions_total"] = coverage.total
-    note = coverage.note(row["model"] for row in data["models"])
-    if note is not None:
-        data["notes"].append(note)
-    return data
+    return json.loads(render(report, "json"))
 
 
 def radar(view: BenchView, judge: str, seed: int) -> bytes:

@@ -15,7 +15,7 @@ from pathlib import Path
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
 from mtbench.errors import UserError
 from mtbench.webview.bench_view import load_bench_view
-from mtbench.webview.board import judge_report, question_coverage, radar_png
+from mtbench.webview.board import judge_report, radar_png
 from mtbench.webview.judges import find_judges
 from mtbench.webview.report_page import render_report
 
@@ -68,9 +68,8 @@ def build_report(config: ReportConfig) -> str:
     models = [str(m) for m in rows] + ([baseline] if baseline else [])
     view = load_bench_view(config.layout, judge, models=models)
     judge = next(iter(view.judges))  # the name the records hold, when --judge-model gave the file's stem
-    coverage = question_coverage(view, judge, mode, baseline)
     radar = radar_png(report, judge)
-    return render_report(view, report, judge, radar, coverage, drilldown=config.drilldown)
+    return render_report(view, report, judge, radar, drilldown=config.drilldown)
 
 
 def write_report(config: ReportConfig) -> Path:

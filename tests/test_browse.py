@@ -180,11 +180,10 @@ def test_leaderboard_is_show_results(server, data):
             "json",
         )
     )
-    coverage = [(r.pop("questions"), r.pop("partial")) for r in board["models"]]
-    assert board["models"] == expected["models"]  # show's rows, plus how many questions each covers
+    assert board["models"] == expected["models"]
+    coverage = [(r["n_questions"], r["partial"]) for r in board["models"]]  # show marks partial rows
     assert coverage == [(1, True) if r["model"] == XSS_MODEL else (80, False) for r in board["models"]]
-    assert board["questions_total"] == 80
-    assert f"1 model(s) judged on fewer than all 80 questions (marked partial): {XSS_MODEL} (1)" in board["notes"][-1]
+    assert board["bench_questions"] == 80 and any(n.startswith("partial coverage") for n in board["notes"])
     assert board["by_category"] == expected["by_category"]
     xss = next(r for r in board["models"] if r["model"] == XSS_MODEL)
     assert (xss["n_valid"], xss["n_failed"]) == (1, 1)
@@ -348,7 +347,8 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
         rows = page.locator("#scores tbody tr td:first-child").all_inner_texts()
         assert set(rows) == {SONNET, OPUS, XSS_MODEL}
         assert page.locator("#scores tbody tr.partial td:first-child").all_text_contents() == [XSS_MODEL]
-        assert "1 of 80" in page.locator("#scores tbody tr.partial").inner_text()
+        assert page.locator("#scores tbody tr.partial td:last-child").inner_text() == "1*"
+        assert "questions (of 80)" in page.locator("#scores thead").inner_text()
         page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
 
         assert page.evaluate("() => window.__xss") is None
@@ -425,7 +425,7 @@ def test_broken_files_are_skipped_with_a_warning(data, tmp_path):
     out = run_cli("browse", "--data-dir", str(d), "--judge-model", "other-judge", "--port", "0")
     warning, error = out.stderr.strip().splitlines()  # the answer file's warning, then the error
     assert out.returncode == 2 and str(broken) in warning  # the judge it names is read strictly
-    assert error == f"mtbench browse: error: {other}:2: not valid JSON (Expecting ',' delimiter at column 18)"
+    assert error.startswith(f"mtbench browse: error: {other}:2: not valid JSON (Expecting ',' delimiter")
 
 
 def _only_failures(data_dir: Path, judge: str) -> None:

@@ -204,13 +204,14 @@ def test_report_numbers_are_show_results(single_html, data):
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
             str(int(r.n_valid)),
             str(int(r.n_failed)),
-            "1 of 80" if m == XSS_MODEL else "80 of 80",
+            "1*" if m == XSS_MODEL else "80",  # show's n_questions, partial marked as show marks it
         ]
         for m, r in report.single.scores.iterrows()
     ]
     assert rows == expected
     assert _partial_rows(single_html, "scores") == [XSS_MODEL]
-    assert f"1 model(s) judged on fewer than all 80 questions (marked partial): {XSS_MODEL} (1)" in single_html
+    assert "<th>questions (of 80)</th>" in single_html
+    assert f"<li>partial coverage (marked *): {XSS_MODEL} 1 questions, fewer than the most-covered" in single_html
     assert rows[-1][:3] == [XSS_MODEL, "3.00", "-"]  # its only turn-2 judgment failed: no score, not a 0
     cats = _table_rows(single_html, "by-category")
     assert [r[0] for r in cats] == list(report.single.by_category.index)
@@ -318,10 +319,8 @@ def test_broken_answer_file_blocks_only_a_report_that_shows_its_model(data, tmp_
     assert [r[0] for r in _table_rows(out.read_text(), "scores")] == [SONNET]
     result = run_cli(*args)  # every judged model, xss-model included: its file is read strictly
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        f"mtbench report: error: {broken}:2: not valid JSON (Expecting property name enclosed in double quotes "
-        "at column 2)"
-    ]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"mtbench report: error: {broken}:2: not valid JSON"), line
 
 
 def test_judge_named_like_a_path(data, tmp_path):
@@ -424,8 +423,8 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
     rows = _table_rows(page, "scores")
     assert [(r[0], r[3], r[5], r[6], r[7]) for r in rows] == [
-        ("alpaca-13b", "7.00", "4", "0", "2 of 80"),  # --first-n 2: both rows partial
-        ("llama-13b", "7.00", "2", "2", "1 of 80"),  # its question 81 only failed
+        ("alpaca-13b", "7.00", "4", "0", "2*"),  # --first-n 2: both rows partial
+        ("llama-13b", "7.00", "2", "2", "1*"),  # its question 81 only failed
     ]
     assert _partial_rows(page, "scores") == ["alpaca-13b", "llama-13b"]
     assert "judge local-judge" in page

@@ -20,8 +20,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mtbench import __version__
+from mtbench.show_result.command import PARTIAL_MARK
 from mtbench.webview.bench_view import BenchView, preview
-from mtbench.webview.board import Coverage
 
 CSS_TEMPLATE = "report.css"
 
@@ -51,7 +51,6 @@ def render_report(
     report: Any,
     judge: str,
     radar: bytes | None,
-    coverage: Coverage,
     *,
     drilldown: bool = True,
 ) -> str:
@@ -60,11 +59,8 @@ def render_report(
     assert env.loader is not None
     css = env.loader.get_source(env, CSS_TEMPLATE)[0]
     title = f"MT-bench report: {view.layout.bench_name}, judge {judge}, {report.config.mode}"
-    tables, models = _tables(report, coverage)
-    notes = list(report.notes)
-    note = coverage.note(models)
-    if note is not None:
-        notes.append(note)
+    tables = _tables(report)
+    notes = list(report.notes)  # show's, the one on partial rows included
     n_boot = report.single.n_bootstrap if report.single is not None else report.pairwise.n_bootstrap
     if n_boot:
         notes.append(
@@ -105,25 +101,32 @@ def _ci(low: Any, high: Any, digits: int) -> str:
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _row(model: str, cells: list[str], coverage: Coverage) -> dict[str, Any]:
-    return {"cells": [model, *cells, f"{coverage.of(model)} of {coverage.total}"], "partial": coverage.partial(model)}
+def _row(model: Any, cells: list[str], r: Any) -> dict[str, Any]:
+    """A leaderboard row, ending with the questions it covers: show's ``n_questions``, marked as show marks
+    a ``partial`` row (its note says what the mark means)."""
+    covered = f"{int(r.n_questions)}" + (PARTIAL_MARK if r.partial else "")
+    return {"cells": [str(model), *cells, covered], "partial": bool(r.partial)}
 
 
-def _tables(report: Any, coverage: Coverage) -> tuple[list[dict[str, Any]], list[str]]:
-    """The leaderboard's tables, and the models its rows show."""
+def _questions_header(report: Any) -> str:
+    return "questions" + (f" (of {report.bench_questions})" if report.bench_questions else "")
+
+
+def _tables(report: Any) -> list[dict[str, Any]]:
+    """The leaderboard's tables."""
     pct = f"{report.config.confidence:.0%} CI"
     if report.single is not None:
         s = report.single
         rows = [
             _row(
-                str(m),
+                m,
                 [_num(r.first_turn, 2), _num(r.second_turn, 2), _num(r.overall, 2), _ci(r.ci_low, r.ci_high, 2),
                  _num(int(r.n_valid), 0), _num(int(r.n_failed), 0)],
-                coverage,
+                r,
             )
             for m, r in s.scores.iterrows()
         ]
-        header = ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", "questions"]
+        header = ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", _questions_header(report)]
         tables = [{"heading": "Leaderboard", "id": "scores", "header": header, "rows": rows}]
         if s.by_category is not None:
             by_cat = [
@@ -132,23 +135,23 @@ def _tables(report: Any, coverage: Coverage) -> tuple[list[dict[str, Any]], list
             ]
             header = ["category", *(str(m) for m in s.by_category.columns)]
             tables.append({"heading": "Score by category", "id": "by-category", "header": header, "rows": by_cat})
-        return tables, [str(m) for m in s.scores.index]
+        return tables
     p = report.pairwise
     rows = [
         _row(
-            str(m),
+            m,
             [_num(int(r.win), 0), _num(int(r.loss), 0), _num(int(r.tie), 0), _num(int(r.n_error), 0),
              _num(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _num(r.win_rate_adjusted, 3),
              _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _num(r.consistency, 3)],
-            coverage,
+            r,
         )
         for m, r in p.table.iterrows()
     ]
     header = ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-              "questions"]
+              _questions_header(report)]
     what = f"against {p.baseline}" if p.baseline else "all pairs"
     heading = f"Leaderboard (pairwise, {what})"
-    return [{"heading": heading, "id": "scores", "header": header, "rows": rows}], [str(m) for m in p.table.index]
+    return [{"heading": heading, "id": "scores", "header": header, "rows": rows}]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -199,8 +199,14 @@ function table(id, header, rows, partial) {
       ...r.map((c) => el("td", {}, c))))));
 }
 
-function covered(r, data) {
-  return r.questions + " of " + data.questions_total;
+// show's n_questions (questions with a valid judgment), marked "*" when partial as show marks it
+// (show_result PARTIAL_MARK; its note says what the mark means).
+function covered(r) {
+  return String(r.n_questions) + (r.partial ? "*" : "");
+}
+
+function questionsHeader(data) {
+  return "questions" + (data.bench_questions ? " (of " + data.bench_questions + ")" : "");
 }
 
 async function renderBoard() {
@@ -216,10 +222,10 @@ async function renderBoard() {
   const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
   const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
   if (mode === "single") {
-    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", "questions"],
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", questionsHeader(data)],
       data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
         r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", num(r.n_valid, 0), num(r.n_failed, 0),
-        covered(r, data)]), data.models.map((r) => r.partial)));
+        covered(r)]), data.models.map((r) => r.partial)));
     if (data.by_category) {
       const models = data.models.map((r) => r.model);
       parts.push(el("h2", {}, "Score by category"), table("by-category", ["category", ...models],
@@ -231,11 +237,11 @@ async function renderBoard() {
   } else {
     parts.push(el("h2", {}, data.baseline ? "Against " + data.baseline : "All pairs"),
       table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-        "questions"],
+        questionsHeader(data)],
         data.models.map((r) => [r.model, num(r.win, 0), num(r.loss, 0), num(r.tie, 0), num(r.n_error, 0),
           num(r.win_rate, 3), "[" + num(r.win_rate_ci_low, 3) + ", " + num(r.win_rate_ci_high, 3) + "]",
           num(r.win_rate_adjusted, 3), "[" + num(r.adjusted_ci_low, 3) + ", " + num(r.adjusted_ci_high, 3) + "]",
-          num(r.consistency, 3), covered(r, data)]), data.models.map((r) => r.partial)));
+          num(r.consistency, 3), covered(r)]), data.models.map((r) => r.partial)));
     parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
       " matches had both games agree (disagreements count as ties)."));
   }
