@@ -2,7 +2,7 @@
 
 An aiohttp server bound to 127.0.0.1 by default: one HTML page, its JS and CSS as files, and JSON
 endpoints the page draws from. Untrusted text reaches the page only as ``textContent`` or as HTML that
-``webview.markup`` built from escaped text, and the Content-Security-Policy allows no inline script at all,
+``webview.markup`` rendered with raw HTML off, and the Content-Security-Policy allows no inline script at all,
 so an answer that carries ``<script>`` is shown, never run. The files are re-read when they change on
 disk, so the page follows a judge run that is still writing.
 """
@@ -10,12 +10,12 @@ disk, so the page follows a judge run that is still writing.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from aiohttp import web
 from mtbench.bench import BenchLayout, Mode
 from mtbench.errors import UserError
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
+from mtbench.webview.board import judge_report, radar_png
 
 log = logging.getLogger("mtbench")
 
@@ -63,7 +64,7 @@ class BrowseConfig:
 
 
 def static_text(name: str) -> str:
-    return resources.files("mtbench.webview").joinpath("static", name).read_text(encoding="utf-8")
+    return (resources.files("mtbench.webview") / "static" / name).read_text(encoding="utf-8")
 
 
 class BrowseState:
@@ -102,53 +103,34 @@ class BrowseState:
 def leaderboard(
     view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int
 ) -> dict:
-    """``mtbench show``'s JSON for one judge and mode, read from the judge's file."""
-    from mtbench.show_result import ShowConfig, render, show
+    """``mtbench show``'s JSON for one judge and mode, read from the judge's file (its rows carry
+    ``n_questions`` and ``partial``, its top level ``bench_questions``)."""
+    from mtbench.show_result import render
 
+    report = judge_report(
+        view.layout, _judgment_file(view, judge, mode), judge, mode,
+        baseline=baseline, n_bootstrap=n_bootstrap, seed=seed,
+    )
+    return json.loads(render(report, "json"))
+
+
+def radar(view: BenchView, judge: str, seed: int) -> bytes:
+    """The radar chart's PNG (no bootstrap: the chart shows means only)."""
+    path = _judgment_file(view, judge, "single")
+    report = judge_report(view.layout, path, judge, "single", n_bootstrap=0, seed=seed)
+    png = radar_png(report, judge)
+    if png is None:
+        raise UserError("no per-category scores (no question file and not MT-bench's question ids)")
+    return png
+
+
+def _judgment_file(view: BenchView, judge: str, mode: str) -> Path:
     files = view.judges.get(judge)
     kind = Mode.parse(mode).kind
     path = None if files is None else getattr(files, kind)
     if path is None:
         raise UserError(f"judge {judge!r} has no {kind} judgment file")
-    report = show(
-        ShowConfig(
-            judgment_file=path,
-            mode=mode,
-            question_file=view.layout.question_file,
-            judge_model=judge,
-            baseline_model=baseline,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-            mt_bench_fallback=view.layout.bench_name == "mt_bench",
-        )
-    )
-    return json.loads(render(report, "json"))
-
-
-def radar_png(view: BenchView, judge: str, n_bootstrap: int, seed: int) -> bytes:
-    from mtbench.show_result import ShowConfig, radar_figure, show
-
-    files = view.judges.get(judge)
-    if files is None or files.single is None:
-        raise UserError(f"judge {judge!r} has no single judgment file")
-    report = show(
-        ShowConfig(
-            judgment_file=files.single,
-            mode="single",
-            question_file=view.layout.question_file,
-            judge_model=judge,
-            n_bootstrap=0,
-            seed=seed,
-            mt_bench_fallback=view.layout.bench_name == "mt_bench",
-        )
-    )
-    if report.single is None or report.single.by_category is None:
-        raise UserError("no per-category scores (no question file and not MT-bench's question ids)")
-    buf = io.BytesIO()
-    radar_figure(report.single.by_category, title=f"MT-bench score by category (judge {judge})").savefig(
-        buf, format="png", bbox_inches="tight"
-    )
-    return buf.getvalue()
+    return path
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -251,12 +233,12 @@ def build_app(
         )
         return _json(data)
 
-    async def radar(request: web.Request) -> web.Response:
+    async def radar_image(request: web.Request) -> web.Response:
         view = await state.view()
         judge = _judge_param(request, view) or _param(request, "judge")
         png = await state.cached(
-            ("radar", judge), lambda v: radar_png(v, judge, config.n_bootstrap, config.seed)
-        )  # type: ignore[arg-type]
+            ("radar", judge), lambda v: radar(v, judge, config.seed)  # type: ignore[arg-type]
+        )
         return web.Response(body=png, content_type="image/png")
 
     app = web.Application(middlewares=[guard])
@@ -270,7 +252,7 @@ def build_app(
             web.get("/api/single", single),
             web.get("/api/pair", pair),
             web.get("/api/leaderboard", board),
-            web.get("/radar.png", radar),
+            web.get("/radar.png", radar_image),
         ]
     )
     return app

@@ -112,6 +112,12 @@ class BrowseServer:
         self._stop()
         self.stderr.close()
 
+    def log(self) -> str:
+        """What the server wrote to stderr so far (its warnings)."""
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read()
+
     def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
@@ -239,6 +245,37 @@ def make_browse_data(data_dir: Path, reference_runs: Path) -> Path:
     (judgments / "gpt-4_single.jsonl").write_text(single)
     (judgments / "gpt-4_pair.jsonl").write_text(pair)
     return data_dir
+
+
+PATH_JUDGE = "/path/to/smol-hf"  # how `transformers serve` names a local model
+
+
+def copy_data(data_dir: Path, root: Path) -> Path:
+    """A copy of a data dir that a test may change."""
+    return Path(shutil.copytree(data_dir, root / "data"))
+
+
+def rename_judge(data_dir: Path, judge: str, new_name: str, file_stem: str) -> None:
+    """Make ``judge``'s judgment files ``new_name``'s, as `mtbench judge --judge-model NEW_NAME` would have
+    written them: named ``FILE_STEM_single/_pair.jsonl``, every record's judge[0] the new name."""
+    import json
+
+    judged = data_dir / "mt_bench" / "model_judgment"
+    for kind in ("single", "pair"):
+        old = judged / f"{judge}_{kind}.jsonl"
+        lines = [json.loads(x) for x in old.read_text().splitlines() if x.strip()]
+        for obj in lines:
+            obj["judge"] = [new_name, obj["judge"][1]]
+        (judged / f"{file_stem}_{kind}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        old.unlink()
+
+
+def break_answer_file(data_dir: Path, model: str) -> Path:
+    """Put a line that is not JSON in the middle of ``model``'s answer file (not a torn tail); its path."""
+    path = data_dir / "mt_bench" / "model_answer" / f"{model}.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + "{not json\n" + "".join(lines[1:]))
+    return path
 
 
 def make_data_dir(root: Path, mt_bench_data: Path) -> Path:

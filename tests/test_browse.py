@@ -13,15 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from mtbench.bench import BenchLayout
 from mtbench.records import load_answers, load_pair_judgments, load_single_judgments
+from mtbench.webview.bench_view import load_bench_view
 from tests.browser import (
     FAILED_ANSWER_REASON,
+    PATH_JUDGE,
     XSS_MODEL,
     XSS_TURNS,
     BrowseServer,
+    break_answer_file,
     chromium,
+    copy_data,
     make_browse_data,
     make_data_dir,
+    rename_judge,
     require_browser,
     settle,
 )
@@ -175,6 +181,9 @@ def test_leaderboard_is_show_results(server, data):
         )
     )
     assert board["models"] == expected["models"]
+    coverage = [(r["n_questions"], r["partial"]) for r in board["models"]]  # show marks partial rows
+    assert coverage == [(1, True) if r["model"] == XSS_MODEL else (80, False) for r in board["models"]]
+    assert board["bench_questions"] == 80 and any(n.startswith("partial coverage") for n in board["notes"])
     assert board["by_category"] == expected["by_category"]
     xss = next(r for r in board["models"] if r["model"] == XSS_MODEL)
     assert (xss["n_valid"], xss["n_failed"]) == (1, 1)
@@ -337,6 +346,9 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
         assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
         rows = page.locator("#scores tbody tr td:first-child").all_inner_texts()
         assert set(rows) == {SONNET, OPUS, XSS_MODEL}
+        assert page.locator("#scores tbody tr.partial td:first-child").all_text_contents() == [XSS_MODEL]
+        assert page.locator("#scores tbody tr.partial td:last-child").inner_text() == "1*"
+        assert "questions (of 80)" in page.locator("#scores thead").inner_text()
         page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
 
         assert page.evaluate("() => window.__xss") is None
@@ -344,9 +356,6 @@ def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
 
 
 def test_reference_is_the_set_the_judgment_records(tmp_path):
-    from mtbench.bench import BenchLayout
-    from mtbench.webview.bench_view import load_bench_view
-
     d = make_data_dir(tmp_path, MT_BENCH_DATA)
     judged = d / "mt_bench" / "model_judgment"
     judged.mkdir()
@@ -388,3 +397,87 @@ def test_browser_link_reopens_the_same_view(server):
         assert page.locator("#pair-view .block.reference").count() == 2  # the gpt-4 reference and the hints
         settle(page, lambda: page.select_option("#pair-question", "112"))
         assert "q=112" in page.evaluate("() => location.hash")
+
+
+# ---------------------------------------------------------------------------------------------------
+# a folder as runs leave it: a broken answer file, a judge that only failed, a judge named like a path
+
+
+def test_broken_files_are_skipped_with_a_warning(data, tmp_path):
+    d = copy_data(data, tmp_path)
+    broken = break_answer_file(d, XSS_MODEL)
+    judged = bench(d) / "model_judgment"
+    lines = (judged / "gpt-4_single.jsonl").read_text().splitlines(keepends=True)
+    other = judged / "other-judge_single.jsonl"  # another judge's file, torn in the middle
+    other.write_text(lines[0].replace('"gpt-4"', '"other-judge"') + '{"question_id": 8\n' + lines[1])
+    with BrowseServer("--data-dir", str(d)) as srv:
+        assert get_json(srv, "/api/single", id=81, model=SONNET, judge="gpt-4")["answer"]["turns"]
+        view = get_json(srv, "/api/single", id=81, model=XSS_MODEL, judge="gpt-4")
+        assert view["answer"]["turns"] == []
+        assert view["answer"]["failure"].startswith(f"could not read the answer file: {broken}:2: not valid JSON")
+        assert view["judgments"][0]["status"] == "scored"  # its judgments are still shown
+        judges = {j["name"]: (j["single"], j["valid"]) for j in get_json(srv, "/api/meta")["judges"]}
+        assert judges["other-judge"] == (False, 0) and judges["gpt-4"][0] is True
+        log = srv.log().splitlines()
+    warnings = [line for line in log if str(broken) in line]
+    assert len(warnings) == 1 and f"{broken}:2: not valid JSON" in warnings[0] and "skipped" in warnings[0]
+    assert [line for line in log if f"{other}:2: not valid JSON" in line and "skipped" in line]
+    out = run_cli("browse", "--data-dir", str(d), "--judge-model", "other-judge", "--port", "0")
+    warning, error = out.stderr.strip().splitlines()  # the answer file's warning, then the error
+    assert out.returncode == 2 and str(broken) in warning  # the judge it names is read strictly
+    assert error.startswith(f"mtbench browse: error: {other}:2: not valid JSON (Expecting ',' delimiter")
+
+
+def _only_failures(data_dir: Path, judge: str) -> None:
+    judged = data_dir / "mt_bench" / "model_judgment"
+    lines = [json.loads(x) for x in (judged / "gpt-4_single.jsonl").read_text().splitlines()[:4]]
+    for obj in lines:
+        obj.update(judge=[judge, obj["judge"][1]], score=-1, judgment="connection failed")
+    (judged / f"{judge}_single.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_page_opens_on_a_judge_with_valid_judgments(data, tmp_path):
+    d = copy_data(data, tmp_path)
+    _only_failures(d, "aaa-judge")  # sorts before gpt-4
+    meta = load_bench_view(BenchLayout(d)).meta()
+    assert [(j["name"], j["valid"] > 0) for j in meta["judges"]] == [("aaa-judge", False), ("gpt-4", True)]
+    assert meta["default_judge"] == "gpt-4"
+    with BrowseServer("--data-dir", str(d)) as srv, chromium() as context:
+        page = context.new_page()
+        page.goto(srv.url)
+        page.wait_for_selector("body[data-ready]")
+        assert page.input_value("#judge") == "gpt-4"
+        assert page.locator('#judge option[value="aaa-judge"]').inner_text() == "aaa-judge (no valid judgments)"
+    rename_judge(d, "gpt-4", "zzz-judge", "zzz-judge")  # no gpt-4: the first judge that has valid judgments
+    assert load_bench_view(BenchLayout(d)).meta()["default_judge"] == "zzz-judge"
+
+
+def test_judge_named_like_a_path(data, tmp_path):
+    """`judge --judge-model /path/to/smol-hf` writes __path__to__smol-hf_*.jsonl: browse shows the judge's name."""
+    d = copy_data(data, tmp_path)
+    rename_judge(d, "gpt-4", PATH_JUDGE, "__path__to__smol-hf")
+    for flags in ((), ("--judge-model", PATH_JUDGE), ("--judge-model", "__path__to__smol-hf")):
+        with BrowseServer("--data-dir", str(d), *flags) as srv:
+            meta = get_json(srv, "/api/meta")
+            assert [j["name"] for j in meta["judges"]] == [PATH_JUDGE] and meta["default_judge"] == PATH_JUDGE
+            view = get_json(srv, "/api/single", id=81, model=XSS_MODEL, judge=PATH_JUDGE)
+            assert [j["status"] for j in view["judgments"]] == ["scored", "failed"]
+            board = get_json(srv, "/api/leaderboard", judge=PATH_JUDGE, mode="pairwise-all")
+            assert {r["model"] for r in board["models"]} == {"phi-3", "phi-3-dpo", SONNET, XSS_MODEL}
+            status, _, png = get(srv, "/radar.png", {"judge": PATH_JUDGE})
+            assert status == 200 and png[:4] == b"\x89PNG"
+
+
+def test_judgments_are_deduped_by_record_key(data, tmp_path):
+    """A rerun that appended the same matches again: the view keeps one per key, the last one."""
+    d = copy_data(data, tmp_path)
+    pair_file = bench(d) / "model_judgment" / "gpt-4_pair.jsonl"
+    lines = pair_file.read_text().splitlines(keepends=True)
+    again = json.loads(lines[0])
+    again["g1_winner"] = again["g2_winner"] = "tie"
+    pair_file.write_text("".join(lines) + lines[1] + json.dumps(again) + "\n")
+    view = load_bench_view(BenchLayout(d))
+    assert len(view.pair["gpt-4"]) == len(lines)
+    first = load_pair_judgments(pair_file)[0]
+    turn = view.pair_matches(first.question_id, first.model_1, first.model_2, "gpt-4")[first.turn - 1]
+    assert turn["verdict"] == "tie" and turn["inconsistent"] is False

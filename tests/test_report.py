@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import math
 import re
 import shutil
@@ -18,14 +19,18 @@ from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
 from mtbench.records import load_answers
 from mtbench.report import ReportConfig, build_report, resolve_judge
-from mtbench.webview.markup import escape, render_markdown
+from mtbench.webview.markup import render_markdown
 from tests.browser import (
     FAILED_ANSWER_REASON,
+    PATH_JUDGE,
     XSS_MODEL,
     XSS_TURNS,
+    break_answer_file,
     chromium,
+    copy_data,
     make_browse_data,
     make_data_dir,
+    rename_judge,
 )
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
@@ -34,51 +39,106 @@ SONNET = "claude-3-5-sonnet-20240620"
 # ---------------------------------------------------------------------------------------------------
 # the renderer (shared with browse)
 
+# (hostile input, the escaped text it must become): the raw payload never survives as markup.
 HOSTILE = [
-    "<script>alert(1)</script>",
-    '<img src=x onerror="alert(1)">',
-    "**<b onmouseover=alert(1)>x</b>**",
-    "`<script>`",
-    "```\n</code></pre><script>alert(1)</script>\n```",
-    "1. <iframe src=javascript:alert(1)>",
-    "- <svg onload=alert(1)>",
-    "# <style>body{display:none}</style>",
-    "\"'><a href='javascript:alert(1)'>x</a>",
-    "```html\n<script>\n",  # an unclosed fence
-    "&lt;script&gt; stays escaped text, not a tag",
+    ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+    ('<img src=x onerror="alert(1)">', "<p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</p>"),
+    ("**<b onmouseover=alert(1)>x</b>**", "<strong>&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt;</strong>"),
+    ("`<script>`", "<code>&lt;script&gt;</code>"),
+    (
+        "```\n</code></pre><script>alert(1)</script>\n```",
+        "<pre><code>&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;\n</code></pre>",
+    ),
+    ("1. <iframe src=javascript:alert(1)>", "<li>&lt;iframe src=javascript:alert(1)&gt;</li>"),
+    ("- <svg onload=alert(1)>", "<li>&lt;svg onload=alert(1)&gt;</li>"),
+    ("# <style>body{display:none}</style>", "<h3>&lt;style&gt;body{display:none}&lt;/style&gt;</h3>"),
+    ("\"'><a href='javascript:alert(1)'>x</a>", "&quot;'&gt;&lt;a href='javascript:alert(1)'&gt;x&lt;/a&gt;"),
+    ("```html\n<script>\n", "<pre><code>&lt;script&gt;\n</code></pre>"),  # an unclosed fence
+    ('```js" onmouseover="alert(1)\nx\n```', "<pre><code>x\n</code></pre>"),  # no class from the info string
+    ("&lt;script&gt; is text", "<p>&lt;script&gt; is text</p>"),
+    ("| a |\n|---|\n| <script>x</script> |", "<td>&lt;script&gt;x&lt;/script&gt;</td>"),
+    # links: only http, https and mailto become links; any other scheme stays the text it was
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](JaVaScRiPt:alert(1))", "<p>[x](JaVaScRiPt:alert(1))</p>"),
+    ("[x](java&#115;cript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](  javascript:alert(1))", "<p>[x](  javascript:alert(1))</p>"),
+    ("[x](vbscript:msgbox(1))", "<p>[x](vbscript:msgbox(1))</p>"),
+    ("[x](data:text/html;base64,PHNjcmlwdD4=)", "<p>[x](data:text/html;base64,PHNjcmlwdD4=)</p>"),
+    ("[x](//evil.example/x)", "<p>[x](//evil.example/x)</p>"),
+    ("<javascript:alert(1)>", "<p>&lt;javascript:alert(1)&gt;</p>"),
+    ("[x]: javascript:alert(1)\n\n[x]", "<p>[x]: javascript:alert(1)</p>\n<p>[x]</p>"),
+    # no images at all: a picture is a request leaving the page
+    ("![x](https://evil.example/x.png)", '!<a href="https://evil.example/x.png" rel="nofollow noopener noreferrer">x</a>'),
+    ("![x](data:image/png;base64,iVBORw0KGgo=)", "<p>![x](data:image/png;base64,iVBORw0KGgo=)</p>"),
 ]
+SAFE_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "h3", "h4", "h5", "h6", "a", "blockquote",
+             "hr", "table", "thead", "tbody", "tr", "th", "td"}
+SAFE_ATTRIBUTE = re.compile(
+    r'^(start="\d+"|href="(https?|mailto):[^"]*"|rel="nofollow noopener noreferrer"|class="align-(left|center|right)")$'
+)
 
 
-@pytest.mark.parametrize("text", HOSTILE)
-def test_markdown_never_emits_a_tag_from_the_input(text):
+@pytest.mark.parametrize("text, escaped", HOSTILE)
+def test_markdown_renders_hostile_input_as_text(text, escaped):
     out = render_markdown(text)
-    tags = set(re.findall(r"</?([a-zA-Z0-9]+)", out))
-    assert tags <= {"p", "br", "strong", "code", "pre", "ul", "ol", "li", "h3", "h4", "h5", "h6"}, out
-    assert not re.search(r"<[a-z0-9]+\s+(?!start=\"\d+\">)", out), out  # no attribute except a parsed start=
-    assert "javascript:" not in out or "&#x27;javascript:" in out or "&lt;" in out
+    assert escaped in out, out
+    tags = re.findall(r"<(/?)([a-zA-Z0-9]+)([^>]*?)\s*/?>", out)
+    assert {name for _, name, _ in tags} <= SAFE_TAGS, out
+    for _, _, attrs in tags:
+        for attr in re.findall(r'\S+="[^"]*"|\S+', attrs):
+            assert SAFE_ATTRIBUTE.match(attr), (attr, out)
+    assert not re.search(r"(javascript|vbscript|data):", "".join(a for _, _, a in tags), re.I), out
 
 
 @pytest.mark.parametrize(
-    "text, html",
+    "text, expected",
     [
-        ("plain", "<p>plain</p>"),
-        ("a\nb\n\nc", "<p>a<br>b</p><p>c</p>"),
-        ("**bold** and `x<y`", "<p><strong>bold</strong> and <code>x&lt;y</code></p>"),
-        ("```python\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass</code></pre>"),
-        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
-        ("• one\n\n• two", "<ul><li>one</li><li>two</li></ul>"),  # FastChat's browser fixed these too
-        ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
-        ("## Title", "<h4>Title</h4>"),
-        ("a ` b", "<p>a ` b</p>"),
-        ("say \"hi\" & 'bye'", "<p>say &quot;hi&quot; &amp; &#x27;bye&#x27;</p>"),
+        ("plain", "<p>plain</p>\n"),
+        ("a\nb\n\nc", "<p>a<br />\nb</p>\n<p>c</p>\n"),  # a line break in an answer stays one
+        ("**bold** and `x<y`", "<p><strong>bold</strong> and <code>x&lt;y</code></p>\n"),
+        ("```python\nif a < b:\n    pass\n```", "<pre><code>if a &lt; b:\n    pass\n</code></pre>\n"),
+        ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"),
+        ("• one\n• two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"),  # FastChat's browser fixed these too
+        ("3. three\n4. four", '<ol start="3">\n<li>three</li>\n<li>four</li>\n</ol>\n'),
+        ("## Title", "<h4>Title</h4>\n"),
+        ("a ` b", "<p>a ` b</p>\n"),
+        ("say \"hi\" & 'bye'", "<p>say &quot;hi&quot; &amp; 'bye'</p>\n"),
+        (
+            "see [docs](https://example.com/a?b=1&c=2) or <mailto:x@example.com>",
+            '<p>see <a href="https://example.com/a?b=1&amp;c=2" rel="nofollow noopener noreferrer">docs</a> or '
+            '<a href="mailto:x@example.com" rel="nofollow noopener noreferrer">mailto:x@example.com</a></p>\n',
+        ),
+        (  # extraction answers are tables; alignment is a class (the pages' CSP refuses inline style)
+            "| name | n |\n|:-----|--:|\n| a | 1 |",
+            '<table>\n<thead>\n<tr>\n<th class="align-left">name</th>\n<th class="align-right">n</th>\n</tr>\n'
+            '</thead>\n<tbody>\n<tr>\n<td class="align-left">a</td>\n<td class="align-right">1</td>\n</tr>\n'
+            "</tbody>\n</table>\n",
+        ),
     ],
 )
-def test_markdown_subset(text, html):
-    assert render_markdown(text) == html
+def test_markdown_subset(text, expected):
+    assert render_markdown(text) == expected
 
 
-def test_escape_covers_attribute_quotes():
-    assert escape("<a href=\"x\" title='y'>&") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
+def test_names_from_the_files_are_escaped_by_the_templates(data, tmp_path):
+    """A model name is text from a judgment file too: autoescape, not a hand-placed escape(), covers it."""
+    import json
+
+    d = copy_data(data, tmp_path)
+    name = '<img src=x onerror="window.__xss=5">'
+    judged = d / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+    with judged.open("a") as f:
+        for turn in (1, 2):
+            prompt = "single-v1" if turn == 1 else "single-v1-multi-turn"
+            record = {"question_id": 81, "model": name, "judge": ["gpt-4", prompt], "user_prompt": "p",
+                      "judgment": "[[5]]", "score": 5, "turn": turn, "tstamp": 1.0}
+            f.write(json.dumps(record) + "\n")
+    page = build_report(ReportConfig(layout=BenchLayout(d), out=Path("x.html"), n_bootstrap=0))
+    assert name not in page and "<img src=x" not in page
+    escaped = "&lt;img src=x onerror=&#34;window.__xss=5&#34;&gt;"
+    assert [r[0] for r in _table_rows(page, "scores")].count(escaped) == 1  # the leaderboard
+    assert f"<th>{escaped}</th>" in page  # the by-category table
+    assert f"; {escaped} no answer" in page  # question 81's summary line (it has no answer file)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,17 +157,25 @@ def single_html(data) -> str:
 
 def _table_rows(page: str, table_id: str) -> list[list[str]]:
     body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr(?: class=\"partial\")?>(.*?)</tr>", body)]
+
+
+def _partial_rows(page: str, table_id: str) -> list[str]:
+    """The first cell of each row marked partial."""
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return re.findall(r'<tr class="partial"><td>(.*?)</td>', body)
 
 
 def test_report_is_self_contained_and_scriptless(single_html):
     assert "<script" not in single_html.lower()
     assert single_html.count("<img") == 1  # the radar chart; the hostile answer's <img> is text
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", single_html)
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', single_html).group(1)
+    csp = html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', single_html).group(1))
     style = re.search(r"<style>(.*?)</style>", single_html, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    assert "default-src &#x27;none&#x27;" in csp and f"sha256-{digest}" in csp and "script-src" not in csp
+    assert csp == (
+        f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; base-uri 'none'; form-action 'none'"
+    )
     radar = re.search(r'<img id="radar"[^>]*src="data:image/png;base64,([^"]+)"', single_html).group(1)
     assert base64.b64decode(radar)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -136,10 +204,14 @@ def test_report_numbers_are_show_results(single_html, data):
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
             str(int(r.n_valid)),
             str(int(r.n_failed)),
+            "1*" if m == XSS_MODEL else "80",  # show's n_questions, partial marked as show marks it
         ]
         for m, r in report.single.scores.iterrows()
     ]
     assert rows == expected
+    assert _partial_rows(single_html, "scores") == [XSS_MODEL]
+    assert "<th>questions (of 80)</th>" in single_html
+    assert f"<li>partial coverage (marked *): {XSS_MODEL} 1 questions, fewer than the most-covered" in single_html
     assert rows[-1][:3] == [XSS_MODEL, "3.00", "-"]  # its only turn-2 judgment failed: no score, not a 0
     cats = _table_rows(single_html, "by-category")
     assert [r[0] for r in cats] == list(report.single.by_category.index)
@@ -150,7 +222,7 @@ def test_report_drilldown_has_every_question_answers_and_failures(single_html, d
     assert len(re.findall(r'<details class="question" id="q\d+">', single_html)) == 80
     sonnet = load_answers(data / "mt_bench" / "model_answer" / f"{SONNET}.jsonl")[81]
     assert render_markdown(sonnet.turns[0]) in single_html
-    assert escape(XSS_TURNS[0]).replace("**bold**", "<strong>bold</strong>") not in single_html  # rendered...
+    assert XSS_TURNS[0] not in single_html and "<script>window.__xss" not in single_html  # rendered...
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in single_html  # ...as text
     assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in single_html
     assert f"Failed answer: {FAILED_ANSWER_REASON}" in single_html
@@ -237,6 +309,39 @@ def test_cli_unwritable_out_is_exit_2(data, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_broken_answer_file_blocks_only_a_report_that_shows_its_model(data, tmp_path):
+    d = copy_data(data, tmp_path)
+    broken = break_answer_file(d, XSS_MODEL)
+    out = tmp_path / "r.html"
+    args = ("report", "--data-dir", str(d), "--out", str(out), "--bootstrap", "0")
+    result = run_cli(*args, "--model-list", SONNET)  # xss-model is not in this report: its file is not read
+    assert result.returncode == 0, result.stderr
+    assert [r[0] for r in _table_rows(out.read_text(), "scores")] == [SONNET]
+    result = run_cli(*args)  # every judged model, xss-model included: its file is read strictly
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"mtbench report: error: {broken}:2: not valid JSON"), line
+
+
+def test_judge_named_like_a_path(data, tmp_path):
+    """`judge --judge-model /path/to/smol-hf` writes __path__to__smol-hf_*.jsonl: report finds it by either name."""
+    d = copy_data(data, tmp_path)
+    rename_judge(d, "gpt-4", PATH_JUDGE, "__path__to__smol-hf")
+    for judge_model in (PATH_JUDGE, "__path__to__smol-hf", None):
+        page = build_report(
+            ReportConfig(layout=BenchLayout(d), out=Path("x.html"), judge_model=judge_model, n_bootstrap=0)
+        )
+        assert f"judge {PATH_JUDGE}, single" in page, judge_model
+        assert {r[0] for r in _table_rows(page, "scores")} == {SONNET, "claude-3-opus-20240229", XSS_MODEL}
+        assert "Score: 3 / 10" in re.search(r'<details class="question" id="q81">.*?</details>', page, re.S).group(0)
+    result = run_cli(
+        "report", "--data-dir", str(d), "--out", str(tmp_path / "r.html"), "--judge-model", PATH_JUDGE,
+        "--mode", "pairwise-all", "--bootstrap", "0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"judge {PATH_JUDGE}, pairwise-all" in (tmp_path / "r.html").read_text()
+
+
 # ---------------------------------------------------------------------------------------------------
 # a real browser, from disk
 
@@ -253,6 +358,7 @@ def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
         assert page.locator("#scores tbody tr").count() == 3
+        assert page.locator("#scores tbody tr.partial td:first-child").all_text_contents() == [XSS_MODEL]
         assert page.evaluate("() => document.getElementById('radar').naturalWidth") > 0
         page.click("#q81 > summary")
         q81 = page.locator("#q81")
@@ -316,10 +422,11 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     assert out.returncode == 0, out.stderr
     page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
     rows = _table_rows(page, "scores")
-    assert [(r[0], r[3], r[5], r[6]) for r in rows] == [
-        ("alpaca-13b", "7.00", "4", "0"),
-        ("llama-13b", "7.00", "2", "2"),
+    assert [(r[0], r[3], r[5], r[6], r[7]) for r in rows] == [
+        ("alpaca-13b", "7.00", "4", "0", "2*"),  # --first-n 2: both rows partial
+        ("llama-13b", "7.00", "2", "2", "1*"),  # its question 81 only failed
     ]
+    assert _partial_rows(page, "scores") == ["alpaca-13b", "llama-13b"]
     assert "judge local-judge" in page
     assert "Failed judgment: unparseable" in page and "I cannot rate &lt;b&gt;this&lt;/b&gt;." in page
     view = load_bench_view(BenchLayout(data_dir))

@@ -8,11 +8,12 @@ ever inserted into a page as markup.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from mtbench.bench import CATEGORIES, DEFAULT_REFERENCE, NEED_REF_CATEGORIES, BenchLayout
 from mtbench.errors import UserError
@@ -27,52 +28,32 @@ from mtbench.records import (
     load_questions,
     load_single_judgments,
 )
-from mtbench.show_result import match_outcome
-from mtbench.webview.markup import render_markdown
+from mtbench.webview.judges import JudgeFiles, default_judge, find_judges, select_judges
+from mtbench.webview.markup import rich
+from mtbench.webview.match_view import match_view, winner_name
 
-SINGLE_SUFFIX = "_single"
-PAIR_SUFFIX = "_pair"
+__all__ = [
+    "BenchView",
+    "JudgeFiles",
+    "find_judges",
+    "select_judges",
+    "load_bench_view",
+    "files_signature",
+    "preview",
+    "rich",
+    "winner_name",
+]
 
-
-def rich(text: str) -> dict[str, str]:
-    """A piece of untrusted text as sent to a page: the raw text and its escaped Markdown rendering."""
-    return {"text": text, "html": render_markdown(text)}
-
-
-@dataclass(frozen=True)
-class JudgeFiles:
-    """The judgment files one judge model has in the bench's model_judgment folder."""
-
-    judge: str
-    single: Path | None = None
-    pair: Path | None = None
+log = logging.getLogger("mtbench")
 
 
-def find_judges(layout: BenchLayout) -> dict[str, JudgeFiles]:
-    """Every judge with a ``JUDGE_single.jsonl`` or ``JUDGE_pair.jsonl``, by judge name (the file's stem)."""
-    found: dict[str, dict[str, Path]] = {}
-    if layout.judgment_dir.is_dir():
-        for path in sorted(layout.judgment_dir.glob("*.jsonl")):
-            for suffix, kind in ((SINGLE_SUFFIX, "single"), (PAIR_SUFFIX, "pair")):
-                if path.stem.endswith(suffix) and len(path.stem) > len(suffix):
-                    found.setdefault(path.stem[: -len(suffix)], {})[kind] = path
-    return {j: JudgeFiles(j, files.get("single"), files.get("pair")) for j, files in sorted(found.items())}
+class _Keyed(Protocol):
+    @property
+    def key(self) -> Any: ...
 
 
-def select_judges(layout: BenchLayout, judge_model: str | None) -> dict[str, JudgeFiles]:
-    """The judges to show: the one ``--judge-model`` names (which must have a file), or all found."""
-    judges = find_judges(layout)
-    if judge_model is None:
-        return judges
-    layout.single_judgment_file(judge_model)  # rejects names that cannot be file names
-    if judge_model not in judges:
-        have = ", ".join(judges) or "none"
-        raise UserError(
-            f"--judge-model {judge_model}: no {layout.single_judgment_file(judge_model)} or "
-            f"{layout.pair_judgment_file(judge_model).name} (judges found: {have}); "
-            f"create them with `mtbench judge --judge-model {judge_model}`"
-        )
-    return {judge_model: judges[judge_model]}
+R = TypeVar("R", bound=_Keyed)
+J = TypeVar("J")
 
 
 @dataclass(frozen=True)
@@ -82,12 +63,17 @@ class BenchView:
     answers: Mapping[str, Mapping[int, Answer]]  # model -> question_id -> answer
     references: Mapping[str, Mapping[int, Answer]]  # reference set name -> question_id -> answer
     judges: Mapping[str, JudgeFiles]
+    # The page asks for "this model's judgment of turn t" without knowing which judge prompt was used,
+    # and a record's ``.key`` includes the prompt: so after deduping by ``.key`` the view indexes by
+    # (question_id, model, turn), judge -> that -> the last judgment on disk (one prompt per turn).
     single: Mapping[str, Mapping[tuple[int, str, int], SingleJudgment]] = field(default_factory=dict)
-    pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)
-    # judge -> (question_id, model_1, model_2, turn) -> the last match on disk
+    pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)  # deduped by ``.key``
+    # judge -> (question_id, model_1, model_2, turn) -> the last match on disk; the same reason as above
     pair_index: Mapping[str, Mapping[tuple[int, str, str, int], PairJudgment]] = field(default_factory=dict)
     # judge -> question_id -> the reference set its judgments say they were given (mtbench records it)
     recorded_references: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    # model -> why its answer file could not be read (a model not selected is skipped, not fatal)
+    unreadable_answers: Mapping[str, str] = field(default_factory=dict)
 
     # -- lists -------------------------------------------------------------------------------------
 
@@ -103,7 +89,9 @@ class BenchView:
         return [c for c in CATEGORIES if c in present] + [c for c in present if c not in CATEGORIES]
 
     def meta(self) -> dict[str, Any]:
-        """What the page's selectors offer: judges, models, and questions by category."""
+        """What the page's selectors offer: judges (with their number of valid judgments, and the one to open
+        on), models, and questions by category."""
+        valid = {j: self.valid_judgments(j) for j in self.judges}
         return {
             "bench": self.layout.bench_name,
             "data_dir": os.fspath(self.layout.data_dir),
@@ -114,9 +102,11 @@ class BenchView:
                     "pair": j.pair is not None and j.judge in self.pair,
                     "pair_models": self.pair_models(j.judge),
                     "first_pair": next(iter(self.pair_opponents(j.judge)), None),
+                    "valid": valid[j.judge],
                 }
                 for j in self.judges.values()
             ],
+            "default_judge": default_judge(valid),
             "models": self.models,
             "categories": [
                 {
@@ -130,6 +120,11 @@ class BenchView:
                 for c in self.categories()
             ],
         }
+
+    def valid_judgments(self, judge: str) -> int:
+        """How many of the judge's judgments and matches did not fail."""
+        single = sum(not j.failed for j in self.single.get(judge, {}).values())
+        return single + sum(not j.failed for j in self.pair.get(judge, ()))
 
     def pair_models(self, judge: str) -> list[str]:
         return sorted({m for j in self.pair.get(judge, ()) for m in (j.model_1, j.model_2)})
@@ -193,6 +188,8 @@ class BenchView:
 
     def answer_view(self, model: str, question_id: int) -> dict[str, Any]:
         answer = self.answers.get(model, {}).get(question_id)
+        if answer is None and model in self.unreadable_answers:
+            return {"model": model, "turns": [], "failure": self.unreadable_answers[model]}
         if answer is None:
             where = self.layout.answer_dir / f"{model}.jsonl"
             return {"model": model, "turns": [], "failure": f"no answer to question {question_id} in {where}"}
@@ -252,7 +249,7 @@ class BenchView:
             j = matches.get((question_id, model_a, model_b, turn)) or matches.get(
                 (question_id, model_b, model_a, turn)
             )
-            turns.append(_match_view(j, turn))
+            turns.append(match_view(j, turn))
         return turns
 
     def pair_view(self, question_id: int, model_a: str, model_b: str, judge: str | None) -> dict[str, Any]:
@@ -266,55 +263,11 @@ class BenchView:
 
     def pair_opponents(self, judge: str, question_id: int | None = None) -> list[tuple[str, str]]:
         """The (model_1, model_2) pairs judged by ``judge``, in file order (for one question if given)."""
-        seen = {}
+        seen: dict[tuple[str, str], None] = {}
         for j in self.pair.get(judge, ()):
             if question_id is None or j.question_id == question_id:
                 seen[(j.model_1, j.model_2)] = None
         return list(seen)
-
-
-def winner_name(winner: str, model_1: str, model_2: str) -> str:
-    """``model_1``/``model_2`` -> the model's name; ``tie`` and ``error`` unchanged."""
-    return {"model_1": model_1, "model_2": model_2}.get(winner, winner)
-
-
-def _match_view(j: PairJudgment | None, turn: int) -> dict[str, Any]:
-    if j is None:
-        return {"turn": turn, "status": "missing"}
-    out: dict[str, Any] = {
-        "turn": turn,
-        "model_1": j.model_1,
-        "model_2": j.model_2,
-        "prompt": j.judge[1],
-        "games": [
-            {
-                "game": 1,
-                "assistant_a": j.model_1,
-                "assistant_b": j.model_2,
-                "winner": winner_name(j.g1_winner, j.model_1, j.model_2),
-                "explanation": rich(j.g1_judgment),
-            },
-            {
-                "game": 2,
-                "assistant_a": j.model_2,
-                "assistant_b": j.model_1,
-                "winner": winner_name(j.g2_winner, j.model_1, j.model_2),
-                "explanation": rich(j.g2_judgment),
-            },
-        ],
-    }
-    if j.failed:
-        games = [str(i) for i, w in ((1, j.g1_winner), (2, j.g2_winner)) if w == "error"]
-        out["status"] = "failed"
-        out["failure"] = j.error or f"the judge failed in game {' and '.join(games)}"
-        out["verdict"] = None
-        out["inconsistent"] = False
-        return out
-    # FastChat's show_result rule: a tie in game 1, or games that disagree, make the match a tie.
-    out["status"] = "judged"
-    out["verdict"] = winner_name(match_outcome(j.g1_winner, j.g2_winner), j.model_1, j.model_2)
-    out["inconsistent"] = j.g1_winner != j.g2_winner
-    return out
 
 
 def preview(text: str, limit: int = 128) -> str:
@@ -322,8 +275,17 @@ def preview(text: str, limit: int = 128) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
-def load_bench_view(layout: BenchLayout, judge_model: str | None = None) -> BenchView:
-    """Read the question file, every answer file, the reference answers and the chosen judges' files."""
+def load_bench_view(
+    layout: BenchLayout, judge_model: str | None = None, models: Sequence[str] | None = None
+) -> BenchView:
+    """Read the question file, the answer files, the reference answers and the chosen judges' files.
+
+    ``models`` given: only those models' answer files are read, and strictly (a bad line is an error
+    naming file:line). ``None`` (browse shows every model): every answer file is read, and one that cannot
+    be parsed is skipped with a one-line warning, its model's answers shown as that error. Judgment files
+    likewise: the judge ``judge_model`` names is read strictly; with every judge shown, a judgment file
+    that cannot be parsed is skipped with a warning (its judge listed without it).
+    """
     if not layout.question_file.is_file():
         raise UserError(
             f"no question file at {layout.question_file}; get the data with `mtbench download` "
@@ -331,31 +293,70 @@ def load_bench_view(layout: BenchLayout, judge_model: str | None = None) -> Benc
         )
     judges = select_judges(layout, judge_model)
     questions = {q.question_id: q for q in load_questions(layout.question_file)}
-    answers = {m: load_answers(layout.answer_file(m)) for m in layout.model_ids()}
+    answers, unreadable = _load_answer_files(layout, models)
     references = {}
     if layout.reference_dir.is_dir():
         references = {p.stem: load_answers(p) for p in sorted(layout.reference_dir.glob("*.jsonl"))}
     single: dict[str, dict[tuple[int, str, int], SingleJudgment]] = {}
     pair: dict[str, list[PairJudgment]] = {}
+    pair_index: dict[str, dict[tuple[int, str, str, int], PairJudgment]] = {}
     recorded: dict[str, dict[int, str]] = {}
+    strict = judge_model is not None
     for j in judges.values():
         records: list[SingleJudgment | PairJudgment] = []
-        if j.single is not None:
-            single_records = load_single_judgments(j.single)
-            single[j.judge] = latest_by_key(single_records, lambda r: (r.question_id, r.model, r.turn))
+        single_records = _read(load_single_judgments, j.single, strict)
+        if single_records is not None:
+            single_records = dedupe(single_records)
+            single[j.judge] = {(r.question_id, r.model, r.turn): r for r in single_records}
             records += single_records
-        if j.pair is not None:
-            pair[j.judge] = load_pair_judgments(j.pair)
+        pair_records = _read(load_pair_judgments, j.pair, strict)
+        if pair_records is not None:
+            pair[j.judge] = dedupe(pair_records)
+            pair_index[j.judge] = {(r.question_id, r.model_1, r.model_2, r.turn): r for r in pair[j.judge]}
             records += pair[j.judge]
         for r in records:
             name = r.extra.get("reference")
             if isinstance(name, str) and name:
                 recorded.setdefault(j.judge, {})[r.question_id] = name
-    pair_index = {
-        judge: latest_by_key(records, lambda r: (r.question_id, r.model_1, r.model_2, r.turn))
-        for judge, records in pair.items()
-    }
-    return BenchView(layout, questions, answers, references, judges, single, pair, pair_index, recorded)
+    return BenchView(
+        layout, questions, answers, references, judges, single, pair, pair_index, recorded, unreadable
+    )
+
+
+def dedupe(records: Sequence[R]) -> list[R]:
+    """One record per ``.key``, the last one on disk (what a rerun that appended meant), in file order."""
+    kept = latest_by_key(records, lambda r: r.key)
+    return [r for r in records if kept[r.key] is r]
+
+
+def _load_answer_files(
+    layout: BenchLayout, models: Sequence[str] | None
+) -> tuple[dict[str, dict[int, Answer]], dict[str, str]]:
+    if models is not None:
+        present = [m for m in dict.fromkeys(models) if layout.answer_file(m).is_file()]
+        return {m: load_answers(layout.answer_file(m)) for m in present}, {}
+    answers: dict[str, dict[int, Answer]] = {}
+    unreadable: dict[str, str] = {}
+    for m in layout.model_ids():
+        try:
+            answers[m] = load_answers(layout.answer_file(m))
+        except UserError as e:
+            log.warning("%s; skipped (its answers are not shown)", e)
+            unreadable[m] = f"could not read the answer file: {e}"
+    return answers, unreadable
+
+
+def _read(load: Callable[[Path], list[J]], path: Path | None, strict: bool) -> list[J] | None:
+    """``load(path)``; None when there is no file, or (not ``strict``) when it cannot be parsed (warned)."""
+    if path is None:
+        return None
+    try:
+        return load(path)
+    except UserError as e:
+        if strict:
+            raise
+        log.warning("%s; skipped (its judgments are not shown)", e)
+        return None
 
 
 def files_signature(layout: BenchLayout) -> tuple:

@@ -1,126 +1,65 @@
-"""Untrusted text (model answers, judge explanations, questions) -> safe HTML.
+"""Untrusted text (model answers, judge explanations, questions) -> safe HTML, with markdown-it-py.
 
-Everything is HTML-escaped first; the few Markdown constructs we render (fenced code blocks, inline code,
-bold, headings, bullet and numbered lists, paragraphs) are then built from the escaped text, so the only
-tags in the output are the ones this module writes, and none of them carries an attribute taken from the
-input (a numbered list's ``start`` is an integer we parsed). No links, no images, no raw HTML: an answer
-that says ``<script>`` shows the word.
+CommonMark plus tables (extraction answers contain them), with raw HTML off: an answer that says
+``<script>`` shows the word. What the parser would still let the input decide is narrowed here:
+links only to http, https and mailto (no ``javascript:``, ``data:``, ``vbscript:``), and they open
+nothing behind the page's back (``rel``); no images at all (a picture is a request leaving the page);
+table alignment as a class, since both pages' Content-Security-Policy refuses inline ``style``; no
+``class`` from a fence's info string. Headings start at h3: answers sit under the page's own headings.
 """
 
 from __future__ import annotations
 
-import html
 import re
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_BULLET = re.compile(r"^\s*(?:[-*+•])\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*(\d{1,9})[.)]\s+(.*)$")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+LINK_REL = "nofollow noopener noreferrer"
+HEADING_SHIFT = 2  # '#' -> h3 ... '####' and deeper -> h6
+# Models write '•' bullets; FastChat's browser turns them into a list, and so do we.
+_BULLET = re.compile(r"^([ \t]*)•[ \t]+", re.M)
 
 
-def escape(text: str) -> str:
-    """HTML-escape text for element content and double- or single-quoted attribute values."""
-    return html.escape(text, quote=True)
+def safe_link(url: str) -> bool:
+    """Only web and mail links; a relative link or any other scheme stays text."""
+    return url.strip().lower().startswith(SAFE_SCHEMES)
 
 
-def _inline(text: str) -> str:
-    """Escape one line and render `code` and **bold** on the escaped text."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # an unmatched backtick stays a backtick
-        tail = parts.pop()
-        parts[-1] = parts[-1] + "`" + tail
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:
-            out.append(f"<code>{escape(part)}</code>")
-        else:
-            out.append(_BOLD.sub(r"<strong>\1</strong>", escape(part)))
-    return "".join(out)
+def _narrow(state: StateCore) -> None:
+    """A core rule run after parsing: headings shifted, alignment as a class, links given ``rel``."""
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1:]) + HEADING_SHIFT, 6)}"
+        elif token.type in ("th_open", "td_open"):
+            style = token.attrGet("style")
+            if isinstance(style, str) and style.startswith("text-align:"):
+                token.attrs.pop("style")
+                token.attrSet("class", "align-" + style.split(":", 1)[1])
+        elif token.type == "fence":
+            token.info = ""  # the language name would become a class attribute taken from the input
+        for child in token.children or ():
+            if child.type == "link_open":
+                child.attrSet("rel", LINK_REL)
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table").disable("image")
+    md.validateLink = safe_link  # type: ignore[method-assign]
+    md.core.ruler.push("mtbench_narrow", _narrow)
+    return md
+
+
+_MD = _parser()
 
 
 def render_markdown(text: str) -> str:
-    """A small, safe Markdown subset as HTML (see the module docstring)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    out: list[str] = []
-    para: list[str] = []
-    list_kind: str | None = None  # "ul" or "ol" while a list is open
-
-    def close_para() -> None:
-        if para:
-            out.append("<p>" + "<br>".join(_inline(x) for x in para) + "</p>")
-            para.clear()
-
-    def close_list() -> None:
-        nonlocal list_kind
-        if list_kind:
-            out.append(f"</{list_kind}>")
-            list_kind = None
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            close_para()
-            close_list()
-            marker = fence.group(1)
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].lstrip().startswith(marker):
-                body.append(lines[i])
-                i += 1
-            out.append("<pre><code>" + escape("\n".join(body)) + "</code></pre>")
-            i += 1  # the closing fence (or the end of the text)
-            continue
-        if not line.strip():
-            close_para()
-            # A blank line between items keeps the list open (FastChat's browser collapses these too).
-            if list_kind and i + 1 < len(lines) and _list_kind(lines[i + 1]) == list_kind:
-                i += 1
-                continue
-            close_list()
-            i += 1
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            close_para()
-            close_list()
-            level = min(len(heading.group(1)) + 2, 6)  # h3..h6: answers sit under the page's own headings
-            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-            i += 1
-            continue
-        kind = _list_kind(line)
-        if kind:
-            close_para()
-            if kind != list_kind:
-                close_list()
-                if kind == "ol":
-                    start = int(_NUMBERED.match(line).group(1))  # type: ignore[union-attr]
-                    out.append("<ol>" if start == 1 else f'<ol start="{start}">')
-                else:
-                    out.append("<ul>")
-                list_kind = kind
-            item = (_BULLET.match(line) or _NUMBERED.match(line)).groups()[-1]  # type: ignore[union-attr]
-            out.append(f"<li>{_inline(item)}</li>")
-            i += 1
-            continue
-        if list_kind and line.startswith((" ", "\t")) and out and out[-1].endswith("</li>"):
-            # An indented continuation line belongs to the open list item.
-            out[-1] = out[-1][: -len("</li>")] + "<br>" + _inline(line.strip()) + "</li>"
-            i += 1
-            continue
-        close_list()
-        para.append(line)
-        i += 1
-    close_para()
-    close_list()
-    return "".join(out)
+    """Markdown as safe HTML (see the module docstring)."""
+    return _MD.render(_BULLET.sub(r"\1- ", text))
 
 
-def _list_kind(line: str) -> str | None:
-    if _BULLET.match(line) and not line.lstrip().startswith("**"):
-        return "ul"
-    if _NUMBERED.match(line):
-        return "ol"
-    return None
+
+def rich(text: str) -> dict[str, str]:
+    """A piece of untrusted text as sent to a page: the raw text and its safe Markdown rendering."""
+    return {"text": text, "html": render_markdown(text)}

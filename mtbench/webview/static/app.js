@@ -1,6 +1,7 @@
 // MT-bench browser. Untrusted text (answers, judgments, questions, model names) is put on the page with
-// textContent, or as the `html` the server rendered from escaped text (webview/markup.py); the page's
-// Content-Security-Policy allows no inline script either way.
+// textContent, or as the `html` the server rendered with raw HTML off (webview/markup.py: markdown-it,
+// links only to http, https and mailto, no images); the page's Content-Security-Policy allows no inline
+// script either way.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -23,7 +24,7 @@ function el(tag, attrs, ...children) {
 function rich(piece) {
   if ($("markdown").checked) {
     const div = el("div", { class: "body md" });
-    div.innerHTML = piece.html; // built by the server from escaped text; no attributes, no scripts
+    div.innerHTML = piece.html; // rendered by the server with raw HTML off: no scripts, no handlers
     return div;
   }
   return el("pre", { class: "body raw" }, piece.text);
@@ -190,10 +191,22 @@ function num(x, digits) {
   return x === null || x === undefined ? "-" : Number.isInteger(x) && digits === 0 ? String(x) : Number(x).toFixed(digits);
 }
 
-function table(id, header, rows) {
+// partial[i] true: row i stands on fewer than all of the bench's questions (marked, not hidden).
+function table(id, header, rows, partial) {
   return el("table", { id },
     el("thead", {}, el("tr", {}, ...header.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))));
+    el("tbody", {}, ...rows.map((r, i) => el("tr", partial && partial[i] ? { class: "partial" } : {},
+      ...r.map((c) => el("td", {}, c))))));
+}
+
+// show's n_questions (questions with a valid judgment), marked "*" when partial as show marks it
+// (show_result PARTIAL_MARK; its note says what the mark means).
+function covered(r) {
+  return String(r.n_questions) + (r.partial ? "*" : "");
+}
+
+function questionsHeader(data) {
+  return "questions" + (data.bench_questions ? " (of " + data.bench_questions + ")" : "");
 }
 
 async function renderBoard() {
@@ -209,9 +222,10 @@ async function renderBoard() {
   const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
   const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
   if (mode === "single") {
-    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed"],
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", questionsHeader(data)],
       data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
-        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", num(r.n_valid, 0), num(r.n_failed, 0)])));
+        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", num(r.n_valid, 0), num(r.n_failed, 0),
+        covered(r)]), data.models.map((r) => r.partial)));
     if (data.by_category) {
       const models = data.models.map((r) => r.model);
       parts.push(el("h2", {}, "Score by category"), table("by-category", ["category", ...models],
@@ -222,11 +236,12 @@ async function renderBoard() {
     }
   } else {
     parts.push(el("h2", {}, data.baseline ? "Against " + data.baseline : "All pairs"),
-      table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent"],
+      table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
+        questionsHeader(data)],
         data.models.map((r) => [r.model, num(r.win, 0), num(r.loss, 0), num(r.tie, 0), num(r.n_error, 0),
           num(r.win_rate, 3), "[" + num(r.win_rate_ci_low, 3) + ", " + num(r.win_rate_ci_high, 3) + "]",
           num(r.win_rate_adjusted, 3), "[" + num(r.adjusted_ci_low, 3) + ", " + num(r.adjusted_ci_high, 3) + "]",
-          num(r.consistency, 3)])));
+          num(r.consistency, 3), covered(r)]), data.models.map((r) => r.partial)));
     parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
       " matches had both games agree (disagreements count as ties)."));
   }
@@ -301,7 +316,9 @@ async function start() {
   }
   const meta = state.meta;
   $("bench").textContent = meta.bench + " in " + meta.data_dir;
-  fill($("judge"), meta.judges.length ? meta.judges.map((j) => [j.name, j.name]) : [["", "(no judgments)"]]);
+  // Open on a judge with valid judgments (the server's pick: gpt-4 when it has any), not simply the first.
+  const judges = meta.judges.map((j) => [j.name, j.valid ? j.name : j.name + " (no valid judgments)"]);
+  fill($("judge"), judges.length ? judges : [["", "(no judgments)"]], meta.default_judge ?? "");
   for (const prefix of ["single", "pair"]) {
     fill($(prefix + "-category"), meta.categories.map((c) => [c.name, c.name + " (" + c.questions.length + ")"]));
     fillQuestions(prefix);
