@@ -69,7 +69,7 @@ def ray_answers(cfg: GenAnswerConfig, plan: list[list[list[Question]]]) -> Itera
         actors = [actor_class.options(**resources).remote(spec, cfg.answers) for _ in range(replicas)]
         # Each actor runs its calls in order; the driver writes whatever chunk finishes first.
         pending = [
-            actor.answer.remote(chunk)  # type: ignore[attr-defined]  # Ray adds .remote to actor methods
+            actor.answer.remote(chunk)  # type: ignore[union-attr]  # Ray adds .remote to actor methods
             for actor, chunks in zip(actors, plan, strict=True)
             for chunk in chunks
         ]
