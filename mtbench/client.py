@@ -37,7 +37,9 @@ import httpx2
 import openai
 
 from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
+from mtbench.cost import estimate_input_tokens
 from mtbench.errors import RunFailed, UserError
+from mtbench.rate_limit import RateController
 from mtbench.runner import UsageMeter, run_bounded
 
 __all__ = [
@@ -173,6 +175,7 @@ class ChatClient:
         self._key = config.api_key()
         self._rng = random.Random(seed)  # None: seeded from os.urandom
         self.meter = UsageMeter()  # every call of this client; the runner's meter counts the same calls per run
+        self.rate = RateController(ceiling=max(1, max_connections))  # pacing shared by every call of the run
         pool = max(100, max_connections)
         self._client = openai.AsyncOpenAI(
             api_key=self._key,
@@ -243,7 +246,7 @@ class ChatClient:
                 raise
             failure = result.failure
             if failure is not None and failure.retryable and attempt <= policy.max_retries:
-                wait = policy.delay(attempt - 1, retry_after, self._rng)
+                wait = self._retry_wait(failure, attempt, retry_after)
                 log.debug("retrying in %.2fs after: %s", wait, _redact(failure.reason, self._key))
                 await asyncio.sleep(wait)
                 continue
@@ -255,10 +258,30 @@ class ChatClient:
             self.meter.add(result)
             return result
 
+    def _retry_wait(self, failure: CallFailure, attempt: int, retry_after: float | None) -> float:
+        """A 429 waits in the rate controller's one shared pause, other failures in their own backoff."""
+        if failure.status == 429:
+            return 0.0
+        return self.config.retry.delay(attempt - 1, retry_after, self._rng)
+
+    async def _post_paced(self, body: dict[str, Any]) -> bytes:
+        """POST /chat/completions when the rate controller allows, telling it what the reply said."""
+        tokens = _request_tokens(body)
+        ticket = await self.rate.acquire(tokens)
+        try:
+            response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+        except openai.APIStatusError as e:
+            self.rate.observe(e.status_code, e.response.headers, ticket, _retry_after(e.response.headers))
+            raise
+        finally:
+            await self.rate.release()
+        self.rate.observe(response.status_code, response.headers, ticket)
+        return response.content
+
     async def _attempt(self, body: dict[str, Any]) -> tuple[ChatResult, float | None]:
         """One request: its result, and the server's Retry-After where it sent one."""
         try:
-            raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
+            raw = await self._post_paced(body)
         except openai.APIStatusError as e:
             status = e.status_code
             detail = short_text(_error_text(e.response.content))
@@ -279,6 +302,12 @@ class ChatClient:
         raise EndpointFatal(
             _redact(f"{self.base_url}: HTTP {status}, {FATAL_STATUS[status]}: {short_text(detail)}", self._key)
         ) from None
+
+
+def _request_tokens(body: dict[str, Any]) -> int:
+    """What a provider's token limiter charges a request up front: the prompt estimate plus max_tokens."""
+    messages = [{"content": str(m.get("content") or "")} for m in body.get("messages") or []]
+    return estimate_input_tokens(messages) + int(body.get("max_tokens") or 0)
 
 
 def _chain(e: BaseException) -> list[BaseException]:

@@ -8,6 +8,13 @@ design, measured in the same run on the same matches: a thread pool of the same 
 per thread with the sync openai client, each record appended to the file as it finishes.
 
     .venv/bin/python scripts/bench_judge.py            # table to stdout
+    .venv/bin/python scripts/bench_judge.py --rate-limited   # the rate-limited scenario's table
+
+The rate-limited scenario: the server allows --rpm requests and --tpm tokens per --window seconds
+(token buckets, starting full, answering 429 with OpenAI's x-ratelimit-* headers and Retry-After), and
+both sides run at --parallel 256. The baseline is FastChat's chat_completion_openai: a thread pool
+whose threads sleep a fixed 10 s (scaled by window/60) after any error and try again. "allowed" is
+what a perfect client could do in the run's wall time: a full bucket plus its refill.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ def worker(args: argparse.Namespace) -> None:
         model_list=tuple(args.models.split(",")),
         first_n=args.first_n,
         parallel=args.parallel,
-        endpoint=EndpointConfig(base_url=args.base_url, timeout=60, retry=RetryPolicy(max_retries=0)),
+        endpoint=EndpointConfig(base_url=args.base_url, timeout=60, retry=RetryPolicy(max_retries=args.max_retries)),
         progress=False,
     )
     plan = plan_judging(config)
@@ -89,10 +96,19 @@ def worker(args: argparse.Namespace) -> None:
         out = open(plan.output, "a")
 
         def one(match):
-            response = client.chat.completions.create(
-                model="gpt-4", messages=judge_messages(match.prompt, match.user_prompt),
-                temperature=0, max_tokens=2048, n=1,
-            )
+            for _ in range(16):  # FastChat's API_MAX_RETRY, sleeping API_RETRY_SLEEP after any error
+                try:
+                    response = client.chat.completions.create(
+                        model="gpt-4", messages=judge_messages(match.prompt, match.user_prompt),
+                        temperature=0, max_tokens=2048, n=1,
+                    )
+                    break
+                except openai.OpenAIError:
+                    if not args.retry_sleep:
+                        raise
+                    time.sleep(args.retry_sleep)
+            else:
+                return False  # FastChat writes "$ERROR$" here; not a judgment
             text = response.choices[0].message.content
             record = {"question_id": match.question_id, "model": match.model, "judge": ["gpt-4", match.prompt.name],
                       "user_prompt": match.user_prompt, "judgment": text, "score": parse_rating(text),
@@ -120,23 +136,79 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def measure(impl: str, data_dir: Path, models: list[str], base_url: str, parallel: int, limit: int,
-            server_pid: int) -> dict:
+            server_pid: int, extra: tuple[str, ...] = (), require_all: bool = True) -> dict:
     out_dir = data_dir / "mt_bench" / "model_judgment"
     shutil.rmtree(out_dir, ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": python_path()}
     server_cpu = process_cpu_seconds(server_pid)
     result = subprocess.run(
         [sys.executable, __file__, "--worker", "--impl", impl, "--data-dir", str(data_dir), "--models",
-         ",".join(models), "--base-url", base_url, "--parallel", str(parallel), "--limit", str(limit)],
+         ",".join(models), "--base-url", base_url, "--parallel", str(parallel), "--limit", str(limit), *extra],
         capture_output=True, text=True, env=env, check=False,
     )
     if result.returncode != 0:
         raise SystemExit(f"worker failed:\n{result.stderr}")
     row = json.loads(result.stdout.strip().splitlines()[-1])
     row["server_busy"] = (process_cpu_seconds(server_pid) - server_cpu) / row["wall_s"]
-    if row["ok"] != row["n"]:
+    if require_all and row["ok"] != row["n"]:
         raise SystemExit(f"{impl} p={parallel}: only {row['ok']} of {row['n']} judgments succeeded")
     return row
+
+
+def start_server(*flags: str) -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "openai_server.py"), *flags],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": python_path()},
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def server_stats(base_url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/_stats", timeout=10) as response:
+        return json.load(response)
+
+
+def rate_limited(args: argparse.Namespace) -> None:
+    """Both clients against a fresh rate-limited server each (a drained bucket would favour the first)."""
+    sleep = 10.0 * args.window / 60  # FastChat's API_RETRY_SLEEP, scaled like the window
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="bench_judge_rl_") as tmp:
+        data_dir, models = make_data_dir(Path(tmp), 31)
+        for impl in ("mtbench", "threads"):
+            server, base_url = start_server("--latency", str(args.latency), "--rpm", str(args.rpm),
+                                            "--tpm", str(args.tpm), "--window", str(args.window))
+            try:
+                row = measure(impl, data_dir, models, base_url, 256, args.judgments, server.pid,
+                              extra=("--max-retries", "16", "--retry-sleep", str(sleep)), require_all=False)
+                stats = server_stats(base_url)
+            finally:
+                server.terminate()
+                server.wait()
+            per_request = stats["tokens_charged"] / stats["admitted"]
+            per_window = min(args.rpm, args.tpm / per_request)
+            row["allowed_rate"] = per_window / args.window
+            row["allowed_n"] = per_window * (1 + row["wall_s"] / args.window)
+            row["share_429"] = stats["limited"] / stats["chat_requests"]
+            rows[impl] = row
+            print(f"{impl}: {row['ok']} of {row['n']} in {row['wall_s']:.1f}s, {stats['limited']} x 429 of "
+                  f"{stats['chat_requests']} requests", file=sys.stderr, flush=True)
+    print(f"\nmtbench judge vs FastChat's thread pool at --parallel 256, {args.judgments} judgments, against a "
+          f"{args.latency * 1000:.0f} ms loopback endpoint allowing {args.rpm:g} requests and {args.tpm:g} tokens "
+          f"per {args.window:g} s (a minute scaled by {60 / args.window:g}; thread pool sleeps {sleep:.2f} s "
+          "after an error, FastChat's 10 s scaled alike)")
+    header = ("client", "judged", "judgments/s", "allowed/s", "% of allowed (burst + refill)", "requests answered 429")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for impl, row in rows.items():
+        rate = row["ok"] / row["wall_s"]
+        print(f"| {impl} | {row['ok']}/{row['n']} | {rate:.1f} | {row['allowed_rate']:.1f} | "
+              f"{100 * row['ok'] / row['allowed_n']:.0f}% | "
+              f"{100 * row['share_429']:.1f}% |")
+    m, t = rows["mtbench"], rows["threads"]
+    print(f"\nspeed ratio mtbench / thread pool: {(m['ok'] / m['wall_s']) / (t['ok'] / t['wall_s']):.2f}x")
 
 
 def main() -> None:
@@ -144,6 +216,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--parallel", default="1,16,64,256", help="comma-separated parallelism levels")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate-limited", action="store_true", help="run the rate-limited scenario instead")
+    parser.add_argument("--rpm", type=float, default=200, help="rate-limited: requests per --window")
+    parser.add_argument("--tpm", type=float, default=200 * 2600, help="rate-limited: tokens per --window")
+    parser.add_argument("--window", type=float, default=2.0, help="rate-limited: the minute, scaled (seconds)")
+    parser.add_argument("--judgments", type=int, default=1200, help="rate-limited: judgments per client")
+    parser.add_argument("--max-retries", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--retry-sleep", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", default="mtbench", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -156,13 +235,12 @@ def main() -> None:
         args.parallel = int(args.parallel)
         worker(args)
         return
+    if args.rate_limited:
+        rate_limited(args)
+        return
 
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "openai_server.py"), "--latency", str(args.latency)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": python_path()},
-    )
+    server, base_url = start_server("--latency", str(args.latency))
     try:
-        base_url = server.stdout.readline().strip()
         with tempfile.TemporaryDirectory(prefix="bench_judge_") as tmp:
             data_dir, models = make_data_dir(Path(tmp), 31)
             rows = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -55,6 +56,74 @@ def error(status: int, message: str = "scripted error", headers: dict[str, str] 
                  headers=headers or {})
 
 
+def go_duration(seconds: float) -> str:
+    """A duration as OpenAI's reset headers write it (Go's format): "20ms", "1.5s", "6m0s"."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+@dataclass
+class RateLimit:
+    """Token buckets like a provider's: ``requests`` and ``tokens`` per ``window_s`` seconds (60: RPM/TPM).
+
+    A request is charged on arrival: one request, and its prompt's characters / 4 plus its max_tokens
+    (how OpenAI counts). One that would overdraw either bucket is answered 429 with OpenAI's
+    x-ratelimit-* headers, Retry-After and retry-after-ms; every reply carries the headers. As OpenAI
+    documents ("unsuccessful requests contribute to your per-minute limit"), a refused request still
+    counts against the requests bucket (``charge_refused``), so resending in a loop does not work.
+    """
+
+    requests: float
+    tokens: float
+    window_s: float = 60.0
+    start_full: bool = True
+    charge_refused: bool = True
+
+    def __post_init__(self) -> None:
+        self._levels = [self.requests, self.tokens] if self.start_full else [0.0, 0.0]
+        self._stamp = time.monotonic()
+        self.limited = 0  # requests answered 429
+        self.admitted = 0
+        self.tokens_charged = 0.0
+
+    @staticmethod
+    def cost(body: dict[str, Any]) -> float:
+        chars = sum(len(str(m.get("content") or "")) for m in body.get("messages") or [])
+        return chars / 4 + float(body.get("max_tokens") or 0)
+
+    def admit(self, body: dict[str, Any]) -> tuple[bool, dict[str, str]]:
+        """Charge one request if both buckets allow it; the headers to send either way."""
+        now = time.monotonic()
+        caps = (self.requests, self.tokens)
+        rates = [cap / self.window_s for cap in caps]
+        self._levels = [min(cap, level + rate * (now - self._stamp))
+                        for cap, level, rate in zip(caps, self._levels, rates, strict=True)]
+        self._stamp = now
+        need = (1.0, min(self.cost(body), self.tokens))
+        ok = all(level >= n for level, n in zip(self._levels, need, strict=True))
+        if ok:
+            self._levels = [level - n for level, n in zip(self._levels, need, strict=True)]
+            self.admitted += 1
+            self.tokens_charged += need[1]
+        else:
+            self.limited += 1
+            if self.charge_refused:
+                self._levels[0] = max(0.0, self._levels[0] - 1)
+        headers = {}
+        for kind, cap, level, rate in zip(("requests", "tokens"), caps, self._levels, rates, strict=True):
+            headers[f"x-ratelimit-limit-{kind}"] = str(int(cap))
+            headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(level)))
+            headers[f"x-ratelimit-reset-{kind}"] = go_duration((cap - level) / rate)
+        if not ok:
+            wait = max((n - level) / rate for level, n, rate in zip(self._levels, need, rates, strict=True))
+            headers["retry-after-ms"] = str(max(1, round(wait * 1000)))
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return ok, headers
+
+
 Responder = Callable[[dict[str, Any]], "Reply | str | None"]
 
 
@@ -67,9 +136,11 @@ class RecordedRequest:
 
 
 class OpenAITestServer:
-    def __init__(self, responder: Responder | None = None, *, latency: float = 0.0, port: int = 0):
+    def __init__(self, responder: Responder | None = None, *, latency: float = 0.0, port: int = 0,
+                 rate_limit: RateLimit | None = None):
         self.responder = responder or (lambda body: "ok")
         self.latency = latency
+        self.rate_limit = rate_limit
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -102,8 +173,15 @@ class OpenAITestServer:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return web.json_response({"error": {"message": "bad json"}}, status=400)
+        limited: dict[str, str] = {}
         with self._lock:
             self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.time()))
+            if self.rate_limit is not None:
+                admitted, limited = self.rate_limit.admit(body)
+                if not admitted:
+                    return web.json_response(
+                        {"error": {"message": "Rate limit reached (scripted)", "type": "requests",
+                                   "code": "rate_limit_exceeded"}}, status=429, headers=limited)
             reply = self._queue.popleft() if self._queue else None
         if reply is None:
             produced = self.responder(body)
@@ -122,10 +200,11 @@ class OpenAITestServer:
             raise ConnectionResetError("dropped by script")
         if reply.cut_after is not None:
             return await self._cut(request, reply)
+        headers = {**limited, **reply.headers}
         if isinstance(reply.body, (dict, list)):
-            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=headers)
         data = reply.body.encode() if isinstance(reply.body, str) else (reply.body or b"")
-        return web.Response(body=data, status=reply.status, headers=reply.headers,
+        return web.Response(body=data, status=reply.status, headers=headers,
                             content_type="application/json")
 
     async def _cut(self, request: web.Request, reply: Reply) -> web.StreamResponse:
@@ -140,6 +219,16 @@ class OpenAITestServer:
         request.transport.abort()
         raise ConnectionResetError("cut by script")
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Counts for a benchmark in another process: chat requests, and the rate limiter's tallies."""
+        limit = self.rate_limit
+        return web.json_response({
+            "chat_requests": len(self.chat_requests),
+            "limited": limit.limited if limit else 0,
+            "admitted": limit.admitted if limit else len(self.chat_requests),
+            "tokens_charged": limit.tokens_charged if limit else 0.0,
+        })
+
     async def _models(self, request: web.Request) -> web.Response:
         with self._lock:
             self.requests.append(RecordedRequest(request.path, {}, dict(request.headers), time.time()))
@@ -151,6 +240,7 @@ class OpenAITestServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/_stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024)
@@ -185,8 +275,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--reply", default="Rating: [[7]]", help="content of every completion")
+    parser.add_argument("--rpm", type=float, help="requests allowed per --window (a token bucket)")
+    parser.add_argument("--tpm", type=float, help="tokens allowed per --window")
+    parser.add_argument("--window", type=float, default=60.0, help="rate-limit window in seconds (default: 60)")
     args = parser.parse_args()
-    server = OpenAITestServer(lambda body: args.reply, latency=args.latency, port=args.port).start()
+    limit = None
+    if args.rpm or args.tpm:
+        limit = RateLimit(args.rpm or 1e12, args.tpm or 1e15, args.window)
+    server = OpenAITestServer(lambda body: args.reply, latency=args.latency, port=args.port,
+                              rate_limit=limit).start()
     print(server.base_url, flush=True)
     try:
         threading.Event().wait()

@@ -27,6 +27,8 @@ class JudgeSummary:
     completion_tokens: int
     cost: float | None
     elapsed_s: float
+    rate_limited: int = 0  # requests answered 429
+    waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
 
     def describe(self) -> str:
         lines = [
@@ -34,6 +36,8 @@ class JudgeSummary:
             f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
             f"completion tokens, cost {format_usd(self.cost)}",
         ]
+        if line := rate_limit_line(self.rate_limited, self.waited_s):
+            lines.append(line)
         lines += _section(
             self.failures, "failed: {n} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
             "and the reason; rerun with --retry-failed to judge them again):",
@@ -43,6 +47,13 @@ class JudgeSummary:
             "(nothing written for them; rerun the same command to judge them):",
         )
         return "\n".join(lines)
+
+
+def rate_limit_line(rate_limited: int, waited_s: float) -> str | None:
+    """The summary's rate-limit line, or None when the provider's limits never held a request back."""
+    if not rate_limited and waited_s < 0.05:
+        return None
+    return f"rate limits: {rate_limited} request(s) answered 429; {waited_s:.1f}s waiting for the provider's window"
 
 
 def _section(counts: Mapping[str, int], header: str) -> list[str]:

@@ -112,7 +112,8 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     return JudgeSummary(
         written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-        cost=cost, elapsed_s=time.monotonic() - started,
+        cost=cost, elapsed_s=time.monotonic() - started, rate_limited=client.rate.rate_limited,
+        waited_s=client.rate.waited_s,
     )
 
 
