@@ -55,15 +55,24 @@ PRICES: dict[str, Price] = {
     "gpt-5-nano": Price(0.05, 0.4),
 }
 
+# The Batch API's price per model: OpenAI bills batches at half the live price.
+BATCH_DISCOUNT = 0.5
+BATCH_PRICES: dict[str, Price] = {
+    model: Price(p.input * BATCH_DISCOUNT, p.output * BATCH_DISCOUNT) for model, p in PRICES.items()
+}
+
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
-def price_for(model: str, *, input_price: float | None = None, output_price: float | None = None) -> Price | None:
+def price_for(model: str, *, input_price: float | None = None, output_price: float | None = None,
+              batch: bool = False) -> Price | None:
     """The price of ``model``: the flags if both are given, else the table (a dated snapshot such as
-    ``gpt-4o-mini-2024-07-18`` falls back to its undated name), else None (unknown)."""
+    ``gpt-4o-mini-2024-07-18`` falls back to its undated name), else None (unknown). ``batch``: the
+    Batch API's column of the table (the flags then give the batch price)."""
     if input_price is not None and output_price is not None:
         return Price(input_price, output_price)
-    known = PRICES.get(model) or PRICES.get(_DATE_SUFFIX.sub("", model))
+    table = BATCH_PRICES if batch else PRICES
+    known = table.get(model) or table.get(_DATE_SUFFIX.sub("", model))
     if known is None:
         return None
     # One flag alone overrides its half of the table's price.

@@ -151,6 +151,17 @@ class OpenAITestServer:
         self._ready = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
+        # The Batch API: uploaded files, and batches that end after ``batch_seconds`` as ``batch_ending``
+        # says: "completed", "failed" (validation: no output), "expired" or "cancelled" (the first
+        # ``batch_partial`` requests ran, the rest are in the error file as not run).
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_seconds = 0.2
+        self.batch_ending = "completed"
+        self.batch_partial = 0
+        # Called (in the server's thread) at each Batch API step: "upload" (the file is stored),
+        # "batch_created" (the batch exists, its id not yet sent), "poll", "download": kill tests.
+        self.on_event: Callable[[str], None] | None = None
 
     # -- scripting -------------------------------------------------------------------------------------
     def enqueue(self, *replies: Reply | str) -> None:
@@ -234,6 +245,125 @@ class OpenAITestServer:
             self.requests.append(RecordedRequest(request.path, {}, dict(request.headers), time.time()))
         return web.json_response({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
 
+    # -- the Batch API ---------------------------------------------------------------------------------
+    def _record(self, request: web.Request, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.time()))
+
+    def _event(self, name: str) -> None:
+        if self.on_event is not None:
+            self.on_event(name)
+
+    def _add_file(self, data: bytes, purpose: str, name: str) -> dict[str, Any]:
+        file_id = f"file-{len(self.files) + 1:04d}"
+        self.files[file_id] = data
+        return {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                "filename": name, "purpose": purpose}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        purpose = str(form.get("purpose", ""))
+        self._record(request, {"purpose": purpose})
+        if purpose != "batch" or not hasattr(upload, "file"):
+            return web.json_response({"error": {"message": "expected purpose=batch and a file"}}, status=400)
+        stored = self._add_file(upload.file.read(), purpose, upload.filename)  # type: ignore[union-attr]
+        self._event("upload")
+        return web.json_response(stored)
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        self._record(request, {})
+        data = self.files.get(request.match_info["file_id"])
+        if data is None:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        self._event("download")
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _create_batch(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record(request, body)
+        if body.get("input_file_id") not in self.files or body.get("endpoint") != "/v1/chat/completions":
+            return web.json_response({"error": {"message": "bad input_file_id or endpoint"}}, status=400)
+        batch_id = f"batch_{len(self.batches) + 1:04d}"
+        lines = self.files[body["input_file_id"]].decode().splitlines()
+        self.batches[batch_id] = {
+            "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+            "input_file_id": body["input_file_id"], "completion_window": body.get("completion_window"),
+            "status": "in_progress", "output_file_id": None, "error_file_id": None,
+            "created_at": int(time.time()), "metadata": body.get("metadata"),
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "_due": time.monotonic() + self.batch_seconds, "_ending": self.batch_ending,
+            "_partial": self.batch_partial,
+        }
+        self._event("batch_created")
+        return web.json_response(self._public(self.batches[batch_id]))
+
+    @staticmethod
+    def _public(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    def _finish(self, batch: dict[str, Any]) -> None:
+        """Run a due batch's requests through the responder and write its output and error files."""
+        lines = [json.loads(line) for line in self.files[batch["input_file_id"]].decode().splitlines()]
+        ending = batch["_ending"]
+        batch["status"] = ending
+        if ending == "failed":
+            batch["errors"] = {"object": "list", "data": [{"code": "invalid_request", "line": 1,
+                                                           "message": "scripted validation failure"}]}
+            return
+        ran = lines if ending == "completed" else lines[: batch["_partial"]]
+        output, errors = [], []
+        for n, line in enumerate(lines):
+            if n >= len(ran):
+                errors.append({"id": f"req_{n}", "custom_id": line["custom_id"], "response": None,
+                               "error": {"code": f"batch_{ending}", "message": f"not run: the batch {ending}"}})
+                continue
+            with self._lock:
+                reply = self._queue.popleft() if self._queue else None
+            if reply is None:
+                produced = self.responder(line["body"])
+                reply = completion(produced) if isinstance(produced, str) or produced is None else produced
+            entry = {"id": f"req_{n}", "custom_id": line["custom_id"], "error": None,
+                     "response": {"status_code": reply.status, "request_id": f"r{n}", "body": reply.body}}
+            (output if reply.status == 200 else errors).append(entry)
+        counts = batch["request_counts"]
+        counts["completed"], counts["failed"] = len(output), len(errors)
+        for key, rows in (("output_file_id", output), ("error_file_id", errors)):
+            if rows:
+                data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[key] = self._add_file(data, "batch_output", f"{batch['id']}_{key}.jsonl")["id"]
+
+    async def _get_batch(self, request: web.Request) -> web.Response:
+        self._record(request, {})
+        batch = self.batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return web.json_response({"error": {"message": "no such batch"}}, status=404)
+        self._event("poll")
+        if batch["status"] == "in_progress":
+            if time.monotonic() >= batch["_due"]:
+                self._finish(batch)
+            else:
+                total = batch["request_counts"]["total"]
+                left = max(0.0, batch["_due"] - time.monotonic()) / max(self.batch_seconds, 1e-9)
+                batch["request_counts"]["completed"] = int(total * (1 - left))
+        return web.json_response(self._public(batch))
+
+    async def _list_batches(self, request: web.Request) -> web.Response:
+        self._record(request, {})
+        data = [self._public(b) for b in reversed(self.batches.values())]  # newest first, as OpenAI
+        return web.json_response({"object": "list", "data": data, "has_more": False,
+                                  "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
+
+    @property
+    def batch_creations(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/v1/batches" and "input_file_id" in r.body]
+
+    def submitted_custom_ids(self) -> list[str]:
+        """The custom_id of every request in every batch created, repeats included."""
+        return [json.loads(line)["custom_id"] for b in self.batches.values()
+                for line in self.files[b["input_file_id"]].decode().splitlines()]
+
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
@@ -241,6 +371,11 @@ class OpenAITestServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/_stats", self._stats)
+        app.router.add_post("/v1/files", self._upload)
+        app.router.add_get("/v1/files/{file_id}/content", self._file_content)
+        app.router.add_post("/v1/batches", self._create_batch)
+        app.router.add_get("/v1/batches", self._list_batches)
+        app.router.add_get("/v1/batches/{batch_id}", self._get_batch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024)

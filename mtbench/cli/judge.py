@@ -50,6 +50,20 @@ def register(sub) -> None:
                         help="judge price per 1M input tokens (overrides the built-in table)")
     parser.add_argument("--price-output", type=float, metavar="USD",
                         help="judge price per 1M output tokens (overrides the built-in table)")
+    batch = parser.add_mutually_exclusive_group()
+    batch.add_argument("--batch", dest="batch", action="store_const", const=True, default=None,
+                       help="judge through the provider's Batch API (OpenAI-compatible: /v1/files, /v1/batches) "
+                       "at its price, half of live for OpenAI; kill-safe: a rerun resumes the batches in flight")
+    batch.add_argument("--no-batch", dest="batch", action="store_const", const=False,
+                       help="judge live even where batches are in flight (by default a rerun resumes them)")
+    parser.add_argument("--batch-poll-interval", type=float, default=30.0, metavar="SECONDS",
+                        help="seconds between polls of a batch's status (default: 30)")
+    parser.add_argument("--batch-size", type=int, default=50_000, metavar="N",
+                        help="requests per batch at most (default: 50000, OpenAI's limit; files stay under 200 MB)")
+    parser.add_argument("--batch-price-input", type=float, metavar="USD",
+                        help="batch price per 1M input tokens (overrides the table's batch column)")
+    parser.add_argument("--batch-price-output", type=float, metavar="USD",
+                        help="batch price per 1M output tokens (overrides the table's batch column)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -75,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
         price_output=args.price_output,
         max_cost=args.max_cost,
         progress=not args.no_progress,
+        batch=args.batch,
+        batch_poll_interval=args.batch_poll_interval,
+        batch_max_requests=args.batch_size,
+        batch_price_input=args.batch_price_input,
+        batch_price_output=args.batch_price_output,
     )
     summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:

@@ -17,6 +17,7 @@ from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_R
 from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.errors import UserError
+from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
 from mtbench.gen_judgment.matches import JudgmentKey, Match, ResumeState, Skip, build_matches, resume
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.records import (
@@ -56,6 +57,12 @@ class JudgeConfig:
     price_output: float | None = None
     max_cost: float | None = None  # USD: refuse to start above this estimate
     progress: bool = True
+    batch: bool | None = None  # the Batch API; None: only to resume batches in flight (``runner.judge``)
+    batch_poll_interval: float = 30.0
+    batch_price_input: float | None = None  # USD per 1M tokens, batch: overrides the table's batch column
+    batch_price_output: float | None = None
+    batch_max_requests: int = MAX_REQUESTS_PER_BATCH
+    batch_max_bytes: int = MAX_BYTES_PER_BATCH
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -66,9 +73,13 @@ class JudgeConfig:
             (math.isfinite(self.temperature) and self.temperature >= 0,
              f"--temperature must be 0 or more, got {self.temperature:g}"),
             (bool(self.judge_model.strip()), "--judge-model must not be empty"),
+            (math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
+             f"--batch-poll-interval must be a number of seconds more than 0, got {self.batch_poll_interval:g}"),
+            (self.batch_max_requests >= 2, f"--batch-size must be at least 2, got {self.batch_max_requests}"),
         ]
         for flag, value in (("--price-input", self.price_input), ("--price-output", self.price_output),
-                            ("--max-cost", self.max_cost)):
+                            ("--batch-price-input", self.batch_price_input),
+                            ("--batch-price-output", self.batch_price_output), ("--max-cost", self.max_cost)):
             checks.append((value is None or (math.isfinite(value) and value >= 0),
                            f"{flag} must be 0 or more, got {value:g}" if value is not None else ""))
         for ok, message in checks:
@@ -125,9 +136,11 @@ class JudgePlan:
         if skipped:
             lines.append(f"not judged ({skipped} model-questions):")
             lines += [f"  {s.describe()}" for s in self.skips]
+        flags = "--batch-price-input and --batch-price-output" if c.batch else "--price-input and --price-output"
         price = (
-            f"{c.judge_model} price unknown (give --price-input and --price-output)" if self.price is None
+            f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
             else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
+            + (", the Batch API's price" if c.batch else "")
         )
         lines += [
             f"API calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
@@ -243,7 +256,11 @@ def plan_for(work: JudgeWork) -> JudgePlan:
         for text in match.prompts:
             calls += 1
             input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
-    price = price_for(config.judge_model, input_price=config.price_input, output_price=config.price_output)
+    if config.batch:
+        price = price_for(config.judge_model, input_price=config.batch_price_input,
+                          output_price=config.batch_price_output, batch=True)
+    else:
+        price = price_for(config.judge_model, input_price=config.price_input, output_price=config.price_output)
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,
@@ -272,7 +289,8 @@ def check_budget(plan: JudgePlan, *, dry_run: bool = False) -> None:
     if cost is None:
         why = (
             f"--max-cost {max_cost:g}: the price of {plan.config.judge_model} is unknown; "
-            "give --price-input and --price-output (USD per 1M tokens)"
+            + ("give --batch-price-input and --batch-price-output" if plan.config.batch
+               else "give --price-input and --price-output") + " (USD per 1M tokens)"
         )
     elif cost > max_cost:
         why = (

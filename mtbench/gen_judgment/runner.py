@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from mtbench.client import ChatClient
 from mtbench.errors import RunFailed
 from mtbench.gen_judgment.failures import failure_kind
 from mtbench.gen_judgment.matches import Match, SingleMatch
-from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, check_budget, load_work, plan_for
+from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, JudgeWork, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
 from mtbench.records import JsonlWriter, PairJudgment, SingleJudgment, exclusive_output
@@ -134,18 +135,30 @@ def judge(config: JudgeConfig, *, dry_run: bool = False, announce: Callable[[str
     A dry run plans from the file as it is, announces, and is refused by ``--max-cost`` exactly as the
     real run would be. Returns None when nothing was run.
     """
+    from mtbench.gen_judgment import batch
+
     work = load_work(config)  # the inputs' problems first: nothing is created for a bad --data-dir
     if dry_run:
-        plan = plan_for(work)
+        plan = plan_for(_resume_batches(work, batch.sidecar_path(config.output)))
         announce(plan.describe())
         check_budget(plan, dry_run=True)
         return None
     with exclusive_output(config.output, "judge"):
+        sidecar = batch.sidecar_path(config.output)
+        work = _resume_batches(work, sidecar)
         plan = plan_for(work)
         announce(plan.describe())
         check_budget(plan)
-        if not plan.resume.todo:
+        in_flight = bool(work.config.batch) and sidecar.exists()
+        if not plan.resume.todo and not in_flight:
             announce("nothing to judge: every match is already in the output file")
             return None
         config.endpoint.api_key()  # a missing key is a user error before anything starts
-        return run_judging(plan)
+        return batch.run_batch(plan) if work.config.batch else run_judging(plan)
+
+
+def _resume_batches(work: JudgeWork, sidecar: Path) -> JudgeWork:
+    """With neither --batch nor --no-batch, a run whose file has batches in flight resumes them."""
+    if work.config.batch is None and sidecar.exists():
+        return dataclasses.replace(work, config=dataclasses.replace(work.config, batch=True))
+    return work
