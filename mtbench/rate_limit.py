@@ -190,3 +190,10 @@ class RateController:
             resets = [parse_duration(headers.get(f"x-ratelimit-reset-{b.kind}")) for b in self.buckets]
             pause = max((r for r in resets if r is not None), default=DEFAULT_PAUSE_S)
         self._paused_until = max(self._paused_until, now + min(pause, 60.0))
+
+
+def rate_limit_line(rate_limited: int, waited_s: float) -> str | None:
+    """An end-of-run summary's rate-limit line, or None when the provider's limits never held a request back."""
+    if not rate_limited and waited_s < 0.05:
+        return None
+    return f"rate limits: {rate_limited} request(s) answered 429; {waited_s:.1f}s waiting for the provider's window"

@@ -12,6 +12,7 @@ from mtbench.cost import format_usd
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
+from mtbench.rate_limit import rate_limit_line
 from mtbench.records import PairJudgment, SingleJudgment
 from mtbench.runner import Level, Outcome
 
@@ -47,13 +48,6 @@ class JudgeSummary:
             "(nothing written for them; rerun the same command to judge them):",
         )
         return "\n".join(lines)
-
-
-def rate_limit_line(rate_limited: int, waited_s: float) -> str | None:
-    """The summary's rate-limit line, or None when the provider's limits never held a request back."""
-    if not rate_limited and waited_s < 0.05:
-        return None
-    return f"rate limits: {rate_limited} request(s) answered 429; {waited_s:.1f}s waiting for the provider's window"
 
 
 def _section(counts: Mapping[str, int], header: str) -> list[str]:
