@@ -31,6 +31,7 @@ from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, 
 from mtbench.bench import BenchLayout, question_temperature
 from mtbench.client import ChatClient, ChatResult, EndpointConfig
 from mtbench.errors import RunFailed, UserError
+from mtbench.rate_limit import RateController
 from mtbench.records import Answer, Choice, JsonlWriter, Question
 from mtbench.runner import Level, Outcome, ProbeFailed, Runner
 
@@ -85,6 +86,8 @@ class RunSummary:
     completion_tokens: int
     truncated_turns: int  # turns the endpoint cut at --max-tokens (finish_reason "length")
     elapsed_s: float
+    rate_limited: int = 0  # requests answered 429
+    waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
 
 
 def default_model_id(model: str) -> str:
@@ -175,6 +178,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
     started = time.monotonic()
     written: list[Answer] = []
     runner: Runner[Question, Answer] | None = None
+    rate = RateController()
     with answer_run(path, "gen-api-answer"):
         todo = questions_to_ask(questions, existing_answers(path), config.retry_failed)
         if config.force_temperature is not None:
@@ -183,7 +187,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
                 log.warning("--force-temperature %g overrides the required_temperature of %d question(s)",
                             config.force_temperature, overridden)
         if todo:
-            runner = asyncio.run(_answer_all(config, todo, path, written))
+            runner, rate = asyncio.run(_answer_all(config, todo, path, written))
     failed = tuple((a.question_id, a.error or "") for a in written if a.failed)
     return RunSummary(
         answer_file=path,
@@ -195,12 +199,14 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
         completion_tokens=runner.usage.completion_tokens if runner else 0,
         truncated_turns=sum(r == "length" for a in written for c in a.extra["finish_reasons"] for r in c),
         elapsed_s=time.monotonic() - started,
+        rate_limited=rate.rate_limited,
+        waited_s=rate.waited_s,
     )
 
 
 async def _answer_all(
     config: ApiAnswerConfig, todo: list[Question], path: Path, written: list[Answer]
-) -> Runner[Question, Answer]:
+) -> tuple[Runner[Question, Answer], RateController]:
     # the pooled transport: a quarter of the SDK's CPU per call, which is what limits --parallel 64+
     async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
         served = await client.list_models()
@@ -231,4 +237,4 @@ async def _answer_all(
             if e.filename is None:  # a write's ENOSPC names no file: name the one we were writing
                 raise OSError(e.errno, e.strerror or str(e), str(path)) from None
             raise
-    return runner
+    return runner, client.rate

@@ -100,3 +100,18 @@ def test_judge_summary_reports_429s_and_waiting(data_dir, tmp_path):
     assert summary and f"{limit.limited} request(s) answered 429" in summary[0], result.stdout
     waited = float(summary[0].split("; ")[1].split("s ")[0])
     assert waited > 1.0
+
+
+def test_gen_api_answer_is_paced_by_the_same_controller_and_says_so(data_dir):
+    """gen-api-answer at --parallel 256 under 30 requests a second: every question answered, few 429s,
+    and its summary line says how many and how long it waited."""
+    from tests.test_gen_api_answer import cli
+
+    limit = RateLimit(requests=30, tokens=1e9, window_s=1.0)
+    with OpenAITestServer(lambda body: "an answer", latency=0.02, rate_limit=limit) as server:
+        result = cli("--model", "m", "--base-url", server.base_url, "--parallel", "256", "--no-progress",
+                     "--data-dir", str(data_dir), cwd=data_dir.parent)
+    assert result.returncode == 0, result.stderr
+    assert limit.admitted == 160 and limit.limited <= 0.05 * limit.admitted  # 80 questions, 2 turns
+    line = next(x for x in result.stdout.splitlines() if x.startswith("rate limits:"))
+    assert f"{limit.limited} request(s) answered 429" in line

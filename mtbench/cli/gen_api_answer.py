@@ -53,6 +53,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
+    from mtbench.rate_limit import rate_limit_line
 
     config = ApiAnswerConfig(
         layout=layout_from(args),
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if summary.truncated_turns:
         line += f"; {summary.truncated_turns} turn(s) cut at --max-tokens {args.max_tokens}"
     print(line)
+    if rate_line := rate_limit_line(summary.rate_limited, summary.waited_s):
+        print(rate_line)
     for qid, reason in summary.failed[:5]:
         print(f"  question {qid} failed: {reason}", file=sys.stderr)
     if len(summary.failed) > 5:
