@@ -204,3 +204,15 @@ def test_killed_halfway_through_writing_a_batch_rerun_writes_only_the_rest(answe
     records = rows(output)
     assert len(records) == 40 and set(keys(records).values()) == {1}
     assert set(Counter(server.submitted_custom_ids()).values()) == {1} and len(server.batch_creations) == 3
+
+
+def test_no_batch_judges_live_and_the_batch_in_flight_later_adds_no_second_record(answers, server):
+    assert _killed_run(answers, server, "poll") == -signal.SIGKILL
+    live = judge(answers, server, "--first-n", "10", "--no-batch", *FAST)
+    assert live.returncode == 0, live.stderr
+    assert len(server.chat_requests) == 40 and sidecar_path(single_file(answers)).exists()
+    resumed = judge(answers, server, "--first-n", "10", *FAST)  # collects the batches, writes nothing new
+    assert resumed.returncode == 0, resumed.stderr
+    records = rows(single_file(answers))
+    assert len(records) == 40 and set(keys(records).values()) == {1} and not any("batch_id" in r for r in records)
+    assert not sidecar_path(single_file(answers)).exists()
