@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--rpm", type=float, default=200, help="rate-limited: requests per --window")
     parser.add_argument("--tpm", type=float, default=200 * 2600, help="rate-limited: tokens per --window")
     parser.add_argument("--window", type=float, default=2.0, help="rate-limited: the minute, scaled (seconds)")
-    parser.add_argument("--judgments", type=int, default=1200, help="rate-limited: judgments per client")
+    parser.add_argument("--judgments", type=int, default=1800, help="rate-limited: judgments per client")
     parser.add_argument("--max-retries", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--retry-sleep", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
