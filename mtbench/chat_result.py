@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,9 @@ class ChatResult:
     finish_reason: str | None = None
     latency_s: float = 0.0
     attempts: int = 1
+    reasoning: str | None = None  # the reply's reasoning field (``reasoning_content`` or ``reasoning``)
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens, where reported
+    params: Mapping[str, Any] | None = None  # the request's fields as last sent, model and messages aside
 
     def __post_init__(self) -> None:
         if (self.failure is None) != bool(self.text.strip()):
@@ -112,14 +116,31 @@ def parse_completion(obj: Any) -> ChatResult:
 
     model = obj.get("model")
     finish = choice.get("finish_reason")
+    details = usage.get("completion_tokens_details")
+    reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
     common: dict[str, Any] = dict(
         model=model if isinstance(model, str) else None,
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,
+        reasoning=_reasoning_field(message),
+        reasoning_tokens=reasoning_tokens if isinstance(reasoning_tokens, int)
+        and not isinstance(reasoning_tokens, bool) else None,
     )
     if not isinstance(text, str) or not text.strip():
         said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
         failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
         return ChatResult(failure=failure, **common)
     return ChatResult(text=text, **common)
+
+
+def _reasoning_field(message: Any) -> str | None:
+    """The reasoning a reply carries beside its content: vLLM's and DeepSeek's ``reasoning_content``,
+    or ``reasoning``; None where there is none (blank counts as none)."""
+    if not isinstance(message, dict):
+        return None
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None

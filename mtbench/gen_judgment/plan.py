@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
 from mtbench.client import EndpointConfig
@@ -50,6 +51,8 @@ class JudgeConfig:
     parallel: int = 8
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
+    # Request fields sent with every judge call (--judge-extra-body): reasoning_effort, thinking budgets.
+    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     retry_failed: bool = False
     price_input: float | None = None  # USD per 1M tokens
