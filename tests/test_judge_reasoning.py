@@ -105,6 +105,7 @@ def test_a_pairwise_reasoning_judge_that_refuses_temperature_outright(data_dir, 
     out = judge(data_dir, openai_server, "--mode", "pairwise-all", "--first-n", "2", "--no-progress",
                 "--judge-extra-body", '{"reasoning_effort": "high"}')
     assert out.returncode == 0, out.stderr
+    assert 'judge request fields: {"reasoning_effort": "high"} (--judge-extra-body)' in out.stdout
     wire = openai_server.chat_requests
     assert len(wire) == 2 * 2 * 2 + 1 and refused_requests(openai_server, "temperature") == 1
     for r in wire:

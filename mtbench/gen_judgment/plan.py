@@ -8,6 +8,7 @@ it runs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ class JudgePlan:
         lines = [
             f"judge: {c.judge_model} at {where}, mode {c.mode}"
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
+            *([f"judge request fields: {json.dumps(dict(c.extra_body))} (--judge-extra-body)"] if c.extra_body else []),
             f"models ({len(self.models)}): {', '.join(self.models)}",
             f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
             + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")
