@@ -25,6 +25,9 @@ class FailureKind(enum.Enum):
     HTTP = "http"  # an error status that is not fatal: 400, 422, 429, 5xx
     MALFORMED = "malformed"  # a 200 that is no completion: not JSON, no choices
     EMPTY = "empty"  # a completion whose content is null or blank
+    # ... because the token limit cut it first (finish_reason "length"): a reasoning model that spent the
+    # limit thinking. Asking again the same way is cut again, so it is not retried.
+    CUT = "cut"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class CallFailure:
 
     @property
     def retryable(self) -> bool:
+        if self.kind is FailureKind.CUT:
+            return False
         if self.kind is not FailureKind.HTTP:
             return True
         return self.status is not None and (self.status in RETRY_STATUS or self.status >= 500)
@@ -129,6 +134,10 @@ def parse_completion(obj: Any) -> ChatResult:
     )
     if not isinstance(text, str) or not text.strip():
         said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
+        if finish == "length":
+            failure = CallFailure(FailureKind.CUT, f"empty reply: the content is {said}, cut by the token limit "
+                                  "(finish_reason length; a reasoning model spends it on its thinking: raise --max-tokens)")
+            return ChatResult(failure=failure, **common)
         failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
         return ChatResult(failure=failure, **common)
     return ChatResult(text=text, **common)

@@ -367,3 +367,11 @@ def test_a_reply_carries_its_reasoning_and_reasoning_tokens(openai_server):
     openai_server.enqueue(with_reasoning(completion("ok"), "via the other name", field="reasoning"))
     assert chat(openai_server)[0].reasoning == "via the other name"
     assert chat(openai_server)[0].reasoning is None
+
+
+def test_an_empty_reply_cut_by_the_token_limit_is_not_retried(openai_server):
+    openai_server.responder = lambda body: with_reasoning(completion(None, finish_reason="length"), "thinking...")
+    result, meter = chat(openai_server)
+    assert not result.ok and result.failure.kind is FailureKind.CUT and result.level is Level.REQUEST
+    assert "cut by the token limit" in result.error and "raise --max-tokens" in result.error
+    assert len(openai_server.chat_requests) == 1 and meter.attempts == 1

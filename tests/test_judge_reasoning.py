@@ -154,3 +154,11 @@ def test_judge_extra_body_must_be_a_json_object(data_dir, openai_server, capsys,
         assert code == 2, out + err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert openai_server.chat_requests == []
+
+
+def test_a_judge_that_spends_its_whole_limit_reasoning_is_not_asked_again(data_dir, openai_server):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: with_reasoning(completion("", finish_reason="length"), DECOY)
+    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
+    assert out.returncode == 1 and len(openai_server.chat_requests) == 1  # the probe, once: no retries
+    assert "cut by the token limit" in out.stderr and "raise --max-tokens" in out.stderr

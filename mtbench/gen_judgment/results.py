@@ -96,9 +96,10 @@ def judge_reply(result: ChatResult) -> SplitReply:
     return merge_reasoning(result.reasoning, split_reasoning(result.text))
 
 
-def _verdict_text(reply: SplitReply) -> tuple[str, str | None]:
+def _verdict_text(reply: SplitReply, finish_reason: str | None) -> tuple[str, str | None]:
     """The text to read a verdict from, and the error to record where a reply cut while reasoning has none."""
-    return reply.answer, CUT_WHILE_REASONING if reply.cut and not reply.answer.strip() else None
+    cut = reply.cut or (finish_reason == "length" and reply.reasoning is not None)
+    return reply.answer, CUT_WHILE_REASONING if cut and not reply.answer.strip() else None
 
 
 def _sent_params(extra: dict[str, Any], results: Sequence[ChatResult], temperature: float, max_tokens: int) -> None:
@@ -117,7 +118,7 @@ def single_record(match: SingleMatch, result: ChatResult, temperature: float, ma
     score = error = None
     reply = judge_reply(result)
     if result.ok:
-        text, error = _verdict_text(reply)
+        text, error = _verdict_text(reply, result.finish_reason)
         score = parse_rating(text)
         if score is None and error is None:
             error = "unparseable: no [[rating]] in the judge's reply"
@@ -147,7 +148,7 @@ def pair_record(
     replies = (judge_reply(g1), judge_reply(g2))
     for game, result, reply in ((1, g1, replies[0]), (2, g2, replies[1])):
         if result.ok:
-            text, cut = _verdict_text(reply)
+            text, cut = _verdict_text(reply, result.finish_reason)
             verdict = parse_verdict(text, match.prompt.output_format)
             winners.append(game_winner(verdict, game))
             if verdict is None:
