@@ -370,7 +370,9 @@ def test_a_reply_carries_its_reasoning_and_reasoning_tokens(openai_server):
 
 
 def test_an_empty_reply_cut_by_the_token_limit_is_not_retried(openai_server):
-    openai_server.responder = lambda body: with_reasoning(completion(None, finish_reason="length"), "thinking...")
+    # OpenAI's reasoning models keep their thinking to themselves: no content, only a token count.
+    openai_server.responder = lambda body: with_reasoning(completion(None, finish_reason="length"),
+                                                          reasoning_tokens=7)
     result, meter = chat(openai_server)
     assert not result.ok and result.failure.kind is FailureKind.CUT and result.level is Level.REQUEST
     assert "cut by the token limit" in result.error and "raise --max-tokens" in result.error

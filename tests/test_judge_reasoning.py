@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.openai_server import (
     TEMPERATURE_REFUSED,
     Reply,
@@ -119,13 +121,23 @@ def test_a_pairwise_reasoning_judge_that_refuses_temperature_outright(data_dir, 
         assert "[[B]]" not in r["g1_judgment"] + r["g2_judgment"]
 
 
-def test_a_judge_cut_while_reasoning_is_recorded_as_no_verdict(data_dir, openai_server):
+def cut_inline(body: dict) -> Reply:
+    return completion(f"<think>{DECOY} And yet", finish_reason="length")
+
+
+def cut_in_field(body: dict) -> Reply:
+    return with_reasoning(completion(None, finish_reason="length"), f"{DECOY} And yet")
+
+
+@pytest.mark.parametrize("responder", [cut_inline, cut_in_field])
+def test_a_judge_cut_while_reasoning_is_recorded_as_no_verdict(data_dir, openai_server, responder):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
-    openai_server.responder = lambda body: completion(f"<think>{DECOY} And yet", finish_reason="length")
+    openai_server.responder = responder
     out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
     assert out.returncode == 0, out.stderr
     records = rows(single_file(data_dir))
     assert len(records) == 2 and {r["score"] for r in records} == {None}  # not the decoy's 2
+    assert len(openai_server.chat_requests) == 2  # one call each: no retries
     assert {r["error"] for r in records} == {
         "unparseable: the judge's reply ended inside its reasoning (give a larger --max-tokens)"
     }
@@ -158,7 +170,8 @@ def test_judge_extra_body_must_be_a_json_object(data_dir, openai_server, capsys,
 
 def test_a_judge_that_spends_its_whole_limit_reasoning_is_not_asked_again(data_dir, openai_server):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
-    openai_server.responder = lambda body: with_reasoning(completion("", finish_reason="length"), DECOY)
+    # Hidden reasoning (OpenAI's): no content, no reasoning field; every call would be cut the same way.
+    openai_server.responder = lambda body: with_reasoning(completion("", finish_reason="length"), reasoning_tokens=7)
     out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
     assert out.returncode == 1 and len(openai_server.chat_requests) == 1  # the probe, once: no retries
     assert "cut by the token limit" in out.stderr and "raise --max-tokens" in out.stderr
