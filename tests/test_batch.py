@@ -46,7 +46,8 @@ def keys(records: list[dict]) -> Counter:
 
 
 def test_batch_judges_every_match_once_with_the_live_requests(answers, server, tmp_path):
-    result = judge(answers, server, "--batch", "--first-n", "6", "--batch-size", "10", *FAST)
+    extra = ("--judge-extra-body", '{"reasoning_effort": "low"}')
+    result = judge(answers, server, "--batch", "--first-n", "6", "--batch-size", "10", *extra, *FAST)
     assert result.returncode == 0, result.stderr
     assert "the Batch API's price" in result.stdout and "at $15 in / $30 out" in result.stdout
     records = rows(single_file(answers))
@@ -64,7 +65,7 @@ def test_batch_judges_every_match_once_with_the_live_requests(answers, server, t
     live = OpenAITestServer(lambda body: "Rating: [[6]]").start()
     try:
         single_file(live_dir).unlink()
-        assert judge(live_dir, live, "--first-n", "6", "--no-progress").returncode == 0
+        assert judge(live_dir, live, "--first-n", "6", "--no-progress", *extra).returncode == 0
         live_bodies = sorted(json.dumps(r.body, sort_keys=True) for r in live.chat_requests)
     finally:
         live.stop()
@@ -174,8 +175,10 @@ def _killed_run(data_dir: Path, server, event: str, delay: float = 0.0) -> int:
 ])
 def test_kill_at_any_step_then_rerun_gives_one_record_and_one_submission_per_match(answers, server, event, delay):
     code = _killed_run(answers, server, event, delay)
+    in_flight = sidecar_path(single_file(answers)).exists()
     rerun = judge(answers, server, "--first-n", "10", *FAST)  # no --batch: batches in flight are resumed by default
     assert rerun.returncode == 0, rerun.stderr
+    assert ("resumed, not submitted again" in rerun.stdout) == in_flight
     records = rows(single_file(answers))
     assert len(records) == 2 * 10 * 2 and set(keys(records).values()) == {1}, (code, Counter(keys(records).values()))
     submitted = Counter(server.submitted_custom_ids())

@@ -173,7 +173,7 @@ class _Run:
     def lines(self, sub: Submission) -> bytes:
         c = self.plan.config
         return b"".join(line for key in sub.keys if key in self.todo
-                        for line in request_lines(self.todo[key], c.judge_model, c.temperature, c.max_tokens))
+                        for line in request_lines(self.todo[key], c.judge_model, request_fields(self.plan)))
 
     async def submit(self, sub: Submission) -> None:
         """Bring one submission to "has a batch id", saving each step before the next."""
@@ -241,6 +241,12 @@ class _Run:
                 await asyncio.sleep(self.plan.config.batch_poll_interval)
 
 
+def request_fields(plan: JudgePlan) -> dict[str, Any]:
+    """The fields every judge request carries besides its messages, as live judging sends them."""
+    c = plan.config
+    return {"temperature": c.temperature, "max_tokens": c.max_tokens, **c.extra_body}
+
+
 def _with_batch_id(record: SingleJudgment | PairJudgment, batch_id: str) -> SingleJudgment | PairJudgment:
     return dataclasses.replace(record, extra={**record.extra, "batch_id": batch_id})
 
@@ -250,7 +256,7 @@ def plan_submissions(plan: JudgePlan, sidecar: Sidecar) -> None:
     c = plan.config
     held = sidecar.keys()
     new = [m for m in plan.resume.todo if match_id(m) not in held]
-    lines = {match_id(m): request_lines(m, c.judge_model, c.temperature, c.max_tokens) for m in new}
+    lines = {match_id(m): request_lines(m, c.judge_model, request_fields(plan)) for m in new}
     for group in split_batches(new, lines, max_requests=c.batch_max_requests, max_bytes=c.batch_max_bytes):
         sidecar.submissions.append(Submission(uuid.uuid4().hex, [match_id(m) for m in group], time.time()))
     sidecar.save()

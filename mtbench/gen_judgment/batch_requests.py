@@ -31,12 +31,12 @@ def custom_id(match: Match, game: int) -> str:
     return match_id(match) if len(match.prompts) == 1 else f"{match_id(match)}#g{game}"
 
 
-def request_lines(match: Match, model: str, temperature: float, max_tokens: int) -> list[bytes]:
-    """The JSONL lines (with newline) of one match: one request per judge call."""
+def request_lines(match: Match, model: str, fields: Mapping[str, Any]) -> list[bytes]:
+    """The JSONL lines (with newline) of one match: one request per judge call, carrying ``fields``
+    (temperature, max_tokens and the --judge-extra-body fields) as a live call does."""
     lines = []
     for game, text in enumerate(match.prompts, start=1):
-        body = {"model": model, "messages": judge_messages(match.prompt, text), "temperature": temperature,
-                "max_tokens": max_tokens, "n": 1}
+        body = {"model": model, "messages": judge_messages(match.prompt, text), "n": 1, **fields}
         line = {"custom_id": custom_id(match, game), "method": "POST", "url": "/v1/chat/completions", "body": body}
         lines.append((json.dumps(line, ensure_ascii=False) + "\n").encode())
     return lines

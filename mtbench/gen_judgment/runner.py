@@ -155,8 +155,12 @@ def judge(config: JudgeConfig, *, dry_run: bool = False, announce: Callable[[str
         work = _resume_batches(work, sidecar)
         plan = plan_for(work)
         announce(plan.describe())
-        check_budget(plan)
         in_flight = bool(work.config.batch) and sidecar.exists()
+        if in_flight:
+            held = batch.Sidecar.load(sidecar)
+            announce(f"batches in flight: {len(held.submissions)} holding {len(held.keys())} match(es) "
+                     f"({sidecar}): resumed, not submitted again")
+        check_budget(plan)
         if not plan.resume.todo and not in_flight:
             announce("nothing to judge: every match is already in the output file")
             return None
