@@ -41,6 +41,9 @@ def register(sub) -> None:
                       parallel_default=8, parallel_help="concurrent judge requests (default: 8)")
     parser.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default: 0)")
     parser.add_argument("--max-tokens", type=int, default=2048, help="judge max_tokens (default: 2048)")
+    parser.add_argument("--judge-samples", type=int, default=1, metavar="N",
+                        help="judge every match N times (records carry sample 0..N-1; `mtbench show` takes the "
+                        "median and reports the judge's noise); the plan and cost multiply by N (default: 1)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         price_output=args.price_output,
         max_cost=args.max_cost,
         progress=not args.no_progress,
+        judge_samples=args.judge_samples,
     )
     summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:

@@ -17,7 +17,15 @@ from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_R
 from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.errors import UserError
-from mtbench.gen_judgment.matches import JudgmentKey, Match, ResumeState, Skip, build_matches, resume
+from mtbench.gen_judgment.matches import (
+    JudgmentKey,
+    Match,
+    ResumeState,
+    Skip,
+    build_matches,
+    repeat_matches,
+    resume,
+)
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.records import (
     Answer,
@@ -56,6 +64,7 @@ class JudgeConfig:
     price_output: float | None = None
     max_cost: float | None = None  # USD: refuse to start above this estimate
     progress: bool = True
+    judge_samples: int = 1  # each match judged this many times (records carry ``sample`` when above 1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -66,6 +75,7 @@ class JudgeConfig:
             (math.isfinite(self.temperature) and self.temperature >= 0,
              f"--temperature must be 0 or more, got {self.temperature:g}"),
             (bool(self.judge_model.strip()), "--judge-model must not be empty"),
+            (self.judge_samples >= 1, f"--judge-samples must be at least 1, got {self.judge_samples}"),
         ]
         for flag, value in (("--price-input", self.price_input), ("--price-output", self.price_output),
                             ("--max-cost", self.max_cost)):
@@ -115,7 +125,9 @@ class JudgePlan:
             f"judge: {c.judge_model} at {where}, mode {c.mode}"
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
             f"models ({len(self.models)}): {', '.join(self.models)}",
-            f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
+            f"matches: {self.matches}"
+            + (f" ({self.matches // c.judge_samples} x {c.judge_samples} samples)" if c.judge_samples > 1 else "")
+            + f"; already judged {r.done}; to judge {len(r.todo)}"
             + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")
             + (f" ({r.failed_retried} failed before, retried)" if r.failed_retried else ""),
         ]
@@ -220,7 +232,7 @@ def load_work(config: JudgeConfig) -> JudgeWork:
         config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model,
         judge_model=config.judge_model,
     )
-    return JudgeWork(config, models, tuple(matches), tuple(skips))
+    return JudgeWork(config, models, tuple(repeat_matches(matches, config.judge_samples)), tuple(skips))
 
 
 def load_existing(path: Path, mode: Mode) -> Mapping[JudgmentKey, SingleJudgment | PairJudgment]:

@@ -10,7 +10,7 @@ from typing import Any
 from mtbench.client import ChatResult
 from mtbench.cost import format_usd
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
-from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
+from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_seed
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 from mtbench.records import PairJudgment, SingleJudgment
 from mtbench.runner import Level, Outcome
@@ -75,6 +75,11 @@ def record_failure_kinds(record: SingleJudgment | PairJudgment) -> list[str]:
     return [failure_kind(reason) for reason in record_reasons(record)]
 
 
+def _sample_fields(match: Match) -> dict[str, Any]:
+    """``sample`` and the ``seed`` it sent, only in a run of several samples (a run of one writes neither)."""
+    return {} if match.sample is None else {"sample": match.sample, "seed": sample_seed(match.sample)}
+
+
 def _call_extra(result: ChatResult) -> dict[str, Any]:
     extra = result.usage()
     if result.model:
@@ -96,6 +101,7 @@ def single_record(match: SingleMatch, result: ChatResult, temperature: float, ma
         "reference": match.reference,
         "temperature": temperature,
         "max_tokens": max_tokens,
+        **_sample_fields(match),
     }
     return SingleJudgment(
         question_id=match.question_id, model=match.model, judge=match.judge,
@@ -124,6 +130,7 @@ def pair_record(
         "reference": match.reference,
         "temperature": temperature,
         "max_tokens": max_tokens,
+        **_sample_fields(match),
     }
     return PairJudgment(
         question_id=match.question_id, model_1=match.model_1, model_2=match.model_2,

@@ -20,6 +20,7 @@ from mtbench.records import (
 )
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
+from mtbench.show_result.samples import DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
@@ -42,8 +43,10 @@ class ShowConfig:
     seed: int = DEFAULT_SEED
     confidence: float = DEFAULT_CONFIDENCE
     mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
+    aggregate: str = DEFAULT_AGGREGATE  # how a match's samples (--judge-samples) become one score
 
     def __post_init__(self) -> None:
+        check_aggregate(self.aggregate)
         mode = Mode.parse(self.mode)
         object.__setattr__(self, "mode", mode.value)
         if self.compare is not None and mode is not Mode.SINGLE:
@@ -89,13 +92,13 @@ def show(config: ShowConfig) -> ShowReport:
         single = single_tables(
             judgments, categories=categories, model_list=config.model_list,
             n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
-            bench_questions=bench_questions,
+            bench_questions=bench_questions, aggregate=config.aggregate,
         )
         comparison = None
         if config.compare:
             comparison = paired_comparison(
                 judgments, *config.compare, n_bootstrap=config.n_bootstrap, seed=config.seed,
-                confidence=config.confidence,
+                confidence=config.confidence, aggregate=config.aggregate,
             )
         if single.duplicates_dropped:
             notes.append(
