@@ -58,6 +58,7 @@ class ChatResult:
     finish_reason: str | None = None
     latency_s: float = 0.0
     attempts: int = 1
+    system_fingerprint: str | None = None  # the backend configuration the endpoint reports, where it does
 
     def __post_init__(self) -> None:
         if (self.failure is None) != bool(self.text.strip()):
@@ -111,9 +112,11 @@ def parse_completion(obj: Any) -> ChatResult:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     model = obj.get("model")
+    fingerprint = obj.get("system_fingerprint")
     finish = choice.get("finish_reason")
     common: dict[str, Any] = dict(
         model=model if isinstance(model, str) else None,
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,

@@ -27,6 +27,7 @@ from mtbench.gen_judgment.matches import (
     resume,
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
+from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
 from mtbench.records import (
     Answer,
     PairJudgment,
@@ -98,6 +99,7 @@ class JudgeWork:
     models: tuple[str, ...]
     matches: tuple[Match, ...]
     skips: tuple[Skip, ...]
+    provenance: RunProvenance | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class JudgePlan:
     input_tokens: int  # estimated
     output_tokens: int  # estimated
     price: Price | None
+    provenance: RunProvenance | None = None
 
     @property
     def estimated_cost(self) -> float | None:
@@ -226,13 +229,19 @@ def load_work(config: JudgeConfig) -> JudgeWork:
     questions = _load_questions(config)
     models, needed = _models(config)
     answers = _load_answers(layout, needed)
-    prompts = load_prompts(config.judge_file or layout.judge_prompts_file, config.mode)
+    prompt_file = config.judge_file or layout.judge_prompts_file
+    prompts = load_prompts(prompt_file, config.mode)
     references = _load_references(layout, config.reference, questions)
+    provenance = RunProvenance(
+        prompt_file_sha256=file_sha256(prompt_file),
+        reference=config.reference if references is not None else None,
+        reference_sha256=file_sha256(layout.reference_file(config.reference)) if references is not None else None,
+    )
     matches, skips = build_matches(
         config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model,
         judge_model=config.judge_model,
     )
-    return JudgeWork(config, models, tuple(repeat_matches(matches, config.judge_samples)), tuple(skips))
+    return JudgeWork(config, models, tuple(repeat_matches(matches, config.judge_samples)), tuple(skips), provenance)
 
 
 def load_existing(path: Path, mode: Mode) -> Mapping[JudgmentKey, SingleJudgment | PairJudgment]:
@@ -259,7 +268,7 @@ def plan_for(work: JudgeWork) -> JudgePlan:
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,
-        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price,
+        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price, provenance=work.provenance,
     )
 
 

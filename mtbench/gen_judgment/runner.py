@@ -85,7 +85,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                     config.judge_model, judge_messages(match.prompt, text),
                     temperature=config.temperature, max_tokens=config.max_tokens, **sent_seed,
                 ))
-            return match_outcome(match, results, config.temperature, config.max_tokens)
+            return match_outcome(match, results, config.temperature, config.max_tokens, plan.provenance)
 
         runner: Runner[Match, SingleJudgment | PairJudgment | None] = Runner(
             work, parallel=config.parallel, noun="match", label=_label, desc="judging", unit="match",

@@ -91,6 +91,13 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
             "n_questions": cmp.n_questions, "n_items": cmp.n_items, "significant": cmp.significant,
             "samples": cmp.samples, "in_words": cmp.in_words(),
         }
+    if report.provenance is not None:
+        prov = report.provenance
+        out["provenance"] = {
+            "judges": dict(prov.judges), "fingerprints": dict(prov.fingerprints),
+            "prompt_files": dict(prov.prompt_files), "references": dict(prov.references),
+            "versions": dict(prov.versions), "unknown": prov.unknown,
+        }
     out["notes"] = list(report.notes)
     return out
 
@@ -146,6 +153,10 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
     def heading(text: str) -> None:
         parts.append(f"## {text}" if markdown else text)
 
+    def provenance_line() -> None:
+        if report.provenance is not None:
+            parts.extend(["", report.provenance.describe()] if markdown else [report.provenance.describe()])
+
     if report.single is not None:
         s = report.single
         heading(f"Single-answer grading (judge {judges}; {c.judgment_file})")
@@ -158,6 +169,7 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         noise = ["samples", "noise sd", "noise range", f"{pct} CI +noise"] if s.samples > 1 else []
         header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise, "questions", "valid", "failed"]
         parts.append(_grid(header, rows, markdown))
+        provenance_line()
         if s.samples > 1:
             notes_extra.append(
                 f"judge noise: each match judged up to {s.samples} times, its {s.aggregate} counted; noise sd and "
@@ -185,6 +197,7 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
                   "win_rate_adjusted", f"{pct} CI", "consistent", "questions"]
         parts.append(_grid(header, rows, markdown))
+        provenance_line()
         parts.append("")
         parts.append(
             f"Position consistency: {_fmt(p.consistency, 3)} of {p.matches} matches had both games agree "
