@@ -66,6 +66,7 @@ class JudgeConfig:
     max_cost: float | None = None  # USD: refuse to start above this estimate
     progress: bool = True
     judge_samples: int = 1  # each match judged this many times (records carry ``sample`` when above 1)
+    output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -88,7 +89,7 @@ class JudgeConfig:
 
     @property
     def output(self) -> Path:
-        return self.layout.judgment_file(self.judge_model, self.mode)
+        return self.output_file or self.layout.judgment_file(self.judge_model, self.mode)
 
 
 @dataclass(frozen=True)
