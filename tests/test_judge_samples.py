@@ -205,3 +205,18 @@ def test_majority_outcome_ties_for_first_place_are_ties():
     one = [PairJudgment(g1_winner="model_1", g2_winner="model_2", **base)]
     reduced = majority_pairs(one, match_outcome)
     assert reduced.records == one and np.isnan(reduced.agreement)  # one sample: nothing to agree with
+
+
+def test_plan_and_cost_multiply_by_the_samples(data_dir):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    plans = {}
+    with OpenAITestServer(seeded_judge(0)) as server:
+        for n in ("1", "3"):
+            dry = judge(data_dir, server, "--dry-run", "--judge-samples", n, "--first-n", "5")
+            assert dry.returncode == 0, dry.stderr
+            calls = int(dry.stdout.split("API calls: ")[1].split(";")[0])
+            cost = float(dry.stdout.split("estimated cost: $")[1].split()[0])
+            plans[n] = (calls, cost)
+        assert not server.chat_requests
+    assert plans["3"][0] == 3 * plans["1"][0] == 30
+    assert plans["3"][1] == pytest.approx(3 * plans["1"][1], rel=0.01)

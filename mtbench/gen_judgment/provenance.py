@@ -9,24 +9,16 @@ prompts or reference sets (``mtbench.show_result.provenance``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mtbench import __version__
 from mtbench.chat_result import ChatResult
+from mtbench.download.pinned import sha256_of as file_sha256
 from mtbench.gen_judgment.matches import Match, sample_seed
 
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["RunProvenance", "file_sha256", "sample_fields"]
 
 
 @dataclass(frozen=True)
