@@ -220,3 +220,24 @@ def test_plan_and_cost_multiply_by_the_samples(data_dir):
         assert not server.chat_requests
     assert plans["3"][0] == 3 * plans["1"][0] == 30
     assert plans["3"][1] == pytest.approx(3 * plans["1"][1], rel=0.01)
+
+
+def test_retry_failed_judges_again_only_the_failed_samples(data_dir):
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    args = ("--judge-samples", "3", "--first-n", "3", "--model-list", "alpaca-13b", "--no-progress")
+    flaky = lambda body: "no verdict here" if body.get("seed") == 1 else "Rating: [[6]]"  # noqa: E731
+    with OpenAITestServer(flaky) as server:
+        first = judge(data_dir, server, *args)
+        assert first.returncode == 0, first.stderr
+    failed = [r for r in rows(single_file(data_dir)) if r["score"] is None]
+    assert len(failed) == 6 and {r["sample"] for r in failed} == {1}  # 3 questions x 2 turns, sample 1
+    with OpenAITestServer(lambda body: "Rating: [[6]]") as server:
+        plain = judge(data_dir, server, *args)
+        assert plain.returncode == 0 and not server.chat_requests  # verdict failures are kept as done
+        retried = judge(data_dir, server, "--retry-failed", *args)
+        assert retried.returncode == 0, retried.stderr
+        assert sorted(r.body["seed"] for r in server.chat_requests) == [1] * 6
+    from mtbench.records import latest_by_key, load_single_judgments
+
+    latest = latest_by_key(load_single_judgments(single_file(data_dir)), lambda j: j.key)
+    assert len(latest) == 18 and all(j.score == 6 for j in latest.values())
