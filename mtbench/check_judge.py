@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtbench.agreement.stats import cohen_kappa
-from mtbench.bench import DEFAULT_JUDGE_MODEL, BenchLayout, judge_file_stem
+from mtbench.bench import DEFAULT_JUDGE_MODEL, BenchLayout, Mode, judge_file_stem
 from mtbench.client import EndpointConfig
 from mtbench.errors import UserError
+from mtbench.pregenerated import JUDGE_MODEL as PUBLISHED_JUDGE
 from mtbench.records import SingleJudgment, latest_by_key, load_single_judgments
 
 DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")
 DEFAULT_FIRST_N = 10
-PUBLISHED_JUDGE = "gpt-4"
 _HINT = "run `mtbench download --pregenerated` (or give --published-file)"
 
 Item = tuple[int, str, int]  # (question_id, model, turn)
@@ -54,7 +54,7 @@ class CheckJudgeConfig:
 
     @property
     def published(self) -> Path:
-        return self.published_file or self.layout.judgment_file(PUBLISHED_JUDGE, "single")
+        return self.published_file or self.layout.judgment_file(PUBLISHED_JUDGE, Mode.SINGLE)
 
     @property
     def output(self) -> Path:
