@@ -231,6 +231,8 @@ def test_retry_failed_judges_again_only_the_failed_samples(data_dir):
         assert first.returncode == 0, first.stderr
     failed = [r for r in rows(single_file(data_dir)) if r["score"] is None]
     assert len(failed) == 6 and {r["sample"] for r in failed} == {1}  # 3 questions x 2 turns, sample 1
+    shown = show_json(data_dir)
+    assert shown["failed"] == 0 and "6 failed sample(s) left out of their match's median" in " ".join(shown["notes"])
     with OpenAITestServer(lambda body: "Rating: [[6]]") as server:
         plain = judge(data_dir, server, *args)
         assert plain.returncode == 0 and not server.chat_requests  # verdict failures are kept as done

@@ -112,6 +112,11 @@ def show(config: ShowConfig) -> ShowReport:
         if single.failed:
             why = ", ".join(f"{k}: {v}" for k, v in sorted(single.failure_reasons.items()))
             notes.append(f"{single.failed} failed judgment(s) left out of the means ({why}); see n_failed")
+        if single.failed_samples:
+            notes.append(
+                f"{single.failed_samples} failed sample(s) left out of their match's {config.aggregate} "
+                "(the match's other samples scored it)"
+            )
         notes.extend(coverage_notes(single.scores, bench_questions))
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),

@@ -59,6 +59,7 @@ class SingleTables:
     confidence: float
     failure_reasons: Mapping[str, int] = field(default_factory=dict)
     samples: int = 1  # the most samples a match has
+    failed_samples: int = 0  # failed samples of matches that other samples still scored (not in n_failed)
     aggregate: str = DEFAULT_AGGREGATE
 
 
@@ -168,6 +169,7 @@ def single_tables(
         failure_reasons=dict(reasons),
         samples=samples,
         aggregate=aggregate,
+        failed_samples=sum(j.score is None for j in sampled) - int(failed.sum()),
     )
 
 
