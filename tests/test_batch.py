@@ -46,14 +46,15 @@ def keys(records: list[dict]) -> Counter:
 
 
 def test_batch_judges_every_match_once_with_the_live_requests(answers, server, tmp_path):
-    extra = ("--judge-extra-body", '{"reasoning_effort": "low"}')
+    extra = ("--judge-extra-body", '{"reasoning_effort": "low"}', "--judge-samples", "2")
     result = judge(answers, server, "--batch", "--first-n", "6", "--batch-size", "10", *extra, *FAST)
     assert result.returncode == 0, result.stderr
     assert "the Batch API's price" in result.stdout and "at $15 in / $30 out" in result.stdout
     records = rows(single_file(answers))
-    assert len(records) == 2 * 6 * 2 and set(keys(records).values()) == {1}
+    assert len(records) == 2 * 6 * 2 * 2 and set(keys(records).values()) == {2}
+    assert len({(r["question_id"], r["model"], r["turn"], r["sample"]) for r in records}) == 48
     assert {r["score"] for r in records} == {6} and all(r["batch_id"].startswith("batch_") for r in records)
-    assert len(server.batch_creations) == 3  # 24 requests, at most 10 a batch
+    assert len(server.batch_creations) == 5  # 48 requests, at most 10 a batch
     assert all(b["request_counts"]["total"] <= 10 for b in server.batches.values())
     assert not sidecar_path(single_file(answers)).exists()
     # the same requests as live judging sends, byte for byte

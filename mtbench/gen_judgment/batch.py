@@ -42,7 +42,7 @@ from mtbench.gen_judgment.batch_requests import (
     request_lines,
     split_batches,
 )
-from mtbench.gen_judgment.matches import Match
+from mtbench.gen_judgment.matches import Match, sample_seed
 from mtbench.gen_judgment.plan import JudgePlan, load_existing
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
 from mtbench.gen_judgment.runner import _LazyWriter
@@ -173,7 +173,7 @@ class _Run:
     def lines(self, sub: Submission) -> bytes:
         c = self.plan.config
         return b"".join(line for key in sub.keys if key in self.todo
-                        for line in request_lines(self.todo[key], c.judge_model, request_fields(self.plan)))
+                        for line in request_lines(self.todo[key], c.judge_model, request_fields(self.plan, self.todo[key])))
 
     async def submit(self, sub: Submission) -> None:
         """Bring one submission to "has a batch id", saving each step before the next."""
@@ -212,7 +212,7 @@ class _Run:
             self.requests += len(calls)
             self.prompt_tokens += sum(r.prompt_tokens or 0 for r in calls)
             self.completion_tokens += sum(r.completion_tokens or 0 for r in calls)
-            record = match_outcome(match, calls, c.temperature, c.max_tokens).value
+            record = match_outcome(match, calls, c.temperature, c.max_tokens, self.plan.provenance).value
             if record is None:  # never: a batch failure is a request-level failure, recorded
                 continue
             record = _with_batch_id(record, batch_id)
@@ -241,10 +241,13 @@ class _Run:
                 await asyncio.sleep(self.plan.config.batch_poll_interval)
 
 
-def request_fields(plan: JudgePlan) -> dict[str, Any]:
-    """The fields every judge request carries besides its messages, as live judging sends them."""
+def request_fields(plan: JudgePlan, match: Match) -> dict[str, Any]:
+    """The fields a match's requests carry besides their messages, as live judging sends them (a
+    sample's own seed over --judge-extra-body's)."""
     c = plan.config
-    return {"temperature": c.temperature, "max_tokens": c.max_tokens, **c.extra_body}
+    seed = sample_seed(match.sample)
+    return {"temperature": c.temperature, "max_tokens": c.max_tokens, **c.extra_body,
+            **({} if seed is None else {"seed": seed})}
 
 
 def _with_batch_id(record: SingleJudgment | PairJudgment, batch_id: str) -> SingleJudgment | PairJudgment:
@@ -256,7 +259,7 @@ def plan_submissions(plan: JudgePlan, sidecar: Sidecar) -> None:
     c = plan.config
     held = sidecar.keys()
     new = [m for m in plan.resume.todo if match_id(m) not in held]
-    lines = {match_id(m): request_lines(m, c.judge_model, request_fields(plan)) for m in new}
+    lines = {match_id(m): request_lines(m, c.judge_model, request_fields(plan, m)) for m in new}
     for group in split_batches(new, lines, max_requests=c.batch_max_requests, max_bytes=c.batch_max_bytes):
         sidecar.submissions.append(Submission(uuid.uuid4().hex, [match_id(m) for m in group], time.time()))
     sidecar.save()
