@@ -182,7 +182,8 @@ class ChatClient:
         self._key = config.api_key()
         self._rng = random.Random(seed)  # None: seeded from os.urandom
         self.meter = UsageMeter()  # every call of this client; the runner's meter counts the same calls per run
-        self.rate = RateController(ceiling=max(1, max_connections))  # pacing shared by every call of the run
+        self.rate = RateController(ceiling=max(1, max_connections), base_pause=config.retry.base_delay,
+                                   max_pause=config.retry.max_delay)  # pacing shared by every call of the run
         pool = max(100, max_connections)
         self._client = openai.AsyncOpenAI(
             api_key=self._key,

@@ -123,6 +123,10 @@ class RateController:
     """Decides when each request may be sent; shared by every call of one client (one run)."""
 
     ceiling: int = 256  # the in-flight limit never goes above this (--parallel)
+    # A 429 that says nothing about when to come back pauses the run base_pause, doubling for each
+    # burst in a row with no success between, up to max_pause (the client's retry policy's delays).
+    base_pause: float = DEFAULT_PAUSE_S
+    max_pause: float = 60.0
     clock: object = field(default=time.monotonic, repr=False)
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back (pauses and pacing)
@@ -134,6 +138,7 @@ class RateController:
         self.buckets = (Bucket("requests"), Bucket("tokens"))
         self._paused_until = 0.0
         self._last_cut = -math.inf  # when the in-flight limit was last halved
+        self._bursts = 0  # 429 bursts since the last success
         self._slots = asyncio.Condition()
         self._pace = asyncio.Lock()
 
@@ -178,18 +183,21 @@ class RateController:
         for bucket, spent in zip(self.buckets, ticket.spent, strict=True):
             bucket.observe(headers, now, ticket.sent_at, spent)
         if status != 429:
-            if status is not None and status < 400 and self.limit < self.ceiling:
+            if status is not None and status < 400:
+                self._bursts = 0
                 self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
             return
         self.rate_limited += 1
         if ticket.sent_at > self._last_cut:  # a request sent before the last cut is part of the same burst
             self._last_cut = now
+            self._bursts += 1
             self.limit = max(1.0, self.limit / 2)
         pause = retry_after
         if pause is None:
             resets = [parse_duration(headers.get(f"x-ratelimit-reset-{b.kind}")) for b in self.buckets]
-            pause = max((r for r in resets if r is not None), default=DEFAULT_PAUSE_S)
-        self._paused_until = max(self._paused_until, now + min(pause, 60.0))
+            pause = max((r for r in resets if r is not None),
+                        default=self.base_pause * 2 ** max(0, self._bursts - 1))
+        self._paused_until = max(self._paused_until, now + min(pause, self.max_pause))
 
 
 def rate_limit_line(rate_limited: int, waited_s: float) -> str | None:

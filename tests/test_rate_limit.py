@@ -115,3 +115,21 @@ def test_gen_api_answer_is_paced_by_the_same_controller_and_says_so(data_dir):
     assert limit.admitted == 160 and limit.limited <= 0.05 * limit.admitted  # 80 questions, 2 turns
     line = next(x for x in result.stdout.splitlines() if x.startswith("rate limits:"))
     assert f"{limit.limited} request(s) answered 429" in line
+
+
+def test_a_429_that_says_nothing_pauses_the_base_delay_doubling_per_burst_until_a_success():
+    from mtbench.rate_limit import RateController, Ticket
+
+    now = [100.0]
+    rate = RateController(ceiling=64, base_pause=0.1, max_pause=0.3, clock=lambda: now[0])
+    pauses = []
+    for _ in range(4):
+        now[0] += 1
+        rate.observe(429, {}, Ticket(now[0] - 0.5, (0.0, 0.0)))
+        pauses.append(round(rate._paused_until - now[0], 6))
+    assert pauses == [0.1, 0.2, 0.3, 0.3]  # doubling, capped at the policy's max delay
+    assert rate.limit == 4  # 64 halved once per burst
+    rate.observe(200, {}, Ticket(now[0], (0.0, 0.0)))
+    now[0] += 1
+    rate.observe(429, {}, Ticket(now[0] - 0.5, (0.0, 0.0)))
+    assert round(rate._paused_until - now[0], 6) == 0.1
