@@ -48,7 +48,11 @@ class CallFailure:
 
 @dataclass(frozen=True)
 class ChatResult:
-    """One chat completion: a reply (``text`` non-blank, ``failure`` None) or a failure (``text`` "")."""
+    """One chat completion: a reply (``failure`` None) or a failure (``text`` "").
+
+    A reply has non-blank ``text`` or non-blank ``reasoning`` (the reply's own reasoning field): a
+    reasoning model cut by the token limit while thinking sends no content, and that is its answer.
+    """
 
     text: str = ""
     failure: CallFailure | None = None
@@ -58,9 +62,12 @@ class ChatResult:
     finish_reason: str | None = None
     latency_s: float = 0.0
     attempts: int = 1
+    reasoning: str | None = None  # the reply's reasoning_content (or reasoning) field, where it has one
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens, where reported
 
     def __post_init__(self) -> None:
-        if (self.failure is None) != bool(self.text.strip()):
+        replied = bool(self.text.strip() or (self.reasoning or "").strip())
+        if (self.failure is None) != replied:
             raise ValueError("a ChatResult is either a non-blank reply or a failure")
 
     @property
@@ -80,13 +87,16 @@ class ChatResult:
         return Level.TRANSPORT if self.failure.endpoint_down else Level.REQUEST
 
     def usage(self) -> dict[str, Any]:
-        """The fields a record keeps about this call."""
-        return {
+        """The fields a record keeps about this call (``reasoning_tokens`` only where reported)."""
+        out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "latency_s": round(self.latency_s, 3),
             "attempts": self.attempts,
         }
+        if self.reasoning_tokens is not None:
+            out["reasoning_tokens"] = self.reasoning_tokens
+        return out
 
 
 def short_text(text: str, limit: int = 300) -> str:
@@ -105,9 +115,10 @@ def parse_completion(obj: Any) -> ChatResult:
     message = choice.get("message")
     text = message.get("content") if isinstance(message, dict) else None
     usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+    details = usage.get("completion_tokens_details")
 
-    def count(key: str) -> int | None:
-        value = usage.get(key)
+    def count(key: str, within: Any = usage) -> int | None:
+        value = within.get(key) if isinstance(within, dict) else None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     model = obj.get("model")
@@ -117,9 +128,25 @@ def parse_completion(obj: Any) -> ChatResult:
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,
+        reasoning_tokens=count("reasoning_tokens", details),
     )
+    reasoning = _reasoning_field(message)
+    if reasoning:
+        return ChatResult(text=text if isinstance(text, str) else "", reasoning=reasoning, **common)
     if not isinstance(text, str) or not text.strip():
         said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
         failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
         return ChatResult(failure=failure, **common)
     return ChatResult(text=text, **common)
+
+
+def _reasoning_field(message: Any) -> str | None:
+    """The reasoning a reply carries apart from its content: vLLM's reasoning parsers and DeepSeek say
+    ``reasoning_content``, others ``reasoning``; None when blank or absent."""
+    if not isinstance(message, dict):
+        return None
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None

@@ -50,6 +50,17 @@ def completion(content: str | None, *, model: str = "scripted-model", prompt_tok
     })
 
 
+def reasoning_completion(content: str | None, reasoning: str | None, *, field: str = "reasoning_content",
+                         reasoning_tokens: int | None = None, finish_reason: str = "stop") -> Reply:
+    """A reasoning model's reply: its thinking in a field of its own (vLLM's reasoning parsers, DeepSeek),
+    and, where given, the reasoning token count in ``usage.completion_tokens_details``."""
+    reply = completion(content, finish_reason=finish_reason)
+    reply.body["choices"][0]["message"][field] = reasoning
+    if reasoning_tokens is not None:
+        reply.body["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return reply
+
+
 def error(status: int, message: str = "scripted error", headers: dict[str, str] | None = None) -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "test", "code": status}},
                  headers=headers or {})

@@ -111,5 +111,5 @@ def _start(cfg: GenAnswerConfig, plan: list[list[list[Question]]], factory: Gene
     if len(plan) == 1:
         generator = (factory or load_generator)(cfg.model)
         return (answer for chunk in plan[0] for answer in answer_questions(generator, chunk, cfg.answers))
-    resolve_template(cfg.model.chat_template, load_tokenizer(cfg.model))
+    resolve_template(cfg.model.chat_template, load_tokenizer(cfg.model), cfg.model.chat_template_kwargs)
     return ray_answers(cfg, plan)
