@@ -18,7 +18,7 @@ from mtbench.bench import BenchLayout
 from mtbench.gen_api_answer import generate_api_answers
 from mtbench.gen_model_answer import AnswerSettings, ModelSpec, answer_questions, load_generator
 from mtbench.reasoning import ReasoningOptions, ReasoningTags
-from mtbench.records import Answer, Question, iter_jsonl, load_answers
+from mtbench.records import Answer, Choice, Question, iter_jsonl, load_answers
 from tests.models import build_chain_model
 from tests.openai_server import completion, reasoning_completion
 from tests.test_gen_answer import Recording
@@ -215,3 +215,38 @@ def test_cli_gen_answer_bad_template_kwargs_exit_2(thinking_model, tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if "error:" in line]
         assert len(errors) == 1 and needle in errors[0], result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# mtbench show: the count per model
+
+
+def test_show_counts_turns_cut_while_reasoning_per_model(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    layout = BenchLayout(data_dir=tmp_path)
+    layout.answer_dir.mkdir(parents=True)
+    thinker = [Answer(question_id=q, model_id="thinker", choices=(
+        Choice(index=0, turns=("", "b"), reasoning=("long", None), cut_while_reasoning=(1,)),), answer_id="x")
+        for q in (81, 82)]
+    plain = [Answer(question_id=q, model_id="plain", choices=(Choice(index=0, turns=("a", "b")),)) for q in (81, 82)]
+    for model, answers in (("thinker", thinker), ("plain", plain)):
+        layout.answer_file(model).write_text("".join(json.dumps(a.to_json()) + "\n" for a in answers))
+    judgments = layout.judgment_file("gpt-4", "single")
+    judgments.parent.mkdir(parents=True)
+    judgments.write_text("".join(
+        json.dumps({"question_id": q, "model": m, "judge": ["gpt-4", "single-v1"], "user_prompt": "p",
+                    "judgment": "[[3]]", "score": 3, "turn": t, "tstamp": 0}) + "\n"
+        for q in (81, 82) for m in ("thinker", "plain") for t in (1, 2)))
+    result = subprocess.run(
+        [sys.executable, "-m", "mtbench", "show", "--data-dir", str(tmp_path), "--format", "json"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["turns_cut_while_reasoning"] == {"plain": 0, "thinker": 2}
+    (note,) = [n for n in report["notes"] if "cut while reasoning" in n]
+    assert "thinker 2" in note and "plain" not in note

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +20,7 @@ from mtbench.records import (
 )
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
+from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
@@ -42,6 +43,7 @@ class ShowConfig:
     seed: int = DEFAULT_SEED
     confidence: float = DEFAULT_CONFIDENCE
     mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
+    answer_dir: Path | None = None  # read when given, to count each model's turns cut while reasoning
 
     def __post_init__(self) -> None:
         mode = Mode.parse(self.mode)
@@ -62,6 +64,7 @@ class ShowReport:
     notes: tuple[str, ...] = ()
     judges: tuple[str, ...] = ()  # the judge models recorded in the judgment file, sorted
     bench_questions: int | None = None  # questions in the question file, when it was read
+    turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -106,9 +109,10 @@ def show(config: ShowConfig) -> ShowReport:
             why = ", ".join(f"{k}: {v}" for k, v in sorted(single.failure_reasons.items()))
             notes.append(f"{single.failed} failed judgment(s) left out of the means ({why}); see n_failed")
         notes.extend(coverage_notes(single.scores, bench_questions))
+        cuts = _reasoning_cuts(config, single.scores.index, notes)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
-            judges=recorded_judges(judgments), bench_questions=bench_questions,
+            judges=recorded_judges(judgments), bench_questions=bench_questions, turns_cut_while_reasoning=cuts,
         )
 
     pair_judgments = _load(load_pair_judgments, path)
@@ -135,10 +139,20 @@ def show(config: ShowConfig) -> ShowReport:
     if pair.errors:
         notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
     notes.extend(coverage_notes(pair.table, bench_questions))
+    shown = [*pair.table.index, *([baseline] if baseline else [])]
+    cuts = _reasoning_cuts(config, shown, notes)
     return ShowReport(
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
-        bench_questions=bench_questions,
+        bench_questions=bench_questions, turns_cut_while_reasoning=cuts,
     )
+
+
+def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str]) -> dict[str, int] | None:
+    if config.answer_dir is None:
+        return None
+    cuts = turns_cut_while_reasoning(config.answer_dir, models)
+    notes.extend(reasoning_cut_notes(cuts))
+    return cuts
 
 
 def recorded_judges(judgments: Iterable[SingleJudgment | PairJudgment]) -> tuple[str, ...]:

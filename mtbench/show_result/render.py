@@ -86,6 +86,8 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
             "difference": _num(cmp.difference), "ci_low": _num(cmp.ci_low), "ci_high": _num(cmp.ci_high),
             "n_questions": cmp.n_questions, "n_items": cmp.n_items, "significant": cmp.significant,
         }
+    if report.turns_cut_while_reasoning is not None:
+        out["turns_cut_while_reasoning"] = dict(report.turns_cut_while_reasoning)
     out["notes"] = list(report.notes)
     return out
 
