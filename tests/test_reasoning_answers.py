@@ -10,6 +10,8 @@ scripted token by token.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from mtbench.gen_api_answer import generate_api_answers
 from mtbench.gen_model_answer import AnswerSettings, ModelSpec, answer_questions, load_generator
 from mtbench.reasoning import ReasoningOptions, ReasoningTags
 from mtbench.records import Answer, Choice, Question, iter_jsonl, load_answers
+from tests.conftest import REPO
 from tests.models import build_chain_model
 from tests.openai_server import completion, reasoning_completion
 from tests.test_gen_answer import Recording
@@ -198,23 +201,50 @@ def test_local_keep_reasoning_leaves_the_text_as_generated(thinking_model):
     assert answer.choices[0].turns[0] == "hmm </think> paris" and answer.choices[0].reasoning is None
 
 
-def test_cli_gen_answer_bad_template_kwargs_exit_2(thinking_model, tmp_path):
-    import subprocess
-    import sys
+def gen_answer(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mtbench", "gen-answer", *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
 
-    from tests.conftest import REPO
 
-    layout = BenchLayout(data_dir=tmp_path)
-    for value, needle in [("{enable_thinking}", "--chat-template-kwargs: not valid JSON"),
-                          ("true", "--chat-template-kwargs must be a JSON object")]:
-        result = subprocess.run(
-            [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", str(thinking_model), "--model-id", "m",
-             "--data-dir", str(layout.data_dir), "--chat-template-kwargs", value],
-            capture_output=True, text=True, timeout=120, cwd=REPO,
-        )
-        assert result.returncode == 2 and "Traceback" not in result.stderr
-        errors = [line for line in result.stderr.splitlines() if "error:" in line]
-        assert len(errors) == 1 and needle in errors[0], result.stderr
+def test_cli_gen_answer_reasoning_end_to_end(thinking_model, data_dir):
+    base = ["--model-path", str(thinking_model), "--data-dir", str(data_dir), "--device", "cpu",
+            "--question-end", "2", "--no-progress"]
+    cut = gen_answer(*base, "--model-id", "cut", "--max-new-token", "1")
+    assert cut.returncode == 0, cut.stderr
+    assert "4 turn(s) cut by --max-new-token 1 while reasoning" in cut.stderr
+    lines = [obj for _, obj in iter_jsonl(data_dir / "mt_bench" / "model_answer" / "cut.jsonl")]
+    assert [line["choices"][0]["cut_while_reasoning"] for line in lines] == [[1, 2], [1, 2]]
+    assert all(line["choices"][0]["turns"] == ["", ""] for line in lines)
+
+    off = gen_answer(*base, "--model-id", "off", "--chat-template-kwargs", '{"enable_thinking": false}')
+    assert off.returncode == 0, off.stderr
+    lines = [obj for _, obj in iter_jsonl(data_dir / "mt_bench" / "model_answer" / "off.jsonl")]
+    assert all(line["choices"] == [{"index": 0, "turns": ["paris", "paris"]}] for line in lines)
+    assert all(line["chat_template_kwargs"] == {"enable_thinking": False} for line in lines)
+
+    kept = gen_answer(*base, "--model-id", "kept", "--keep-reasoning")
+    assert kept.returncode == 0, kept.stderr
+    lines = [obj for _, obj in iter_jsonl(data_dir / "mt_bench" / "model_answer" / "kept.jsonl")]
+    assert lines[0]["choices"][0]["turns"][0] == "hmm </think> paris" and lines[0]["keep_reasoning"] is True
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--chat-template-kwargs", "{enable_thinking}"], "--chat-template-kwargs: not valid JSON"),
+    (["--chat-template-kwargs", "true"], "--chat-template-kwargs must be a JSON object"),
+    (["--chat-template", "chatml", "--chat-template-kwargs", "{}"], None),  # {} is no kwargs: accepted
+    (["--chat-template", "chatml", "--chat-template-kwargs", '{"a": 1}'], "only applies to a Jinja"),
+    (["--reasoning-tags", "<think>"], "--reasoning-tags"),
+    (["--reasoning-tags", "</think>", "</think>"], "must differ"),
+])
+def test_cli_gen_answer_bad_reasoning_flags_exit_2(thinking_model, data_dir, flags, needle):
+    result = gen_answer("--model-path", str(thinking_model), "--model-id", "m", "--data-dir", str(data_dir),
+                        "--device", "cpu", "--question-end", "1", "--max-new-token", "2", "--no-progress", *flags)
+    if needle is None:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and needle in errors[0], result.stderr
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -222,11 +252,6 @@ def test_cli_gen_answer_bad_template_kwargs_exit_2(thinking_model, tmp_path):
 
 
 def test_show_counts_turns_cut_while_reasoning_per_model(tmp_path):
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
     layout = BenchLayout(data_dir=tmp_path)
     layout.answer_dir.mkdir(parents=True)
     thinker = [Answer(question_id=q, model_id="thinker", choices=(

@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         "%s: %d questions selected, %d already answered, %d answered now (%d failed) on %d replica(s)",
         summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed, summary.replicas,
     )
+    if summary.cut_while_reasoning:
+        log.info("%d turn(s) cut by --max-new-token %d while reasoning: empty answers, listed in 'cut_while_reasoning'",
+                 summary.cut_while_reasoning, args.max_new_token)
     if summary.failed:
         log.info("failed answers carry an 'error' field; rerun with --retry-failed to redo them")
     return 0

@@ -157,3 +157,4 @@ class GenSummary:
     written: int  # answered now (including failures)
     failed: int  # of those, failure records
     replicas: int
+    cut_while_reasoning: int = 0  # turns the token limit cut inside their reasoning: empty answers
