@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mtbench.bench import BenchLayout
+from mtbench.chat_result import FailureKind, parse_completion
 from mtbench.gen_api_answer import generate_api_answers
 from mtbench.gen_model_answer import AnswerSettings, ModelSpec, answer_questions, load_generator
 from mtbench.reasoning import ReasoningOptions, ReasoningTags
@@ -38,6 +39,31 @@ def lines(data_dir: Path) -> list[dict]:
 def history_texts(server) -> list[str]:
     """Every assistant message sent back to the model in a later turn."""
     return [m["content"] for r in server.chat_requests for m in r.body["messages"] if m["role"] == "assistant"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# a reply's reasoning field (pure)
+
+
+def body(message: dict, usage: dict | None = None, finish: str = "stop") -> dict:
+    return {"choices": [{"message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 9, **(usage or {})}}
+
+
+def test_parse_completion_reads_the_reasoning_field_and_its_token_count():
+    result = parse_completion(body({"content": "Hi.", "reasoning_content": "think"},
+                                   {"completion_tokens_details": {"reasoning_tokens": 6}}))
+    assert (result.text, result.reasoning, result.reasoning_tokens) == ("Hi.", "think", 6)
+    assert result.usage()["reasoning_tokens"] == 6
+    assert parse_completion(body({"content": "Hi.", "reasoning": "other name"})).reasoning == "other name"
+    # cut while thinking: no content, but a reply all the same (an empty visible answer), not a failure
+    cut = parse_completion(body({"content": None, "reasoning_content": "so far"}, finish="length"))
+    assert cut.ok and cut.text == "" and cut.reasoning == "so far" and cut.finish_reason == "length"
+    # no content and no reasoning stays the retryable empty reply it was; no count, no usage field
+    empty = parse_completion(body({"content": None, "reasoning_content": "  "}))
+    assert empty.failure is not None and empty.failure.kind is FailureKind.EMPTY
+    plain = parse_completion(body({"content": "Hi."}, {"completion_tokens_details": {"reasoning_tokens": None}}))
+    assert plain.reasoning is None and "reasoning_tokens" not in plain.usage()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -206,6 +232,7 @@ def gen_answer(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_cli_gen_answer_reasoning_end_to_end(thinking_model, data_dir):
     base = ["--model-path", str(thinking_model), "--data-dir", str(data_dir), "--device", "cpu",
             "--question-end", "2", "--no-progress"]
