@@ -13,6 +13,9 @@ Rules, in order:
 - an ``open`` never closed (or a block opened by the prompt and never closed): the reply was cut while
   reasoning; the answer is what came before it, usually empty, and the split says so (``cut``), so it is
   judged as the empty answer it is and counted, never skipped.
+
+``ReasoningOptions`` is what both answer commands apply to each reply (the tags, or ``--keep-reasoning``);
+``choice_of`` turns a conversation's split replies into the record's ``Choice``.
 """
 
 from __future__ import annotations
