@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ class FailureKind(enum.Enum):
     HTTP = "http"  # an error status that is not fatal: 400, 422, 429, 5xx
     MALFORMED = "malformed"  # a 200 that is no completion: not JSON, no choices
     EMPTY = "empty"  # a completion whose content is null or blank
+    # ... because the token limit cut it first (finish_reason "length"): a reasoning model that spent the
+    # limit thinking. Asking again the same way is cut again, so it is not retried.
+    CUT = "cut"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class CallFailure:
 
     @property
     def retryable(self) -> bool:
+        if self.kind is FailureKind.CUT:
+            return False
         if self.kind is not FailureKind.HTTP:
             return True
         return self.status is not None and (self.status in RETRY_STATUS or self.status >= 500)
@@ -64,6 +70,7 @@ class ChatResult:
     attempts: int = 1
     reasoning: str | None = None  # the reply's reasoning_content (or reasoning) field, where it has one
     reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens, where reported
+    params: Mapping[str, Any] | None = None  # the request's fields as last sent, model and messages aside
 
     def __post_init__(self) -> None:
         replied = bool(self.text.strip() or (self.reasoning or "").strip())
@@ -135,6 +142,10 @@ def parse_completion(obj: Any) -> ChatResult:
         return ChatResult(text=text if isinstance(text, str) else "", reasoning=reasoning, **common)
     if not isinstance(text, str) or not text.strip():
         said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
+        if finish == "length":
+            failure = CallFailure(FailureKind.CUT, f"empty reply: the content is {said}, cut by the token limit "
+                                  "(finish_reason length; a reasoning model spends it on its thinking: raise --max-tokens)")
+            return ChatResult(failure=failure, **common)
         failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
         return ChatResult(failure=failure, **common)
     return ChatResult(text=text, **common)

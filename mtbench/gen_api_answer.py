@@ -29,7 +29,7 @@ import shortuuid
 
 from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
 from mtbench.bench import BenchLayout, question_temperature
-from mtbench.client import ChatClient, ChatResult, EndpointConfig
+from mtbench.client import ChatClient, ChatResult, EndpointConfig, FailureKind
 from mtbench.errors import RunFailed, UserError
 from mtbench.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.records import Answer, Choice, JsonlWriter, Question
@@ -150,6 +150,12 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
             result = await client.chat(config.model, messages, temperature=temperature, max_tokens=config.max_tokens,
                                        **config.extra_body)
             results.append(result)
+            if result.failure is not None and result.failure.kind is FailureKind.CUT:
+                # No content and no reasoning shown, cut at the limit: a model that reasons out of sight
+                # (o-series, gpt-5) spent it all thinking. An empty answer, judged as such, never skipped.
+                replies.append(SplitReply(answer="", cut=True))
+                reasons.append(result.finish_reason)
+                continue
             if not result.ok:
                 where = f"choice {index} turn {turn}" if config.num_choices > 1 else f"turn {turn}"
                 error, level = f"{where}: {result.error}", result.level

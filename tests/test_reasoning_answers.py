@@ -24,7 +24,7 @@ from mtbench.reasoning import ReasoningOptions, ReasoningTags
 from mtbench.records import Answer, Choice, Question, iter_jsonl, load_answers
 from tests.conftest import REPO
 from tests.models import build_chain_model
-from tests.openai_server import completion, reasoning_completion
+from tests.openai_server import completion, with_reasoning
 from tests.test_gen_answer import Recording
 from tests.test_gen_api_answer import api_key as api_key  # noqa: F401  (the autouse key fixture)
 from tests.test_gen_api_answer import assert_one_error_line, cli, config, echo
@@ -96,8 +96,8 @@ def test_inline_think_blocks_are_split_and_turn_2_carries_the_visible_answer(ope
 
 def test_reasoning_content_field_and_reasoning_tokens_are_recorded(openai_server, data_dir):
     openai_server.enqueue(
-        reasoning_completion("Answer one.", "secret one", reasoning_tokens=5),
-        reasoning_completion("Answer two.", "secret two", field="reasoning", reasoning_tokens=3),
+        with_reasoning(completion("Answer one."), "secret one", reasoning_tokens=5),
+        with_reasoning(completion("Answer two."), "secret two", field="reasoning", reasoning_tokens=3),
         completion("plain one"),
         completion("<think></think>plain two"),
     )
@@ -116,7 +116,7 @@ def test_a_turn_cut_inside_its_reasoning_is_an_empty_answer_recorded_and_counted
     openai_server.enqueue(
         completion("<think>Let me think about this at great leng", finish_reason="length"),
         "Turn two answer.",
-        reasoning_completion(None, "field reasoning that never ends", finish_reason="length"),
+        with_reasoning(completion(None, finish_reason="length"), "field reasoning that never ends"),
         "Another turn two.",
     )
     summary = generate_api_answers(config(openai_server, data_dir, question_end=2))
@@ -131,6 +131,19 @@ def test_a_turn_cut_inside_its_reasoning_is_an_empty_answer_recorded_and_counted
     assert second["choices"][0]["turns"] == ["", "Another turn two."]
     assert second["choices"][0]["cut_while_reasoning"] == [1]
     assert Answer.from_json(first).choices[0].cut_while_reasoning == (1,)
+
+
+def test_hidden_reasoning_that_spends_the_limit_is_an_empty_answer_not_a_failure(openai_server, data_dir):
+    # an o-series model: no content, no reasoning shown, only the count of the tokens it thought
+    openai_server.enqueue(with_reasoning(completion("", finish_reason="length"), reasoning_tokens=1024))
+    openai_server.responder = echo
+    summary = generate_api_answers(config(openai_server, data_dir, question_end=1))
+    assert (summary.answered, summary.failed, summary.cut_while_reasoning) == (1, (), 1)
+    assert len(openai_server.chat_requests) == 2  # not retried: asked the same way it is cut again
+    (line,) = lines(data_dir)
+    assert line["choices"][0]["turns"][0] == "" and line["choices"][0]["cut_while_reasoning"] == [1]
+    assert "reasoning" not in line["choices"][0] and line["usage"]["reasoning_tokens"] == 1024
+    assert line["finish_reasons"] == [["length", "stop"]] and history_texts(openai_server) == [""]
 
 
 def test_keep_reasoning_and_other_tags(openai_server, data_dir):

@@ -8,10 +8,12 @@ it runs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
 from mtbench.client import EndpointConfig
@@ -50,6 +52,8 @@ class JudgeConfig:
     parallel: int = 8
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
+    # Request fields sent with every judge call (--judge-extra-body): reasoning_effort, thinking budgets.
+    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     retry_failed: bool = False
     price_input: float | None = None  # USD per 1M tokens
@@ -114,6 +118,7 @@ class JudgePlan:
         lines = [
             f"judge: {c.judge_model} at {where}, mode {c.mode}"
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
+            *([f"judge request fields: {json.dumps(dict(c.extra_body))} (--judge-extra-body)"] if c.extra_body else []),
             f"models ({len(self.models)}): {', '.join(self.models)}",
             f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
             + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from mtbench.client import ChatClient
+from mtbench.client import ChatClient, ChatResult
 from mtbench.errors import RunFailed
 from mtbench.gen_judgment.failures import failure_kind
 from mtbench.gen_judgment.matches import Match, SingleMatch
@@ -69,7 +69,10 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     unanswered: Counter[str] = Counter()
     sent = 0
 
-    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
+    reasoning_tokens: int | None = None
+    # adapt_params: a reasoning judge that refuses max_tokens or temperature 0 is adapted to on the
+    # probe, inside its one call, so the run goes on (see mtbench.request_params).
+    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
         await _preflight(client, config.judge_model)
 
         async def work(match: Match) -> Outcome[SingleJudgment | PairJudgment | None]:
@@ -80,7 +83,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                 sent += 1
                 results.append(await client.chat(
                     config.judge_model, judge_messages(match.prompt, text),
-                    temperature=config.temperature, max_tokens=config.max_tokens,
+                    temperature=config.temperature, max_tokens=config.max_tokens, **config.extra_body,
                 ))
             return match_outcome(match, results, config.temperature, config.max_tokens)
 
@@ -93,6 +96,9 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
             try:
                 async with contextlib.aclosing(runner.run(plan.resume.todo)) as results:
                     async for _, outcome in results:
+                        for call in outcome.calls:
+                            if isinstance(call, ChatResult) and call.reasoning_tokens is not None:
+                                reasoning_tokens = (reasoning_tokens or 0) + call.reasoning_tokens
                         if outcome.value is None:
                             unanswered[failure_kind(outcome.reason or "")] += 1
                         else:
@@ -108,11 +114,12 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                 ) from None
 
     usage = runner.usage
+    # completion_tokens include the reasoning tokens (OpenAI, vLLM, DeepSeek): all priced as output.
     cost = None if plan.price is None else plan.price.cost(usage.prompt_tokens, usage.completion_tokens)
     return JudgeSummary(
         written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-        cost=cost, elapsed_s=time.monotonic() - started,
+        cost=cost, elapsed_s=time.monotonic() - started, reasoning_tokens=reasoning_tokens,
     )
 
 
