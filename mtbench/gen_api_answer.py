@@ -60,7 +60,7 @@ class ApiAnswerConfig:
     extra_body: Mapping[str, Any] = field(default_factory=dict)  # more request fields (reasoning_effort, ...)
 
     def __post_init__(self) -> None:
-        for key, flag in RESERVED_FIELDS.items():
+        for key, flag in FLAG_FIELDS.items():
             if key in self.extra_body:
                 raise UserError(f"--extra-body must not set {key!r}: {flag}")
         checks = [
@@ -80,14 +80,9 @@ class ApiAnswerConfig:
         return self.answer_file or self.layout.answer_file(self.model_id)
 
 
-# Request fields mtbench sets itself, and the flag that sets each.
-RESERVED_FIELDS = {
-    "model": "use --model",
-    "messages": "mtbench builds the conversation",
-    "n": "use --num-choices",
-    "max_tokens": "use --max-tokens",
-    "temperature": "use --force-temperature",
-}
+# Request fields an --extra-body must leave to their own flags (the rest of the reserved ones:
+# request_params.RESERVED_FIELDS).
+FLAG_FIELDS = {"max_tokens": "use --max-tokens", "temperature": "use --force-temperature"}
 
 
 @dataclass(frozen=True)
@@ -185,6 +180,10 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
         "attempts": sum(r.attempts for r in results),
         "latency_s": round(sum(r.latency_s for r in results), 3),
     }
+    asked = {"temperature": temperature, "max_tokens": config.max_tokens, **config.extra_body}
+    adapted = next((dict(r.params) for r in results if r.params is not None and dict(r.params) != asked), None)
+    if adapted is not None:  # what was sent instead of the temperature and max_tokens above
+        extra["request_params"] = adapted
     reported = [r.reasoning_tokens for r in results if r.reasoning_tokens is not None]
     if reported:  # part of completion_tokens, where the endpoint says how much
         extra["usage"]["reasoning_tokens"] = sum(reported)
@@ -236,7 +235,9 @@ async def _answer_all(
     config: ApiAnswerConfig, todo: list[Question], path: Path, written: list[Answer]
 ) -> Runner[Question, Answer]:
     # the pooled transport: a quarter of the SDK's CPU per call, which is what limits --parallel 64+
-    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
+    # adapt_params: a reasoning model that refuses max_tokens or temperature (o-series, gpt-5) is sent
+    # max_completion_tokens / no temperature from then on, once per run, rather than failing every question.
+    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
         served = await client.list_models()
         unlisted = ""
         if served is not None and config.model not in served:

@@ -1,5 +1,5 @@
-"""Flags whose value is a JSON object (``--extra-body``, ``--chat-template-kwargs``): parsed once, at the
-CLI, into a dict or a one-line ``UserError`` that names the flag."""
+"""Flags whose value is a JSON object (``--extra-body``, ``--judge-extra-body``, ``--chat-template-kwargs``):
+parsed once, at the CLI, into a dict or a one-line ``UserError`` that names the flag."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 from mtbench.errors import UserError
 
 
-def json_object(flag: str, text: str | None) -> dict[str, Any]:
-    """``text`` as a JSON object ({} when the flag was not given)."""
+def json_object(flag: str, text: str | None, example: str = '{"reasoning_effort": "high"}') -> dict[str, Any]:
+    """``text`` as a JSON object ({} when the flag was not given); ``example`` shows the shape in errors."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{flag}: not valid JSON ({e.msg} at character {e.pos}): {text!r}") from None
+    except ValueError as e:
+        raise UserError(f"{flag} must be a JSON object, e.g. '{example}': {e}") from None
     if not isinstance(value, dict):
-        raise UserError(f"{flag} must be a JSON object such as '{{\"key\": \"value\"}}', got {text!r}")
+        raise UserError(f"{flag} must be a JSON object, e.g. '{example}'; got {text!r}")
     return value

@@ -24,7 +24,7 @@ from mtbench.reasoning import ReasoningOptions, ReasoningTags
 from mtbench.records import Answer, Choice, Question, iter_jsonl, load_answers
 from tests.conftest import REPO
 from tests.models import build_chain_model
-from tests.openai_server import completion, with_reasoning
+from tests.openai_server import completion, reasoning_model_refusal, with_reasoning
 from tests.test_gen_answer import Recording
 from tests.test_gen_api_answer import api_key as api_key  # noqa: F401  (the autouse key fixture)
 from tests.test_gen_api_answer import assert_one_error_line, cli, config, echo
@@ -146,6 +146,19 @@ def test_hidden_reasoning_that_spends_the_limit_is_an_empty_answer_not_a_failure
     assert line["finish_reasons"] == [["length", "stop"]] and history_texts(openai_server) == [""]
 
 
+def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to_once(openai_server, data_dir, caplog):
+    openai_server.responder = lambda body: reasoning_model_refusal(body) or echo(body)
+    summary = generate_api_answers(config(openai_server, data_dir, question_end=3, parallel=2))
+    assert summary.answered == 3 and not summary.failed
+    answered = [r.body for r in openai_server.chat_requests if reasoning_model_refusal(r.body) is None]
+    assert len(answered) == 6 and len(openai_server.chat_requests) == 8  # two refusals, learnt once each
+    assert all(b["max_completion_tokens"] == 1024 and "temperature" not in b for b in answered)
+    assert sum("refuses" in r.message for r in caplog.records) == 2
+    for line in lines(data_dir):
+        assert line["request_params"] == {"max_completion_tokens": 1024}
+        assert line["max_tokens"] == 1024  # the user's budget, as asked
+
+
 def test_keep_reasoning_and_other_tags(openai_server, data_dir):
     openai_server.responder = lambda body: "<think>kept</think> [R]why[/R] shown"
     generate_api_answers(config(openai_server, data_dir, question_end=1, reasoning=ReasoningOptions(keep=True)))
@@ -178,9 +191,10 @@ def test_cli_extra_body_goes_on_the_wire_and_into_the_record(openai_server, data
     (["--reasoning-tags", "<think>"], "--reasoning-tags"),
     (["--reasoning-tags", "<t>", "<t>"], "must differ"),
     (["--reasoning-tags", "<t>", " "], "non-empty"),
-    (["--extra-body", "{reasoning_effort: high}"], "--extra-body: not valid JSON"),
+    (["--extra-body", "{reasoning_effort: high}"], "--extra-body must be a JSON object"),
     (["--extra-body", "[1, 2]"], "--extra-body must be a JSON object"),
     (["--extra-body", '{"max_tokens": 5}'], "use --max-tokens"),
+    (["--extra-body", '{"model": "x"}'], "--extra-body may not set model"),
 ])
 def test_cli_bad_reasoning_flags_exit_2_in_one_line(openai_server, data_dir, flags, needle):
     result = cli("--model", "m", "--base-url", openai_server.base_url, "--data-dir", str(data_dir), *flags,
@@ -269,7 +283,7 @@ def test_cli_gen_answer_reasoning_end_to_end(thinking_model, data_dir):
 
 
 @pytest.mark.parametrize("flags, needle", [
-    (["--chat-template-kwargs", "{enable_thinking}"], "--chat-template-kwargs: not valid JSON"),
+    (["--chat-template-kwargs", "{enable_thinking}"], "--chat-template-kwargs must be a JSON object"),
     (["--chat-template-kwargs", "true"], "--chat-template-kwargs must be a JSON object"),
     (["--chat-template", "chatml", "--chat-template-kwargs", "{}"], None),  # {} is no kwargs: accepted
     (["--chat-template", "chatml", "--chat-template-kwargs", '{"a": 1}'], "only applies to a Jinja"),

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             num_gpus=args.num_gpus_per_model,
             max_gpu_memory=args.max_gpu_memory,
             chat_template=args.chat_template,
-            chat_template_kwargs=json_object("--chat-template-kwargs", args.chat_template_kwargs),
+            chat_template_kwargs=json_object("--chat-template-kwargs", args.chat_template_kwargs, '{"enable_thinking": true}'),
             batch_size=args.batch_size,
         ),
         answers=AnswerSettings(

@@ -62,7 +62,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
-    from mtbench.json_flags import json_object
+    from mtbench.request_params import extra_body_from_json
 
     config = ApiAnswerConfig(
         layout=layout_from(args),
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
         reasoning=reasoning_from(args),
-        extra_body=json_object("--extra-body", args.extra_body),
+        extra_body=extra_body_from_json(args.extra_body, "--extra-body"),
     )
     summary = generate_api_answers(config)
     asked = summary.answered + len(summary.failed)
