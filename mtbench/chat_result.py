@@ -71,6 +71,7 @@ class ChatResult:
     reasoning: str | None = None  # the reply's reasoning_content (or reasoning) field, where it has one
     reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens, where reported
     params: Mapping[str, Any] | None = None  # the request's fields as last sent, model and messages aside
+    system_fingerprint: str | None = None  # the backend configuration the endpoint reports, where it does
 
     def __post_init__(self) -> None:
         replied = bool(self.text.strip() or (self.reasoning or "").strip())
@@ -129,9 +130,11 @@ def parse_completion(obj: Any) -> ChatResult:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     model = obj.get("model")
+    fingerprint = obj.get("system_fingerprint")
     finish = choice.get("finish_reason")
     common: dict[str, Any] = dict(
         model=model if isinstance(model, str) else None,
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,

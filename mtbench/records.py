@@ -316,6 +316,18 @@ def _judge_pair(obj: Mapping[str, Any]) -> tuple[str, str]:
     return (judge[0], judge[1])
 
 
+def _sample(extra: Mapping[str, Any]) -> int:
+    # Kept in ``extra`` (FastChat's readers ignore it); checked on load by ``_check_sample``.
+    value = extra.get("sample")
+    return value if isinstance(value, int) else 0
+
+
+def _check_sample(obj: Mapping[str, Any]) -> None:
+    value = _get_optional(obj, "sample", int, "an integer 0 or more")
+    if value is not None and value < 0:
+        raise FieldError(f"field 'sample' must be 0 or more, got {value}")
+
+
 def _turn(obj: Mapping[str, Any]) -> int:
     turn = _get(obj, "turn", int, "1 or 2")
     if turn < 1:
@@ -344,6 +356,7 @@ class SingleJudgment(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> SingleJudgment:
+        _check_sample(obj)
         judgment = _get(obj, "judgment", str, "a string")
         score = _optional_number(obj, "score")
         error = _get_optional(obj, "error", str, "a string")
@@ -366,9 +379,14 @@ class SingleJudgment(_JsonRecord):
 
 
     @property
-    def key(self) -> tuple[int, str, int, tuple[str, str]]:
-        """A single judgment's identity: (question, model, turn, (judge, prompt)); resume and dedupe use it."""
-        return (self.question_id, self.model, self.turn, self.judge)
+    def sample(self) -> int:
+        """Which of a match's repeated judgments this is (``--judge-samples``); 0 when the file has none."""
+        return _sample(self.extra)
+
+    @property
+    def key(self) -> tuple[int, str, int, tuple[str, str], int]:
+        """A single judgment's identity: (question, model, turn, (judge, prompt), sample); resume and dedupe use it."""
+        return (self.question_id, self.model, self.turn, self.judge, self.sample)
 
     @property
     def failed(self) -> bool:
@@ -401,6 +419,7 @@ class PairJudgment(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> PairJudgment:
+        _check_sample(obj)
         winners = []
         for key in ("g1_winner", "g2_winner"):
             value = _get(obj, key, str, "a string")
@@ -426,9 +445,14 @@ class PairJudgment(_JsonRecord):
 
 
     @property
-    def key(self) -> tuple[int, str, str, int, tuple[str, str]]:
-        """A pairwise match's identity: (question, model_1, model_2, turn, (judge, prompt))."""
-        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge)
+    def sample(self) -> int:
+        """Which of a match's repeated judgments this is (``--judge-samples``); 0 when the file has none."""
+        return _sample(self.extra)
+
+    @property
+    def key(self) -> tuple[int, str, str, int, tuple[str, str], int]:
+        """A pairwise match's identity: (question, model_1, model_2, turn, (judge, prompt), sample)."""
+        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge, self.sample)
 
     @property
     def failed(self) -> bool:

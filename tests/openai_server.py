@@ -37,8 +37,10 @@ class Reply:
 
 
 def completion(content: str | None, *, model: str = "scripted-model", prompt_tokens: int = 11,
-               completion_tokens: int = 7, finish_reason: str = "stop") -> Reply:
-    return Reply(body={
+               completion_tokens: int = 7, finish_reason: str = "stop",
+               system_fingerprint: str | None = None) -> Reply:
+    fingerprint = {} if system_fingerprint is None else {"system_fingerprint": system_fingerprint}
+    return Reply(body={**fingerprint,
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": int(time.time()),

@@ -150,7 +150,7 @@ def test_a_plain_judge_records_what_it_always_did(data_dir, openai_server):
     assert judge(data_dir, openai_server, "--first-n", "1", "--no-progress").returncode == 0
     for r in rows(single_file(data_dir)):
         assert set(r) == {"question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp",
-                          "judge_call", "reference", "temperature", "max_tokens"}
+                          "judge_call", "reference", "temperature", "max_tokens", "provenance"}
         assert r["judgment"] == "Fine.\n\nRating: [[7]]"
     for r in openai_server.chat_requests:
         assert (r.body["temperature"], r.body["max_tokens"]) == (0, 2048) and "max_completion_tokens" not in r.body

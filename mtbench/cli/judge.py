@@ -48,6 +48,9 @@ def register(sub) -> None:
     parser.add_argument("--judge-extra-body", metavar="JSON",
                         help="a JSON object of request fields added to every judge call, e.g. "
                         "'{\"reasoning_effort\": \"high\"}' or a thinking budget your endpoint takes")
+    parser.add_argument("--judge-samples", type=int, default=1, metavar="N",
+                        help="judge every match N times (records carry sample 0..N-1; `mtbench show` takes the "
+                        "median and reports the judge's noise); the plan and cost multiply by N (default: 1)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         price_output=args.price_output,
         max_cost=args.max_cost,
         progress=not args.no_progress,
+        judge_samples=args.judge_samples,
     )
     summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mtbench.client import ChatResult
 from mtbench.cost import format_usd
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
+from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 from mtbench.reasoning import SplitReply, merge_reasoning, split_reasoning
 from mtbench.records import PairJudgment, SingleJudgment
@@ -60,9 +61,15 @@ def _section(counts: Mapping[str, int], header: str) -> list[str]:
     return [header.format(n=total)] + [f"  {n} x {reason}" for reason, n in sorted(counts.items(), key=lambda x: -x[1])]
 
 
-def match_outcome(match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int) -> Outcome:
+def match_outcome(
+    match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int,
+    provenance: RunProvenance | None = None,
+) -> Outcome:
     """What the calls of one match come to, for the runner: its record (None when the judge never
-    answered: such a match is not recorded, so a rerun judges it) and how it ended."""
+    answered: such a match is not recorded, so a rerun judges it) and how it ended.
+
+    The record carries its sample index and seed (a run of several samples) and, with ``provenance``,
+    what produced it (``RunProvenance.fields``)."""
     failed = [r for r in results if r.failure is not None]
     if any(r.level is Level.TRANSPORT for r in failed):
         return Outcome(None, Level.TRANSPORT, next(r.error for r in failed if r.level is Level.TRANSPORT), results)
@@ -70,6 +77,9 @@ def match_outcome(match: Match, results: Sequence[ChatResult], temperature: floa
         single_record(match, results[0], temperature, max_tokens) if isinstance(match, SingleMatch)
         else pair_record(match, results[0], results[1], temperature, max_tokens)
     )
+    added = {**sample_fields(match), **(provenance.fields(match, results) if provenance is not None else {})}
+    if added:
+        record = replace(record, extra={**record.extra, **added})
     if failed:
         return Outcome(record, Level.REQUEST, failed[0].error, results)
     if record.error is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from mtbench.client import ChatClient, ChatResult
 from mtbench.errors import RunFailed
 from mtbench.gen_judgment.failures import failure_kind
-from mtbench.gen_judgment.matches import Match, SingleMatch
+from mtbench.gen_judgment.matches import Match, SingleMatch, sample_seed
 from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
@@ -59,7 +59,8 @@ async def _preflight(client: ChatClient, judge_model: str) -> None:
 
 def _label(match: Match) -> str:
     who = match.model if isinstance(match, SingleMatch) else f"{match.model_1} vs {match.model_2}"
-    return f"question {match.question_id} turn {match.turn} ({who})"
+    sample = "" if match.sample is None else f" sample {match.sample}"
+    return f"question {match.question_id} turn {match.turn} ({who}){sample}"
 
 
 async def _run(plan: JudgePlan) -> JudgeSummary:
@@ -78,14 +79,17 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
         async def work(match: Match) -> Outcome[SingleJudgment | PairJudgment | None]:
             nonlocal sent
             results = []
+            seed = sample_seed(match.sample)
+            sent_seed = {} if seed is None else {"seed": seed}
             # The two games of a pair one after the other, as FastChat: --parallel bounds requests in flight.
             for text in match.prompts:
                 sent += 1
                 results.append(await client.chat(
                     config.judge_model, judge_messages(match.prompt, text),
-                    temperature=config.temperature, max_tokens=config.max_tokens, **config.extra_body,
+                    temperature=config.temperature, max_tokens=config.max_tokens,
+                    **{**config.extra_body, **sent_seed},  # a sample's own seed over --judge-extra-body's
                 ))
-            return match_outcome(match, results, config.temperature, config.max_tokens)
+            return match_outcome(match, results, config.temperature, config.max_tokens, plan.provenance)
 
         runner: Runner[Match, SingleJudgment | PairJudgment | None] = Runner(
             work, parallel=config.parallel, noun="match", label=_label, desc="judging", unit="match",
