@@ -182,8 +182,14 @@ class Question(_JsonRecord):
 
 @dataclass(frozen=True)
 class Choice:
+    """One conversation. ``turns`` are the visible answers (what judges read); a reasoning model's
+    thinking is kept apart, one item per turn (None for a turn without), and written only when there is
+    some, so the files of models that do not reason are FastChat's exactly."""
+
     index: int
     turns: tuple[str, ...]
+    reasoning: tuple[str | None, ...] | None = None
+    cut_while_reasoning: tuple[int, ...] = ()  # turn numbers (from 1) the token limit cut inside reasoning
 
     @classmethod
     def from_json(cls, obj: Any, position: int) -> Choice:
@@ -192,12 +198,25 @@ class Choice:
         try:
             index = _get_optional(obj, "index", int, "an integer")
             turns = _strings(obj, "turns")
+            reasoning = _get_optional(obj, "reasoning", list, "a list of strings or nulls")
+            cut = _get_optional(obj, "cut_while_reasoning", list, "a list of turn numbers") or []
+            for i, item in enumerate(reasoning or []):
+                if item is not None:
+                    _checked(f"reasoning[{i}]", item, str, "a string or null")
+            for i, item in enumerate(cut):
+                _checked(f"cut_while_reasoning[{i}]", item, int, "a turn number")
         except FieldError as e:
             raise FieldError(f"choices[{position}]: {e}") from None
-        return cls(index=position if index is None else index, turns=turns)
+        return cls(index=position if index is None else index, turns=turns,
+                   reasoning=None if reasoning is None else tuple(reasoning), cut_while_reasoning=tuple(cut))
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "turns": list(self.turns)}
+        out: dict[str, Any] = {"index": self.index, "turns": list(self.turns)}
+        if self.reasoning is not None:
+            out["reasoning"] = list(self.reasoning)
+        if self.cut_while_reasoning:
+            out["cut_while_reasoning"] = list(self.cut_while_reasoning)
+        return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtbench.errors import UserError
+from mtbench.json_flags import json_object
 
 log = logging.getLogger("mtbench")
 
@@ -111,14 +112,7 @@ def extra_body_from_json(text: str | None, flag: str) -> dict[str, Any]:
 
     Not JSON, not an object, or a field the client sets itself: a one-line UserError naming the flag.
     """
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise UserError(f"{flag} must be a JSON object, e.g. '{{\"reasoning_effort\": \"high\"}}': {e}") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{flag} must be a JSON object, e.g. '{{\"reasoning_effort\": \"high\"}}'; got {text!r}")
+    value = json_object(flag, text)
     reserved = [k for k in RESERVED_FIELDS if k in value]
     if reserved:
         raise UserError(f"{flag} may not set {', '.join(reserved)}: mtbench sets those itself")

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         judgment_file=args.input_file or layout.judgment_file(args.judge_model, args.mode),
         mode=args.mode,
         question_file=layout.question_file,
+        answer_dir=layout.answer_dir,
         judge_model=args.judge_model,
         baseline_model=args.baseline_model,
         model_list=tuple(args.model_list) if args.model_list else None,

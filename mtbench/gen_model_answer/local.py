@@ -52,7 +52,7 @@ def gen_model_answer(cfg: GenAnswerConfig, generator_factory: GeneratorFactory |
     if generator_factory is None:
         check_model_location(cfg.model)  # files only: a wrong path is said before anything is loaded
     path = cfg.output_file
-    written = failed = 0
+    written = failed = cut = 0
     with answer_run(path, "gen-answer"):
         check_devices(cfg)
         pending = questions_to_ask(questions, existing_answers(path), cfg.retry_failed)
@@ -69,13 +69,14 @@ def gen_model_answer(cfg: GenAnswerConfig, generator_factory: GeneratorFactory |
                     writer.write(answer)
                     written += 1
                     failed += answer.failed
+                    cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
                     bar.update(1)
     if written and failed == written:
         raise RunFailed(
             f"every generation failed ({failed} questions); see the 'error' fields in {path}, "
             "then rerun with --retry-failed"
         )
-    return GenSummary(path, len(questions), skipped, written, failed, replicas if pending else 0)
+    return GenSummary(path, len(questions), skipped, written, failed, replicas if pending else 0, cut)
 
 
 def check_devices(cfg: GenAnswerConfig) -> None:
@@ -111,5 +112,5 @@ def _start(cfg: GenAnswerConfig, plan: list[list[list[Question]]], factory: Gene
     if len(plan) == 1:
         generator = (factory or load_generator)(cfg.model)
         return (answer for chunk in plan[0] for answer in answer_questions(generator, chunk, cfg.answers))
-    resolve_template(cfg.model.chat_template, load_tokenizer(cfg.model))
+    resolve_template(cfg.model.chat_template, load_tokenizer(cfg.model), cfg.model.chat_template_kwargs)
     return ray_answers(cfg, plan)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +21,7 @@ from mtbench.records import (
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
+from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
 from mtbench.show_result.samples import DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
@@ -46,6 +47,7 @@ class ShowConfig:
     mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
     aggregate: str = DEFAULT_AGGREGATE  # how a match's samples (--judge-samples) become one score
     allow_mixed: bool = False  # show a table that mixes judge snapshots, prompt files or reference sets
+    answer_dir: Path | None = None  # read when given, to count each model's turns cut while reasoning
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
@@ -68,6 +70,7 @@ class ShowReport:
     judges: tuple[str, ...] = ()  # the judge models recorded in the judgment file, sorted
     bench_questions: int | None = None  # questions in the question file, when it was read
     provenance: TableProvenance | None = None  # what produced the table's judgments
+    turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -118,9 +121,11 @@ def show(config: ShowConfig) -> ShowReport:
                 "(the match's other samples scored it)"
             )
         notes.extend(coverage_notes(single.scores, bench_questions))
+        cuts = _reasoning_cuts(config, single.scores.index, notes)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
             judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
+            turns_cut_while_reasoning=cuts,
         )
 
     pair_judgments = _load(load_pair_judgments, path)
@@ -152,9 +157,11 @@ def show(config: ShowConfig) -> ShowReport:
     if pair.errors:
         notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
     notes.extend(coverage_notes(pair.table, bench_questions))
+    shown = [*pair.table.index, *([baseline] if baseline else [])]
+    cuts = _reasoning_cuts(config, shown, notes)
     return ShowReport(
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
-        bench_questions=bench_questions, provenance=provenance,
+        bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
     )
 
 
@@ -171,6 +178,14 @@ def _provenance(
     if warning:
         notes.insert(0, warning)
     return provenance
+
+
+def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str]) -> dict[str, int] | None:
+    if config.answer_dir is None:
+        return None
+    cuts = turns_cut_while_reasoning(config.answer_dir, models)
+    notes.extend(reasoning_cut_notes(cuts))
+    return cuts
 
 
 def recorded_judges(judgments: Iterable[SingleJudgment | PairJudgment]) -> tuple[str, ...]:

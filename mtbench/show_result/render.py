@@ -98,6 +98,8 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
             "prompt_files": dict(prov.prompt_files), "references": dict(prov.references),
             "versions": dict(prov.versions), "unknown": prov.unknown,
         }
+    if report.turns_cut_while_reasoning is not None:
+        out["turns_cut_while_reasoning"] = dict(report.turns_cut_while_reasoning)
     out["notes"] = list(report.notes)
     return out
 
