@@ -220,3 +220,22 @@ def test_no_batch_judges_live_and_the_batch_in_flight_later_adds_no_second_recor
     records = rows(single_file(answers))
     assert len(records) == 40 and set(keys(records).values()) == {1} and not any("batch_id" in r for r in records)
     assert not sidecar_path(single_file(answers)).exists()
+
+
+def test_a_match_whose_prompt_changed_while_its_batch_ran_is_judged_again_as_it_is_now(answers, server):
+    assert _killed_run(answers, server, "poll") == -signal.SIGKILL
+    path = answers / "mt_bench" / "model_answer" / "alpaca-13b.jsonl"
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["choices"][0]["turns"][0] = "an edited answer"
+    path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    rerun = judge(answers, server, "--first-n", "10", *FAST)
+    assert rerun.returncode == 0, rerun.stderr
+    records = rows(single_file(answers))
+    assert len(records) == 40 and set(keys(records).values()) == {1}
+    edited = [r for r in records if r["model"] == "alpaca-13b" and r["question_id"] == first["question_id"]]
+    assert len(edited) == 2 and all("an edited answer" in r["user_prompt"] for r in edited)
+    assert {r["batch_id"] for r in edited} == {f"batch_{len(server.batches):04d}"}  # the new batch's
+    sent = [json.loads(line)["body"]["messages"][-1]["content"] for line in
+            server.files[server.batches[edited[0]["batch_id"]]["input_file_id"]].decode().splitlines()]
+    assert len(sent) == 2 and all("an edited answer" in text for text in sent)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -67,6 +68,7 @@ class Submission:
     created: float  # records of these matches written after this are this submission's own
     file_id: str | None = None
     batch_id: str | None = None
+    digests: dict[str, str] = field(default_factory=dict)  # match id -> digest of its requests as sent
 
 
 @dataclass
@@ -170,6 +172,9 @@ class _Run:
     requests: int = 0
     dropped: int = 0
 
+    def digest(self, match: Match) -> str:
+        return request_digest(request_lines(match, self.plan.config.judge_model, request_fields(self.plan, match)))
+
     def lines(self, sub: Submission) -> bytes:
         c = self.plan.config
         return b"".join(line for key in sub.keys if key in self.todo
@@ -205,6 +210,8 @@ class _Run:
         for key in sub.keys:
             match = self.todo.get(key)
             done = on_disk.get(match.key) if match is not None else None
+            if match is not None and key in sub.digests and sub.digests[key] != self.digest(match):
+                match = None  # its prompt changed since it was sent: a new batch judges it as it is now
             if match is None or (done is not None and done.tstamp >= sub.created):
                 self.dropped += match is None
                 continue
@@ -250,18 +257,26 @@ def request_fields(plan: JudgePlan, match: Match) -> dict[str, Any]:
             **({} if seed is None else {"seed": seed})}
 
 
+def request_digest(lines: list[bytes]) -> str:
+    return hashlib.sha256(b"".join(lines)).hexdigest()[:16]
+
+
 def _with_batch_id(record: SingleJudgment | PairJudgment, batch_id: str) -> SingleJudgment | PairJudgment:
     return dataclasses.replace(record, extra={**record.extra, "batch_id": batch_id})
 
 
 def plan_submissions(plan: JudgePlan, sidecar: Sidecar) -> None:
-    """Add submissions for the matches left to judge that no batch in flight holds; saved at once."""
+    """Add submissions for the matches left to judge that no batch in flight holds as they are now;
+    saved at once, before anything is sent."""
     c = plan.config
-    held = sidecar.keys()
-    new = [m for m in plan.resume.todo if match_id(m) not in held]
-    lines = {match_id(m): request_lines(m, c.judge_model, request_fields(plan, m)) for m in new}
+    lines = {match_id(m): request_lines(m, c.judge_model, request_fields(plan, m)) for m in plan.resume.todo}
+    sent = {k: s.digests.get(k) for s in sidecar.submissions for k in s.keys}
+    # A match is held by a batch in flight unless its prompt changed since (then that result is dropped).
+    new = [m for m in plan.resume.todo
+           if (k := match_id(m)) not in sent or sent[k] not in (None, request_digest(lines[k]))]
     for group in split_batches(new, lines, max_requests=c.batch_max_requests, max_bytes=c.batch_max_bytes):
-        sidecar.submissions.append(Submission(uuid.uuid4().hex, [match_id(m) for m in group], time.time()))
+        digests = {match_id(m): request_digest(lines[match_id(m)]) for m in group}
+        sidecar.submissions.append(Submission(uuid.uuid4().hex, list(digests), time.time(), digests=digests))
     sidecar.save()
 
 
