@@ -10,7 +10,8 @@ each submission: its match keys first (saved before anything is sent), then its 
 then its batch id, each saved the moment it is known. A rerun resumes every submission where it
 stopped: one with no file is uploaded, one with a file but no batch id looks for a batch made on
 that file before creating one (a kill between the create and the save), one with a batch id is
-polled. Matches in a submission are never submitted again; a finished batch's results are written
+polled. Matches in a submission are never submitted again (unless their prompt changed since: the
+sidecar keeps a digest of each match's requests, and the old result is then dropped); a finished batch's results are written
 under the judgment file's lock (``judge`` holds it), skipping any match whose record this submission
 already wrote, and only then is the submission removed.
 """
