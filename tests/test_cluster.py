@@ -26,11 +26,19 @@ from pathlib import Path
 import pytest
 
 from mtbench.bench import BenchLayout
-from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, ModelSpec, gen_model_answer
+from mtbench.errors import UserError
+from mtbench.gen_model_answer import (
+    AnswerSettings,
+    GenAnswerConfig,
+    GenAnswerRuns,
+    ModelSpec,
+    WorkQueue,
+    gen_model_answer,
+    interleave,
+)
+from mtbench.records import Question
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model
-
-pytestmark = pytest.mark.slow
 
 RAY = str(Path(sys.executable).parent / "ray")
 ENV = {
@@ -98,6 +106,15 @@ class RayCluster:
         raylets = [pid for pid in _children(self.worker.pid) if _comm(pid) == "raylet"]
         assert raylets, "the worker node has no raylet"
         os.kill(raylets[0], signal.SIGKILL)
+
+    def kill_replicas(self) -> int:
+        """SIGKILL every gen-answer replica (actor process) on both nodes; returns how many."""
+        raylets = [pid for proc in (self.head, self.worker) if proc is not None
+                   for pid in _children(proc.pid) if _comm(pid) == "raylet"]
+        replicas = [pid for raylet in raylets for pid in _children(raylet) if _cmdline(pid).startswith(b"ray::_Replica")]
+        for pid in replicas:
+            os.kill(pid, signal.SIGKILL)
+        return len(replicas)
 
     def stop(self) -> None:
         for proc in (self.worker, self.head):
@@ -171,13 +188,19 @@ def _comm(pid: int) -> str:
         return ""
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _pids_naming(text: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+            if text.encode() in _cmdline(int(entry.name)):
+                found.append(int(entry.name))
     return found
 
 
@@ -244,9 +267,66 @@ def ours(stderr: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# tests
+# pure parts: the work queue, several checkpoints' configs
 
 
+def _questions(*ids: int) -> list[Question]:
+    return [Question(question_id=i, category="writing", turns=(f"q{i}",)) for i in ids]
+
+
+def test_work_queue_keeps_a_replica_on_its_model_then_takes_one_no_replica_holds():
+    a, b, c = [_questions(1, 2), _questions(3)], [_questions(4)], [_questions(5), _questions(6), _questions(7)]
+    queue = WorkQueue([a, b, c])
+    first = queue.next_for(0), queue.next_for(1)
+    assert [chunk.job for chunk in first] == [2, 0]  # the most work first, and no two loads of one model
+    assert queue.next_for(0).job == 2  # keeps the model it holds
+    assert queue.next_for(1).job == 0
+    assert queue.next_for(1).job == 1  # 0 is done: 1 is held by nobody
+    assert queue.next_for(0).job == 2 and queue.next_for(0) is None and queue.next_for(1) is None
+
+
+def test_work_queue_requeues_a_lost_chunk_first_then_gives_it_up():
+    queue = WorkQueue([[_questions(1), _questions(2)]], max_losses=2)
+    chunk = queue.next_for(0)
+    assert queue.lost(0, chunk) is True  # back at the front: the next free replica takes it
+    again = queue.next_for(1)
+    assert again is chunk and again.losses == 1
+    assert queue.lost(1, again) is False  # a second replica died on it: given up, not retried forever
+    assert [c.questions for c in queue.drain()] == [_questions(2)] and queue.next_for(2) is None
+
+
+def test_interleave_hands_each_replica_its_own_share_first():
+    assert interleave([[1, 2, 3], [4], [5, 6]]) == [1, 4, 5, 2, 6, 3]
+
+
+def test_several_checkpoints_configs_pair_paths_and_ids(tmp_path):
+    base = GenAnswerConfig(model=ModelSpec(path="x"), answers=AnswerSettings("x"), layout=BenchLayout(tmp_path))
+    runs = GenAnswerRuns.of(base, ["ckpt/1", "ckpt/2"], ["m1", "m2"])
+    assert [(r.model.path, r.answers.model_id, r.output_file.name) for r in runs.runs] == [
+        ("ckpt/1", "m1", "m1.jsonl"), ("ckpt/2", "m2", "m2.jsonl")]
+    with pytest.raises(UserError, match="--model-path has 2 value.* --model-id has 1"):
+        GenAnswerRuns.of(base, ["a", "b"], ["a"])
+    with pytest.raises(UserError, match="--model-id a: a already writes"):
+        GenAnswerRuns.of(base, ["a", "b"], ["a", "a"])
+    with pytest.raises(UserError, match="--answer-file names one file"):
+        GenAnswerRuns.of(GenAnswerConfig(model=base.model, answers=base.answers, answer_file=tmp_path / "f.jsonl"),
+                         ["a", "b"], ["a", "b"])
+
+
+def test_cli_model_paths_and_ids_must_pair(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "a", "b", "--model-id", "a",
+         "--data-dir", str(tmp_path)], capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "--model-path has 2 value(s) but --model-id has 1" in out.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# on the two-node cluster
+
+
+@pytest.mark.slow
 def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(cluster, folders, data_dir):
     out = gen_answer(cluster, data_dir, "--model-path", str(folders["a"]), "--model-id", "a",
                      "--question-end", "6", "--max-new-token", "12", "--batch-size", "1")
@@ -274,6 +354,7 @@ def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(clust
     assert path.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folders, data_dir):
     model = folders["head_only"] / "model-on-the-head-only"
     shutil.copytree(folders["a"], model)
@@ -290,6 +371,7 @@ def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folde
     assert not (data_dir / "mt_bench" / "model_answer" / "x.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(cluster, folders, data_dir):
     missing = folders["head_only"] / "checkpoint-on-the-head-only"
     shutil.copytree(folders["b"], missing)
@@ -313,6 +395,7 @@ def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(clust
     assert [x["choices"] for x in a] == [x["choices"] for x in lines(alone.output_file)]
 
 
+@pytest.mark.slow
 def test_ray_job_submit_runs_gen_answer_on_the_cluster(cluster, folders, data_dir):
     if not cluster.dashboard:
         pytest.skip("`ray job submit` needs the Ray dashboard: install ray[default]")
@@ -332,23 +415,62 @@ def test_ray_job_submit_runs_gen_answer_on_the_cluster(cluster, folders, data_di
     assert {a["node_id"] for a in answers} == set(cluster.node_ids.values())
 
 
-def test_a_node_lost_mid_run_its_work_moves_to_the_other_node_and_nothing_is_lost(cluster, folders, data_dir):
-    args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "30",
-            "--max-new-token", "48", "--batch-size", "1"]
+def _run_until(cluster: RayCluster, data_dir: Path, args: list[str], ready) -> subprocess.Popen:
+    """gen-answer started in the background, returned once ``ready(answers so far)`` holds."""
     path = data_dir / "mt_bench" / "model_answer" / "a.jsonl"
-    worker = cluster.node_ids["worker"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "mtbench", "gen-answer", "--ray-address", cluster.address, "--device", "cpu",
          "--num-gpus-total", "2", "--data-dir", str(data_dir), "--no-progress", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO,
     )
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline:
+        if path.exists() and ready(lines(path)):
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"the run ended before it could be interrupted: {proc.communicate()[1]}")
+
+
+@pytest.mark.slow
+def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_completes(cluster, folders, data_dir):
+    args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "16",
+            "--max-new-token", "32", "--batch-size", "1"]
+    path = data_dir / "mt_bench" / "model_answer" / "a.jsonl"
+    proc = _run_until(cluster, data_dir, args, lambda answers: len(answers) >= 2)
     try:
-        deadline = time.monotonic() + 240
-        while proc.poll() is None and time.monotonic() < deadline:
-            if path.exists() and any(a["node_id"] == worker for a in lines(path)):
-                break  # the worker node has finished some answers: lose it now
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before the node could be lost"
+        finished = lines(path)
+        assert cluster.kill_replicas() == 2
+        _, stderr = proc.communicate(timeout=240)  # no hang: both replicas are seen to be gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stderr
+    (error,) = [line for line in ours(stderr) if "error" in line]
+    assert "chunk(s) of questions were not answered" in error and "rerun with --retry-failed" in error
+    answers = {a["question_id"]: a for a in lines(path)}
+    assert sorted(answers) == list(range(81, 97))  # every question once: an answer or a failure
+    assert all(answers[a["question_id"]] == a for a in finished)  # nothing finished is lost
+    failures = [a for a in answers.values() if "error" in a]
+    assert failures and all(a["choices"] == [{"index": 0, "turns": []}] for a in failures)
+    assert all(" was lost: " in a["error"] or a["error"].startswith("no Ray replica was left") for a in failures)
+    assert any("replica" in a and a["node_id"] in cluster.node_ids.values() for a in failures)
+
+    retry = gen_answer(cluster, data_dir, *args, "--retry-failed")
+    assert retry.returncode == 0, retry.stderr
+    answers = {a["question_id"]: a for a in lines(path)}
+    assert sorted(answers) == list(range(81, 97)) and not any("error" in a for a in answers.values())
+
+
+@pytest.mark.slow
+def test_a_node_lost_mid_run_its_work_moves_to_the_other_node_and_nothing_is_lost(cluster, folders, data_dir):
+    args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "30",
+            "--max-new-token", "48", "--batch-size", "1"]
+    path = data_dir / "mt_bench" / "model_answer" / "a.jsonl"
+    worker = cluster.node_ids["worker"]
+    # Once the worker node has finished some answers, lose it.
+    proc = _run_until(cluster, data_dir, args, lambda answers: any(a["node_id"] == worker for a in answers))
+    try:
         from_worker = [a for a in lines(path) if a["node_id"] == worker]
         cluster.kill_worker_raylet()
         _, stderr = proc.communicate(timeout=240)  # the run does not hang on the lost node

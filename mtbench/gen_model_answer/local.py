@@ -93,7 +93,7 @@ def gen_model_answers(runs: GenAnswerRuns, generator_factory: GeneratorFactory |
         todo = {i: m for i, m in models.items() if m.pending}
         replicas = max(1, min(shared.replicas, sum(len(m.pending) for m in todo.values())))
         if todo:
-            with _progress(sum(len(m.pending) for m in todo.values()), shared.progress) as bar:
+            with _Progress(sum(len(m.pending) for m in todo.values()), shared.progress) as bar:
                 if shared.ray_address or replicas > 1:
                     _on_ray(shared, list(todo.values()), replicas, bar)
                 else:
@@ -143,16 +143,19 @@ class _ModelRun:
         return self
 
     def __exit__(self, *exc: Any) -> bool | None:
-        return self._files.__exit__(*exc)
+        with _naming(self.path):  # closing the file flushes it: that write's error names the file too
+            return self._files.__exit__(*exc)
 
-    def start_writing(self) -> None:
-        """Open the answer file for appending (once the model is ready, as generation starts)."""
+    def start_writing(self, bar: _Progress) -> None:
+        """Open the answer file for appending and show progress (once the model is ready, as generation
+        starts: a model that fails to load leaves neither)."""
+        bar.start()
         if self._writer is None:
             with _naming(self.path):
                 self._writer = self._files.enter_context(JsonlWriter(self.path))
 
-    def write(self, answers: list[Answer], bar: Any) -> None:
-        self.start_writing()
+    def write(self, answers: list[Answer], bar: _Progress) -> None:
+        self.start_writing(bar)
         assert self._writer is not None
         with _naming(self.path):
             for answer in answers:
@@ -178,7 +181,7 @@ class _ModelRun:
         return ModelOutcome(model_id, summary, self.error)
 
 
-def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: Any) -> None:
+def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: _Progress) -> None:
     """One replica in this process: the models one after another, each loaded once."""
     for model in models:
         try:
@@ -186,12 +189,12 @@ def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: 
         except UserError as e:
             model.fail(e)
             continue
-        model.start_writing()
+        model.start_writing(bar)
         for chunk in plan_replica_chunks(model.pending, 1, model.cfg.model.batch_size)[0]:
             model.write(answer_questions(generator, chunk, model.cfg.answers), bar)
 
 
-def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar: Any) -> None:
+def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar: _Progress) -> None:
     """Ray replicas over every model; this process writes what they return."""
     if not shared.ray_address:
         # A local cluster reads the driver's disk: a bad template is said before Ray starts.
@@ -208,7 +211,7 @@ def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar
         for m in models
     ]
     for model in models:
-        model.start_writing()
+        model.start_writing(bar)
     for event in ray_answers(shared, jobs, replicas):
         if isinstance(event, ChunkAnswered):
             models[event.job].write(event.answers, bar)
@@ -227,7 +230,28 @@ def _naming(path: Path) -> Iterator[None]:
         raise
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
+class _Progress:
+    """The run's progress bar, shown from the first generation on (not while a model fails to load)."""
 
-    return tqdm(total=total, unit="question", desc="gen-answer", disable=not enabled, dynamic_ncols=True)
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def start(self) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, unit="question", desc="gen-answer", disable=not self.enabled,
+                             dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        self.start()
+        self._bar.update(n)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -224,9 +224,8 @@ def _answer(
             ray.kill(live.pop(r), no_restart=True)
             reason = f"{placements[r]} was lost: {first_line(e)}"
             log.warning("%s; %s", reason, "its questions go to the other replicas" if live else "no replica is left")
-            given_up: list[tuple[Chunk, str, Placement | None]] = (
-                [] if queue.lost(r, chunk) else [(chunk, reason, placements[r])]
-            )
+            requeued = bool(live) and queue.lost(r, chunk)
+            given_up: list[tuple[Chunk, str, Placement | None]] = [] if requeued else [(chunk, reason, placements[r])]
             if not live:
                 given_up += [(c, f"no Ray replica was left ({reason})", None) for c in queue.drain()]
             for c, why, where in given_up:
