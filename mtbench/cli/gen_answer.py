@@ -22,6 +22,11 @@ the model once (--ray-address joins an existing cluster). With --device cpu the 
 replicas, each a CPU actor with --num-cpus-per-replica threads. Where no CUDA GPU is visible, more than
 one GPU is refused unless --device cpu says that CPU replicas are meant.
 
+On a cluster every node must read --model-path at the same path (shared storage, or a copy on each node;
+each replica checks before generating); answers are written by this process only and name the replica
+and node that made them. A lost node's questions go to the other replicas. Several checkpoints in one
+run: --model-path A B C --model-id a b c (one answer file each; the exit code is the worst of them).
+
 Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
 """
 
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes[0].result()  # one model: its error is the command's
     for outcome in outcomes:
         summary = outcome.summary
-        if summary is not None:
+        if summary is not None and (summary.written or outcome.error is None):
             log.info(
                 "%s: %d questions selected, %d already answered, %d answered now (%d failed) on %d replica(s)",
                 summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed,

@@ -192,6 +192,7 @@ def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: 
         model.start_writing(bar)
         for chunk in plan_replica_chunks(model.pending, 1, model.cfg.model.batch_size)[0]:
             model.write(answer_questions(generator, chunk, model.cfg.answers), bar)
+        del generator  # one model's weights in memory at a time
 
 
 def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar: _Progress) -> None:

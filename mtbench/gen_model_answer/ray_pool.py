@@ -181,7 +181,7 @@ def _replica_resources(
 
 
 def _unreadable(problems: list[str]) -> UserError:
-    more = f" (and {len(problems) - 1} more replicas)" if len(problems) > 1 else ""
+    more = f" (and for {len(problems) - 1} more replica(s))" if len(problems) > 1 else ""
     return UserError(
         f"{problems[0]}{more}; the model must be readable at that path on every node "
         "(shared storage, or the same copy on each node)"
