@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -89,6 +90,21 @@ def test_cli_model_paths_and_ids_must_pair(tmp_path):
     )
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "--model-path has 2 value(s) but --model-id has 1" in out.stderr
+
+
+def test_a_ray_address_nobody_answers_is_one_line(tmp_path):
+    (tmp_path / "mt_bench").mkdir()
+    shutil.copy(MT_BENCH_DATA / "question.jsonl", tmp_path / "mt_bench" / "question.jsonl")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    out = subprocess.run(
+        [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "org/model", "--model-id", "m",
+         "--data-dir", str(tmp_path), "--ray-address", f"127.0.0.1:{port}", "--device", "cpu", "--no-progress"],
+        capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"--ray-address 127.0.0.1:{port}: no Ray cluster answers there" in out.stderr
 
 
 # ---------------------------------------------------------------------------------------------------

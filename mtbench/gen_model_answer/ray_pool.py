@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -126,6 +127,7 @@ def ray_answers(cfg: GenAnswerConfig, jobs: Sequence[ModelJob], replicas: int) -
     started_here = not ray.is_initialized()
     if started_here:
         if cfg.ray_address:
+            _check_reachable(cfg.ray_address)
             ray.init(address=cfg.ray_address, log_to_driver=False)
         elif wanted == "cuda":
             ray.init(include_dashboard=False, log_to_driver=False)
@@ -151,6 +153,20 @@ def ray_answers(cfg: GenAnswerConfig, jobs: Sequence[ModelJob], replicas: int) -
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT nobody listens on is one line now (Ray itself retries it for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", ray://...: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as e:
+        raise UserError(
+            f"--ray-address {address}: no Ray cluster answers there ({e.strerror or e}); "
+            "start one with `ray start --head`, or check the address"
+        ) from None
 
 
 def _replica_resources(
