@@ -224,8 +224,8 @@ def build_app(
         judge = _judge_param(request, view) or _param(request, "judge")
         mode = _param(request, "mode", required=False) or "single"
         Mode.parse(mode)
-        baseline = _param(request, "baseline", required=False) if mode == "pairwise-baseline" else None
-        if mode == "pairwise-baseline" and baseline is None:
+        baseline = _param(request, "baseline", required=False) if mode == Mode.PAIRWISE_BASELINE else None
+        if mode == Mode.PAIRWISE_BASELINE and baseline is None:
             raise UserError("mode pairwise-baseline needs a baseline")
         data = await state.cached(
             ("board", judge, mode, baseline),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ class FailureKind(enum.Enum):
     HTTP = "http"  # an error status that is not fatal: 400, 422, 429, 5xx
     MALFORMED = "malformed"  # a 200 that is no completion: not JSON, no choices
     EMPTY = "empty"  # a completion whose content is null or blank
+    # ... because the token limit cut it first (finish_reason "length"): a reasoning model that spent the
+    # limit thinking. Asking again the same way is cut again, so it is not retried.
+    CUT = "cut"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class CallFailure:
 
     @property
     def retryable(self) -> bool:
+        if self.kind is FailureKind.CUT:
+            return False
         if self.kind is not FailureKind.HTTP:
             return True
         return self.status is not None and (self.status in RETRY_STATUS or self.status >= 500)
@@ -48,7 +54,11 @@ class CallFailure:
 
 @dataclass(frozen=True)
 class ChatResult:
-    """One chat completion: a reply (``text`` non-blank, ``failure`` None) or a failure (``text`` "")."""
+    """One chat completion: a reply (``failure`` None) or a failure (``text`` "").
+
+    A reply has non-blank ``text`` or non-blank ``reasoning`` (the reply's own reasoning field): a
+    reasoning model cut by the token limit while thinking sends no content, and that is its answer.
+    """
 
     text: str = ""
     failure: CallFailure | None = None
@@ -58,9 +68,14 @@ class ChatResult:
     finish_reason: str | None = None
     latency_s: float = 0.0
     attempts: int = 1
+    reasoning: str | None = None  # the reply's reasoning_content (or reasoning) field, where it has one
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens, where reported
+    params: Mapping[str, Any] | None = None  # the request's fields as last sent, model and messages aside
+    system_fingerprint: str | None = None  # the backend configuration the endpoint reports, where it does
 
     def __post_init__(self) -> None:
-        if (self.failure is None) != bool(self.text.strip()):
+        replied = bool(self.text.strip() or (self.reasoning or "").strip())
+        if (self.failure is None) != replied:
             raise ValueError("a ChatResult is either a non-blank reply or a failure")
 
     @property
@@ -80,13 +95,16 @@ class ChatResult:
         return Level.TRANSPORT if self.failure.endpoint_down else Level.REQUEST
 
     def usage(self) -> dict[str, Any]:
-        """The fields a record keeps about this call."""
-        return {
+        """The fields a record keeps about this call (``reasoning_tokens`` only where reported)."""
+        out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "latency_s": round(self.latency_s, 3),
             "attempts": self.attempts,
         }
+        if self.reasoning_tokens is not None:
+            out["reasoning_tokens"] = self.reasoning_tokens
+        return out
 
 
 def short_text(text: str, limit: int = 300) -> str:
@@ -105,21 +123,44 @@ def parse_completion(obj: Any) -> ChatResult:
     message = choice.get("message")
     text = message.get("content") if isinstance(message, dict) else None
     usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+    details = usage.get("completion_tokens_details")
 
-    def count(key: str) -> int | None:
-        value = usage.get(key)
+    def count(key: str, within: Any = usage) -> int | None:
+        value = within.get(key) if isinstance(within, dict) else None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     model = obj.get("model")
+    fingerprint = obj.get("system_fingerprint")
     finish = choice.get("finish_reason")
     common: dict[str, Any] = dict(
         model=model if isinstance(model, str) else None,
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
         prompt_tokens=count("prompt_tokens"),
         completion_tokens=count("completion_tokens"),
         finish_reason=finish if isinstance(finish, str) else None,
+        reasoning_tokens=count("reasoning_tokens", details),
     )
+    reasoning = _reasoning_field(message)
+    if reasoning:
+        return ChatResult(text=text if isinstance(text, str) else "", reasoning=reasoning, **common)
     if not isinstance(text, str) or not text.strip():
         said = "null" if text is None else "blank" if isinstance(text, str) else type(text).__name__
+        if finish == "length":
+            failure = CallFailure(FailureKind.CUT, f"empty reply: the content is {said}, cut by the token limit "
+                                  "(finish_reason length; a reasoning model spends it on its thinking: raise --max-tokens)")
+            return ChatResult(failure=failure, **common)
         failure = CallFailure(FailureKind.EMPTY, f"empty reply: the content is {said}")
         return ChatResult(failure=failure, **common)
     return ChatResult(text=text, **common)
+
+
+def _reasoning_field(message: Any) -> str | None:
+    """The reasoning a reply carries apart from its content: vLLM's reasoning parsers and DeepSeek say
+    ``reasoning_content``, others ``reasoning``; None when blank or absent."""
+    if not isinstance(message, dict):
+        return None
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None

@@ -38,6 +38,7 @@ import openai
 
 from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
 from mtbench.errors import RunFailed, UserError
+from mtbench.request_params import ParamAdapter, Refusal, refused_parameter
 from mtbench.runner import UsageMeter, run_bounded
 
 __all__ = [
@@ -164,12 +165,18 @@ class ChatClient:
     2.4 ms of CPU per call at 256 in flight, aiohttp about 0.7 ms. Replies are read as bytes and parsed
     once, here, instead of into the SDK's typed objects (the other third of a call's CPU).
 
+    ``adapt_params``: a 400 that refuses ``max_tokens`` or ``temperature`` (reasoning models) is
+    answered by resending without it, and remembered for the rest of the run (the judge turns it on).
+
     ``seed`` fixes the retry jitter (tests); by default each process draws its own, so many runs that
     failed together do not retry on the same schedule.
     """
 
-    def __init__(self, config: EndpointConfig, *, seed: int | None = None, max_connections: int = 100):
+    def __init__(self, config: EndpointConfig, *, seed: int | None = None, max_connections: int = 100,
+                 adapt_params: bool = False):
         self.config = config
+        self._adapt = adapt_params
+        self.adapter = ParamAdapter()  # what this endpoint refused so far; every request is shaped by it
         self._key = config.api_key()
         self._rng = random.Random(seed)  # None: seeded from os.urandom
         self.meter = UsageMeter()  # every call of this client; the runner's meter counts the same calls per run
@@ -227,23 +234,29 @@ class ChatClient:
     ) -> ChatResult:
         """One completion. Transient failures are retried; a final failure is returned, not raised.
 
-        Raises ``EndpointFatal`` for 401/403/404: those fail every request alike.
+        Raises ``EndpointFatal`` for 401/403/404: those fail every request alike. A client made with
+        ``adapt_params`` answers a refused ``max_tokens``/``temperature`` by resending adapted, within
+        this call (see ``ParamAdapter``); ``result.params`` says what the last attempt sent.
         """
-        body = {"model": model, "messages": list(messages), "temperature": temperature,
-                "max_tokens": max_tokens, "n": 1, **extra}
+        requested = {"temperature": temperature, "max_tokens": max_tokens, **extra}
         policy = self.config.retry
         started = time.monotonic()
-        attempt = 0
+        attempt = resends = 0
         while True:
             attempt += 1
+            params = self.adapter.shape(requested)
+            body = {"model": model, "messages": list(messages), "n": 1, **params}
             try:
-                result, retry_after = await self._attempt(body)
+                result, retry_after, refused = await self._attempt(body)
             except EndpointFatal as e:  # the call was made: "stopped after 1 call", not after 0
                 self.meter.add(ChatResult(failure=CallFailure(FailureKind.HTTP, str(e)), attempts=attempt))
                 raise
+            if refused is not None and self._adapt and self.adapter.learn(refused, params, model):
+                resends += 1  # not a retry: the same request, as this endpoint takes it
+                continue
             failure = result.failure
-            if failure is not None and failure.retryable and attempt <= policy.max_retries:
-                wait = policy.delay(attempt - 1, retry_after, self._rng)
+            if failure is not None and failure.retryable and attempt - resends <= policy.max_retries:
+                wait = policy.delay(attempt - resends - 1, retry_after, self._rng)
                 log.debug("retrying in %.2fs after: %s", wait, _redact(failure.reason, self._key))
                 await asyncio.sleep(wait)
                 continue
@@ -251,12 +264,13 @@ class ChatClient:
                 reason = f"{failure.reason} (gave up after {attempt} attempts)" if failure.retryable else failure.reason
                 failure = dataclasses.replace(failure, reason=_redact(reason, self._key))
             result = dataclasses.replace(result, failure=failure, latency_s=time.monotonic() - started,
-                                         attempts=attempt)
+                                         attempts=attempt, params=params)
             self.meter.add(result)
             return result
 
-    async def _attempt(self, body: dict[str, Any]) -> tuple[ChatResult, float | None]:
-        """One request: its result, and the server's Retry-After where it sent one."""
+    async def _attempt(self, body: dict[str, Any]) -> tuple[ChatResult, float | None, Refusal | None]:
+        """One request: its result, the server's Retry-After where it sent one, and the parameter a 400
+        refused where it names one."""
         try:
             raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
         except openai.APIStatusError as e:
@@ -265,15 +279,17 @@ class ChatClient:
             if status in FATAL_STATUS:
                 self._raise_fatal(status, detail)
             failure = CallFailure(FailureKind.HTTP, f"HTTP {status}: {detail}", status)
-            return ChatResult(failure=failure), _retry_after(e.response.headers)
+            refused = refused_parameter(e.response.content) if status == 400 else None
+            return ChatResult(failure=failure), _retry_after(e.response.headers), refused
         except openai.APIConnectionError as e:  # APITimeoutError included
             reason, _ = _transport_reason(e, self.config.timeout)
-            return ChatResult(failure=CallFailure(FailureKind.TRANSPORT, reason)), None
+            return ChatResult(failure=CallFailure(FailureKind.TRANSPORT, reason)), None, None
         try:
             obj = json.loads(raw)
         except ValueError as e:  # not JSON, or not UTF-8: a proxy's error page, a cut body
-            return ChatResult(failure=CallFailure(FailureKind.MALFORMED, f"malformed response: {_json_error(e)}")), None
-        return parse_completion(obj), None
+            failure = CallFailure(FailureKind.MALFORMED, f"malformed response: {_json_error(e)}")
+            return ChatResult(failure=failure), None, None
+        return parse_completion(obj), None, None
 
     def _raise_fatal(self, status: int, detail: str) -> NoReturn:
         raise EndpointFatal(

@@ -4,6 +4,11 @@ Token counts before a run are an estimate that needs no tokenizer download: abou
 token for English prose (OpenAI's rule of thumb), plus a few tokens of chat framing per message, and an
 assumed reply length per call. MT-bench prompts are English and markdown, where the heuristic is within
 roughly 10-15% of tiktoken's count; the estimate is for deciding whether to start, not for billing.
+A reasoning judge writes far more than the assumed reply (its thinking is billed as output), so its
+estimate is low.
+
+What a run did cost is priced from the API's usage: ``completion_tokens`` include a reasoning model's
+reasoning tokens (OpenAI, vLLM, DeepSeek count them there), and all of them are priced as output.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,9 @@ import shortuuid
 
 from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
 from mtbench.bench import BenchLayout, question_temperature
-from mtbench.client import ChatClient, ChatResult, EndpointConfig
+from mtbench.client import ChatClient, ChatResult, EndpointConfig, FailureKind
 from mtbench.errors import RunFailed, UserError
+from mtbench.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.records import Answer, Choice, JsonlWriter, Question
 from mtbench.runner import Level, Outcome, ProbeFailed, Runner
 
@@ -55,8 +56,13 @@ class ApiAnswerConfig:
     system_prompt: str | None = None
     retry_failed: bool = False
     progress: bool = True
+    reasoning: ReasoningOptions = field(default_factory=ReasoningOptions)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # more request fields (reasoning_effort, ...)
 
     def __post_init__(self) -> None:
+        for key, flag in FLAG_FIELDS.items():
+            if key in self.extra_body:
+                raise UserError(f"--extra-body must not set {key!r}: {flag}")
         checks = [
             (self.num_choices >= 1, f"--num-choices must be at least 1, got {self.num_choices}"),
             (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}"),
@@ -74,6 +80,11 @@ class ApiAnswerConfig:
         return self.answer_file or self.layout.answer_file(self.model_id)
 
 
+# Request fields an --extra-body must leave to their own flags (the rest of the reserved ones:
+# request_params.RESERVED_FIELDS).
+FLAG_FIELDS = {"max_tokens": "use --max-tokens", "temperature": "use --force-temperature"}
+
+
 @dataclass(frozen=True)
 class RunSummary:
     answer_file: Path
@@ -85,6 +96,7 @@ class RunSummary:
     completion_tokens: int
     truncated_turns: int  # turns the endpoint cut at --max-tokens (finish_reason "length")
     elapsed_s: float
+    cut_while_reasoning: int = 0  # of those, turns cut inside their reasoning: an empty visible answer
 
 
 def default_model_id(model: str) -> str:
@@ -124,19 +136,29 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
     error: str | None = None
     level = Level.OK
     for index in range(config.num_choices):
-        answers: list[str] = []
+        replies: list[SplitReply] = []
         reasons: list[str | None] = []
         for turn in range(1, len(question.turns) + 1):
-            messages = build_messages(config.system_prompt, question.turns[:turn], answers)
-            result = await client.chat(config.model, messages, temperature=temperature, max_tokens=config.max_tokens)
+            # Later turns carry the visible answers only, never the reasoning (as these models' own
+            # chat templates drop it from the history).
+            messages = build_messages(config.system_prompt, question.turns[:turn], [r.answer for r in replies])
+            result = await client.chat(config.model, messages, temperature=temperature, max_tokens=config.max_tokens,
+                                       **config.extra_body)
             results.append(result)
+            if result.failure is not None and result.failure.kind is FailureKind.CUT:
+                # No content and no reasoning shown, cut at the limit: a model that reasons out of sight
+                # (o-series, gpt-5) spent it all thinking. An empty answer, judged as such, never skipped.
+                replies.append(SplitReply(answer="", cut=True))
+                reasons.append(result.finish_reason)
+                continue
             if not result.ok:
                 where = f"choice {index} turn {turn}" if config.num_choices > 1 else f"turn {turn}"
                 error, level = f"{where}: {result.error}", result.level
                 break
-            answers.append(result.text)
+            replies.append(config.reasoning.split(result.text, field=result.reasoning,
+                                                  finish_reason=result.finish_reason))
             reasons.append(result.finish_reason)
-        choices.append(Choice(index=index, turns=tuple(answers)))
+        choices.append(choice_of(index, replies))
         finish_reasons.append(reasons)
         if error:  # the record is a failure either way; --retry-failed redoes the whole question
             break
@@ -148,6 +170,9 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
     }
     if config.system_prompt:
         extra["system_prompt"] = config.system_prompt
+    if config.extra_body:
+        extra["extra_body"] = dict(config.extra_body)
+    extra.update(config.reasoning.record())
     extra["usage"] = {
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in results),
         "completion_tokens": sum(r.completion_tokens or 0 for r in results),
@@ -155,6 +180,13 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
         "attempts": sum(r.attempts for r in results),
         "latency_s": round(sum(r.latency_s for r in results), 3),
     }
+    asked = {"temperature": temperature, "max_tokens": config.max_tokens, **config.extra_body}
+    adapted = next((dict(r.params) for r in results if r.params is not None and dict(r.params) != asked), None)
+    if adapted is not None:  # what was sent instead of the temperature and max_tokens above
+        extra["request_params"] = adapted
+    reported = [r.reasoning_tokens for r in results if r.reasoning_tokens is not None]
+    if reported:  # part of completion_tokens, where the endpoint says how much
+        extra["usage"]["reasoning_tokens"] = sum(reported)
     extra["finish_reasons"] = finish_reasons
     answer = Answer(
         question_id=question.question_id,
@@ -195,6 +227,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
         completion_tokens=runner.usage.completion_tokens if runner else 0,
         truncated_turns=sum(r == "length" for a in written for c in a.extra["finish_reasons"] for r in c),
         elapsed_s=time.monotonic() - started,
+        cut_while_reasoning=sum(len(c.cut_while_reasoning) for a in written for c in a.choices),
     )
 
 
@@ -202,7 +235,9 @@ async def _answer_all(
     config: ApiAnswerConfig, todo: list[Question], path: Path, written: list[Answer]
 ) -> Runner[Question, Answer]:
     # the pooled transport: a quarter of the SDK's CPU per call, which is what limits --parallel 64+
-    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
+    # adapt_params: a reasoning model that refuses max_tokens or temperature (o-series, gpt-5) is sent
+    # max_completion_tokens / no temperature from then on, once per run, rather than failing every question.
+    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
         served = await client.list_models()
         unlisted = ""
         if served is not None and config.model not in served:

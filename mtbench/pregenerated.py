@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
+from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
 from mtbench.download import DEFAULT_TIMEOUT_S, FileOutcome, HttpSource, PinnedFile, fetch_files
 from mtbench.errors import RunFailed
 from mtbench.records import LineError, load_pair_judgments, load_single_judgments
@@ -24,7 +24,7 @@ from mtbench.records import LineError, load_pair_judgments, load_single_judgment
 PREGENERATED_BASE_URL = "https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/"
 PREGENERATED_BASE_URL_ENV = "MTBENCH_PREGENERATED_BASE_URL"
 SPACE_DATA_PREFIX = "data/"  # the space keeps FastChat's data/ folder at its root
-JUDGE_MODEL = "gpt-4"
+JUDGE_MODEL = DEFAULT_JUDGE_MODEL  # the published judgments are GPT-4's
 
 # Answer file stem -> (sha256, bytes) of the official files, from shared/mt_bench_reference/SOURCE.md.
 ANSWER_PINS: dict[str, tuple[str, int]] = {
@@ -62,13 +62,13 @@ ANSWER_PINS: dict[str, tuple[str, int]] = {
 }
 
 
-def judgment_check(mode: str) -> Callable[[Path], None]:
+def judgment_check(kind: str) -> Callable[[Path], None]:
     """A check for a judgment file with no published sha256: complete, non-empty, every line a record.
 
-    ``mode`` is "single" or "pair". A cut-off file (no final newline) is refused here, though the
+    ``kind`` is "single" or "pair" (``Mode.kind``). A cut-off file (no final newline) is refused here, though the
     record reader would forgive a torn last line in a file we wrote ourselves.
     """
-    load = load_single_judgments if mode == "single" else load_pair_judgments
+    load = load_single_judgments if kind == "single" else load_pair_judgments
 
     def check(path: Path) -> None:
         with open(path, "rb") as f:
@@ -81,9 +81,9 @@ def judgment_check(mode: str) -> Callable[[Path], None]:
             records = load(path)
         except LineError as e:
             # name the line, not our temp file (nor a repair of it)
-            raise ValueError(f"not a {mode} judgment file: line {e.line}: {e.reason}") from None
+            raise ValueError(f"not a {kind} judgment file: line {e.line}: {e.reason}") from None
         if not records:
-            raise ValueError(f"no {mode} judgment records")
+            raise ValueError(f"no {kind} judgment records")
 
     return check
 
@@ -96,8 +96,8 @@ def pregenerated_files(layout: BenchLayout) -> tuple[PinnedFile, ...]:
 
     answers = tuple(PinnedFile(rel(layout.answer_file(name)), sha, size) for name, (sha, size) in ANSWER_PINS.items())
     judgments = tuple(
-        PinnedFile(rel(layout.judgment_file(JUDGE_MODEL, mode)), None, check=judgment_check(kind))
-        for mode, kind in (("single", "single"), ("pairwise-all", "pair"))
+        PinnedFile(rel(layout.judgment_file(JUDGE_MODEL, mode)), None, check=judgment_check(mode.kind))
+        for mode in (Mode.SINGLE, Mode.PAIRWISE_ALL)
     )
     return answers + judgments
 

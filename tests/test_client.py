@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 
@@ -19,8 +20,17 @@ from mtbench.client import (
     run_bounded,
 )
 from mtbench.errors import UserError
+from mtbench.request_params import Refusal, refused_parameter
 from mtbench.runner import Level
-from tests.openai_server import Reply, completion, error
+from tests.openai_server import (
+    MAX_TOKENS_REFUSED,
+    TEMPERATURE_0_REFUSED,
+    Reply,
+    completion,
+    error,
+    reasoning_model_refusal,
+    with_reasoning,
+)
 
 FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=2.0)
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -263,3 +273,107 @@ def test_run_bounded_cancels_the_rest_on_a_fatal_error(openai_server):
     with pytest.raises(EndpointFatal):
         asyncio.run(go())
     assert len(openai_server.chat_requests) <= 8
+
+
+# ---------------------------------------------------------------------------------------------------
+# a reasoning model that refuses max_tokens / temperature: adapted, once per client
+
+
+def adapting_chats(server, n: int, *, parallel: int = 1, adapt: bool = True, **extra):
+    """``n`` calls through one client, ``parallel`` at a time; the results and what the client learnt."""
+    async def go():
+        config = EndpointConfig(base_url=server.base_url, retry=FAST)
+        async with ChatClient(config, adapt_params=adapt) as c:
+            async def work(i):
+                return await c.chat("o3", MESSAGES, temperature=0, max_tokens=64, **extra)
+
+            results = [r async for _, r in run_bounded(range(n), work, parallel=parallel)]
+            return results, c.adapter, c.meter
+
+    return asyncio.run(go())
+
+
+def test_a_refused_max_tokens_and_temperature_are_adapted_within_the_one_call(openai_server, caplog):
+    openai_server.responder = lambda body: reasoning_model_refusal(body) or "Rating: [[7]]"
+    with caplog.at_level("WARNING", logger="mtbench"):
+        results, adapter, meter = adapting_chats(openai_server, 1)
+    (result,) = results
+    assert result.ok and result.text == "Rating: [[7]]" and result.params == {"max_completion_tokens": 64}
+    assert result.attempts == 3 and (meter.calls, meter.failures) == (1, 0)
+    bodies = [r.body for r in openai_server.chat_requests]
+    assert [("max_tokens" in b, "temperature" in b, b.get("max_completion_tokens")) for b in bodies] == [
+        (True, True, None), (False, True, 64), (False, False, 64),
+    ]
+    assert [r.getMessage() for r in caplog.records] == adapter.changes and len(adapter.changes) == 2
+
+
+def test_adaptation_is_learnt_once_even_with_calls_in_flight(openai_server, caplog):
+    openai_server.latency = 0.05
+    openai_server.responder = lambda body: reasoning_model_refusal(body) or "ok"
+    with caplog.at_level("WARNING", logger="mtbench"):
+        results, adapter, _ = adapting_chats(openai_server, 40, parallel=8)
+    assert all(r.ok and r.params == {"max_completion_tokens": 64} for r in results)
+    assert len(caplog.records) == 2  # one line per field, not one per request
+    refusals = sum("max_tokens" in r.body or "temperature" in r.body for r in openai_server.chat_requests)
+    assert refusals <= 2 * 8  # only the first wave, sent before the client knew; never per request after
+    assert len(openai_server.chat_requests) == 40 + refusals
+
+
+def test_a_refusal_is_not_adapted_unless_asked_or_adaptable(openai_server):
+    openai_server.responder = lambda body: reasoning_model_refusal(body) or "ok"
+    (result,), _, _ = adapting_chats(openai_server, 1, adapt=False)
+    assert not result.ok and "HTTP 400: Unsupported parameter: 'max_tokens'" in result.error
+    assert len(openai_server.chat_requests) == 1
+
+    # A refused field the user chose is theirs to fix; a refusal of a field not sent is no loop.
+    openai_server.requests.clear()
+    effort = {"error": {"message": "Unsupported value: 'reasoning_effort' does not support 'max' with this model.",
+                        "type": "invalid_request_error", "param": "reasoning_effort", "code": "unsupported_value"}}
+    openai_server.responder = lambda body: Reply(status=400, body=effort)
+    (result,), adapter, _ = adapting_chats(openai_server, 1, reasoning_effort="max")
+    assert not result.ok and len(openai_server.chat_requests) == 1 and adapter.changes == []
+    openai_server.requests.clear()
+    openai_server.responder = lambda body: Reply(status=400, body=MAX_TOKENS_REFUSED)
+    (result,), _, _ = adapting_chats(openai_server, 1)
+    assert not result.ok and len(openai_server.chat_requests) == 2  # once adapted, then a plain 400
+
+
+def test_a_users_max_completion_tokens_replaces_max_tokens(openai_server):
+    (result,), _, _ = adapting_chats(openai_server, 1, max_completion_tokens=4096, reasoning_effort="low")
+    assert result.params == {"temperature": 0, "max_completion_tokens": 4096, "reasoning_effort": "low"}
+    assert "max_tokens" not in openai_server.chat_requests[0].body
+
+
+@pytest.mark.parametrize("body, refusal", [
+    (MAX_TOKENS_REFUSED, Refusal("max_tokens", "unsupported_parameter")),
+    (TEMPERATURE_0_REFUSED, Refusal("temperature", "unsupported_value")),
+    # A proxy that keeps OpenAI's words but not its fields.
+    ({"error": {"message": MAX_TOKENS_REFUSED["error"]["message"], "code": "invalid_request_body"}},
+     Refusal("max_tokens", "unsupported_parameter")),
+    ({"error": {"message": "context too long", "code": 400}}, None),
+    ("not json", None),
+])
+def test_which_field_a_400_refuses(body, refusal):
+    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    assert refused_parameter(raw) == refusal
+
+
+def test_a_reply_carries_its_reasoning_and_reasoning_tokens(openai_server):
+    openai_server.enqueue(with_reasoning(completion("[[7]]", completion_tokens=90), "thought [[2]]",
+                                         reasoning_tokens=60))
+    result, meter = chat(openai_server)
+    assert (result.text, result.reasoning, result.reasoning_tokens) == ("[[7]]", "thought [[2]]", 60)
+    assert meter.completion_tokens == 90  # reasoning tokens are in the completion tokens, not taken out
+    openai_server.enqueue(with_reasoning(completion("ok"), "via the other name", field="reasoning"))
+    assert chat(openai_server)[0].reasoning == "via the other name"
+    assert chat(openai_server)[0].reasoning is None
+
+
+def test_an_empty_reply_cut_by_the_token_limit_is_not_retried(openai_server):
+    # OpenAI's reasoning models keep their thinking to themselves: no content, only a token count.
+    openai_server.responder = lambda body: with_reasoning(completion(None, finish_reason="length"),
+                                                          reasoning_tokens=7)
+    result, meter = chat(openai_server)
+    assert not result.ok and result.failure.kind is FailureKind.CUT and result.level is Level.REQUEST
+    assert "cut by the token limit" in result.error and "raise --max-tokens" in result.error
+    assert len(openai_server.chat_requests) == 1 and meter.attempts == 1

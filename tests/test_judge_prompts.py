@@ -285,7 +285,7 @@ def test_match_keys_are_the_keys_of_the_records_they_become(bench):
     reply = ChatResult(text="[[A]] [[5]]")
     single, _ = build_matches("single", qs, ["a"], answers, prompts, refs, "gpt-4", judge_model="j")
     assert [single_record(m, reply, 0.0, 10).key for m in single] == [m.key for m in single]
-    assert single[0].key == (81, "a", 1, ("j", "single-v1"))
+    assert single[0].key == (81, "a", 1, ("j", "single-v1"), 0)
     pairs, _ = build_matches("pairwise-all", qs, ["a", "b"], answers, prompts, refs, "gpt-4", judge_model="j")
     assert [pair_record(m, reply, reply, 0.0, 10).key for m in pairs] == [m.key for m in pairs]
 

@@ -633,3 +633,91 @@ def test_judge_named_like_a_path_is_read_by_show_and_agreement(data_dir, openai_
     rows = {(r["comparison"], r["turn"], r["ties"]): (r["total"], r["agree"]) for r in json.loads(done.stdout)["rows"]}
     label = f"{judges[0]} vs {judges[1]}"  # the judges' real names, not their file names
     assert rows[(label, "all", True)] == (4, 4)  # 2 questions x 2 turns, one model pair, the same verdicts
+
+
+# ---------------------------------------------------------------------------------------------------
+# provenance: what produced a table, and a refusal when one table mixes sources
+
+
+def _provenance_judge(model: str, fingerprint: str | None = "fp_test"):
+    from tests.openai_server import completion
+
+    return lambda body: completion("Judged. Rating: [[7]]", model=model, system_fingerprint=fingerprint)
+
+
+def test_judgments_record_provenance_and_show_prints_it(data_dir, capsys):
+    import hashlib
+
+    from mtbench import __version__
+    from tests.openai_server import OpenAITestServer
+    from tests.test_judge import OFFICIAL, add_answers, judge, rows, single_file
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    with OpenAITestServer(_provenance_judge("gpt-4-0613")) as server:
+        done = judge(data_dir, server, "--first-n", "80", "--model-list", "alpaca-13b", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    prompts_sha = hashlib.sha256((data_dir / "judge_prompts.jsonl").read_bytes()).hexdigest()
+    ref_sha = hashlib.sha256((data_dir / "mt_bench" / "reference_answer" / "gpt-4.jsonl").read_bytes()).hexdigest()
+    records = rows(single_file(data_dir))
+    for r in records:
+        p = r["provenance"]
+        assert (p["judge_reported_model"], p["system_fingerprint"]) == ("gpt-4-0613", "fp_test")
+        assert p["judge_prompt_sha256"] == prompts_sha and p["mtbench_version"] == __version__
+        if r["reference"] is None:
+            assert "reference_sha256" not in p
+        else:
+            assert (p["reference"], p["reference_sha256"]) == ("gpt-4", ref_sha)
+    assert any(r["reference"] for r in records) and any(r["reference"] is None for r in records)
+
+    out = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("provenance: "))
+    assert line == (
+        f"provenance: judge gpt-4-0613; fingerprint fp_test; prompts sha256 {prompts_sha[:12]}; "
+        f"reference gpt-4 ({ref_sha[:12]}); mtbench {__version__}"
+    )
+
+
+def test_mixed_judge_snapshots_are_refused_in_one_line(data_dir, capsys):
+    from tests.openai_server import OpenAITestServer
+    from tests.test_judge import OFFICIAL, add_answers, judge, rows, single_file
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl", OFFICIAL / "llama-13b.jsonl")
+    for model, snapshot in (("alpaca-13b", "gpt-4-0613"), ("llama-13b", "gpt-4-0125-preview")):
+        with OpenAITestServer(_provenance_judge(snapshot)) as server:
+            done = judge(data_dir, server, "--first-n", "3", "--model-list", model, "--no-progress")
+        assert done.returncode == 0, done.stderr
+    refused = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "gpt-4-0613" in refused.stderr and "gpt-4-0125-preview" in refused.stderr
+    assert "--allow-mixed" in refused.stderr
+
+    allowed = mtbench_in_process(capsys, "--data-dir", str(data_dir), "--allow-mixed")
+    assert allowed.returncode == 0 and "WARNING: this table mixes judge snapshots" in allowed.stdout
+    one = mtbench_in_process(capsys, "--data-dir", str(data_dir), "--model-list", "llama-13b")
+    assert one.returncode == 0 and "provenance: judge gpt-4-0125-preview;" in one.stdout
+
+    # Records without provenance (FastChat's) are unknown, not a conflict.
+    path = single_file(data_dir)
+    kept = [r for r in rows(path) if r["model"] == "llama-13b"]
+    bare = [{k: v for k, v in r.items() if k != "provenance"} | {"model": "fastchat-run"} for r in kept]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept + bare))
+    mixed_unknown = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    assert mixed_unknown.returncode == 0, mixed_unknown.stderr
+    assert f"{len(bare)} judgment(s) without provenance" in mixed_unknown.stdout
+
+
+def test_mixed_prompt_files_are_refused():
+    from mtbench.errors import UserError
+    from mtbench.records import SingleJudgment
+    from mtbench.show_result.provenance import check_mixed, table_provenance
+
+    def record(sha: str) -> SingleJudgment:
+        return SingleJudgment(question_id=81, model="m", judge=("j", "single-v1"), user_prompt="", judgment="",
+                              score=5, turn=1, extra={"provenance": {"judge_prompt_sha256": sha}})
+
+    prov = table_provenance([record("a" * 64), record("a" * 64), record("b" * 64)])
+    with pytest.raises(UserError, match=f"judge prompt files \\(sha256\\) {'a' * 64} \\(2 judgments\\) and {'b' * 64}"):
+        check_mixed(prov, "f.jsonl", allow_mixed=False)
+    assert check_mixed(table_provenance([record("a" * 64)]), "f.jsonl", allow_mixed=False) is None

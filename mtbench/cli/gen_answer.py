@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
 
 log = logging.getLogger("mtbench")
 
@@ -26,6 +27,12 @@ On a cluster every node must read --model-path at the same path (shared storage,
 each replica checks before generating); answers are written by this process only and name the replica
 and node that made them. A lost node's questions go to the other replicas. Several checkpoints in one
 run: --model-path A B C --model-id a b c (one answer file each; the exit code is the worst of them).
+
+Reasoning models: inline thinking (<think>...</think>, or --reasoning-tags) is split from each answer
+into the record's "reasoning", also when the chat template opens the block in the prompt (Qwen3 style);
+turn 2 is built from the visible turn-1 answer only. A turn cut by --max-new-token inside its reasoning
+has an empty answer and is listed in "cut_while_reasoning". --chat-template-kwargs passes template
+variables, e.g. '{"enable_thinking": false}'.
 
 Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
 """
@@ -61,6 +68,10 @@ def register(sub) -> None:
     p.add_argument("--chat-template", metavar="NAME|FILE",
                    help="vicuna_v1.1, llama-2, alpaca, chatml, zero_shot, or a Jinja file "
                    "(default: the tokenizer's chat template)")
+    p.add_argument("--chat-template-kwargs", metavar="JSON",
+                   help="a JSON object passed to apply_chat_template, e.g. '{\"enable_thinking\": true}' "
+                   "(recorded in each answer)")
+    add_reasoning_args(p)
     p.add_argument("--batch-size", type=int, default=16, help="prompts per forward batch (default: 16)")
     p.add_argument("--seed", type=int, default=0, help="base of the per-question sampling seeds (default: 0)")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
@@ -83,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         ModelSpec,
         gen_model_answers,
     )
+    from mtbench.json_flags import json_object
 
     config = GenAnswerConfig(
         model=ModelSpec(
@@ -94,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
             num_gpus=args.num_gpus_per_model,
             max_gpu_memory=args.max_gpu_memory,
             chat_template=args.chat_template,
+            chat_template_kwargs=json_object("--chat-template-kwargs", args.chat_template_kwargs, '{"enable_thinking": true}'),
             batch_size=args.batch_size,
         ),
         answers=AnswerSettings(
-            model_id=args.model_id[0], max_new_token=args.max_new_token, num_choices=args.num_choices, seed=args.seed
+            model_id=args.model_id[0], max_new_token=args.max_new_token, num_choices=args.num_choices,
+            seed=args.seed, reasoning=reasoning_from(args),
         ),
         layout=layout_from(args),
         question_begin=args.question_begin,
@@ -120,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
                 summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed,
                 summary.replicas,
             )
+            if summary.cut_while_reasoning:
+                log.info("%d turn(s) cut by --max-new-token %d while reasoning: empty answers, listed in "
+                         "'cut_while_reasoning'", summary.cut_while_reasoning, args.max_new_token)
         if outcome.error is not None:
             print(f"mtbench gen-answer: error: model {outcome.model_id}: {outcome.error}", file=sys.stderr)
     if any(o.summary and o.summary.failed for o in outcomes):

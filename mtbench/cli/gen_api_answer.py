@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
 
 
 def register(sub) -> None:
@@ -21,7 +22,9 @@ def register(sub) -> None:
             "and the file ends sorted by question id, one line per id. A question that fails after every "
             "retry is written as a failure (field 'error', only the turns that completed), which the judge "
             "skips; --retry-failed asks those again. An unreachable endpoint, a refused key or an unknown "
-            "model stops the run at its first request (exit 1)."
+            "model stops the run at its first request (exit 1). A reasoning model's thinking (inline "
+            "<think>...</think>, or the reply's reasoning_content field) is kept apart in 'reasoning'; turn 2 "
+            "carries only the visible turn-1 answer."
         ),
     )
     add_layout_args(parser)
@@ -46,6 +49,12 @@ def register(sub) -> None:
         "--system-prompt", metavar="TEXT",
         help="a system message sent first in every request (default: none, the model's own default applies)",
     )
+    parser.add_argument(
+        "--extra-body", metavar="JSON",
+        help="more request fields, a JSON object, e.g. '{\"reasoning_effort\": \"high\"}' or "
+        "'{\"chat_template_kwargs\": {\"enable_thinking\": true}}' (recorded in each answer)",
+    )
+    add_reasoning_args(parser)
     parser.add_argument("--retry-failed", action="store_true", help="ask again the questions recorded as failures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -53,6 +62,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
+    from mtbench.request_params import extra_body_from_json
 
     config = ApiAnswerConfig(
         layout=layout_from(args),
@@ -69,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         system_prompt=args.system_prompt,
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
+        reasoning=reasoning_from(args),
+        extra_body=extra_body_from_json(args.extra_body, "--extra-body"),
     )
     summary = generate_api_answers(config)
     asked = summary.answered + len(summary.failed)
@@ -82,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if summary.truncated_turns:
         line += f"; {summary.truncated_turns} turn(s) cut at --max-tokens {args.max_tokens}"
+        if summary.cut_while_reasoning:
+            line += f" ({summary.cut_while_reasoning} while reasoning: an empty answer)"
     print(line)
     for qid, reason in summary.failed[:5]:
         print(f"  question {qid} failed: {reason}", file=sys.stderr)

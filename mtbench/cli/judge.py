@@ -39,8 +39,18 @@ def register(sub) -> None:
                         "(default: gpt-4; the corrected set is gpt-4-0125-preview)")
     add_endpoint_args(parser, url_flags=("--judge-base-url",), key_flag="--judge-api-key-env",
                       parallel_default=8, parallel_help="concurrent judge requests (default: 8)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="judge temperature (default: 0)")
-    parser.add_argument("--max-tokens", type=int, default=2048, help="judge max_tokens (default: 2048)")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="judge temperature (default: 0; left out where the judge refuses it)")
+    parser.add_argument("--max-tokens", type=int, default=2048,
+                        help="judge max_tokens (default: 2048); a reasoning judge (o-series, gpt-5, R1, Qwen3) "
+                        "spends it on its thinking too, so give it a larger one (e.g. 16384) or its replies are "
+                        "cut before the verdict; sent as max_completion_tokens where the judge refuses max_tokens")
+    parser.add_argument("--judge-extra-body", metavar="JSON",
+                        help="a JSON object of request fields added to every judge call, e.g. "
+                        "'{\"reasoning_effort\": \"high\"}' or a thinking budget your endpoint takes")
+    parser.add_argument("--judge-samples", type=int, default=1, metavar="N",
+                        help="judge every match N times (records carry sample 0..N-1; `mtbench show` takes the "
+                        "median and reports the judge's noise); the plan and cost multiply by N (default: 1)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
@@ -56,6 +66,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_judgment import JudgeConfig, judge
+    from mtbench.request_params import extra_body_from_json
 
     config = JudgeConfig(
         layout=layout_from(args),
@@ -69,12 +80,14 @@ def run(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
+        extra_body=extra_body_from_json(args.judge_extra_body, "--judge-extra-body"),
         endpoint=endpoint_from(args),
         retry_failed=args.retry_failed,
         price_input=args.price_input,
         price_output=args.price_output,
         max_cost=args.max_cost,
         progress=not args.no_progress,
+        judge_samples=args.judge_samples,
     )
     summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:

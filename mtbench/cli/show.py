@@ -51,6 +51,16 @@ def register(sub) -> None:
         help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: same seed, same intervals (default: 0)")
+    parser.add_argument(
+        "--aggregate", choices=("median", "mean"), default="median",
+        help="how the samples of a match judged several times (judge --judge-samples) become one score "
+        "(default: median)",
+    )
+    parser.add_argument(
+        "--allow-mixed", action="store_true",
+        help="show a table whose judgments come from different judge snapshots, judge prompt files or reference "
+        "sets (refused by default, exit 2: such scores do not compare); the table then carries a warning",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
     parser.set_defaults(run=run)
@@ -67,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         judgment_file=args.input_file or layout.judgment_file(args.judge_model, args.mode),
         mode=args.mode,
         question_file=layout.question_file,
+        answer_dir=layout.answer_dir,
         judge_model=args.judge_model,
         baseline_model=args.baseline_model,
         model_list=tuple(args.model_list) if args.model_list else None,
@@ -74,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap,
         seed=args.seed,
         mt_bench_fallback=args.bench_name == "mt_bench",
+        aggregate=args.aggregate,
+        allow_mixed=args.allow_mixed,
     )
     report = show(config)
     if args.plot is not None:

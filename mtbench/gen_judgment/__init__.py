@@ -9,7 +9,11 @@ judgment FastChat would have asked for, byte for byte. What differs is deliberat
 - answers that failed to generate (FastChat's ``ERROR``/``$ERROR$`` or our ``error`` field) are not judged;
 - a rerun resumes: a match already on disk with the same judge and the same rendered prompt is skipped;
 - the reference answers are chosen by name (``--reference``), not by the judge model's name;
-- a score such as ``[[08]]`` parses as 8 (FastChat's ``ast.literal_eval`` raises on the leading zero).
+- a score such as ``[[08]]`` parses as 8 (FastChat's ``ast.literal_eval`` raises on the leading zero);
+- a reasoning judge is read from its final content only: its reasoning (inline ``<think>`` or the reply's
+  reasoning field) is kept apart in ``judge_reasoning``, so a score it weighed while thinking is no verdict;
+  one that refuses ``max_tokens`` or ``temperature`` is adapted to once per run and ``judge_params`` says
+  what was sent (a judge with neither writes its records as it always did).
 
 Modules: ``verdicts`` (reading replies), ``prompts`` (choosing and rendering), ``matches`` (what is judged,
 resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``runner``.

@@ -7,7 +7,7 @@ record it becomes (``SingleJudgment.key`` / ``PairJudgment.key``), so resume com
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mtbench.bench import DEFAULT_JUDGE_MODEL, Mode
 from mtbench.gen_judgment.failures import kept_as_done
@@ -24,15 +24,16 @@ class SingleMatch:
     prompt: JudgePrompt
     user_prompt: str
     reference: str | None  # the reference set rendered into the prompt, if any
+    sample: int | None = None  # which of --judge-samples N repeats; None: a run of one (no field written)
 
     @property
     def judge(self) -> tuple[str, str]:
         return (self.judge_model, self.prompt.name)
 
     @property
-    def key(self) -> tuple[int, str, int, tuple[str, str]]:
+    def key(self) -> tuple[int, str, int, tuple[str, str], int]:
         """The key of the ``SingleJudgment`` this match becomes."""
-        return (self.question_id, self.model, self.turn, self.judge)
+        return (self.question_id, self.model, self.turn, self.judge, self.sample or 0)
 
     @property
     def prompts(self) -> tuple[str, ...]:
@@ -50,15 +51,16 @@ class PairMatch:
     g1_user_prompt: str  # model_1 as Assistant A
     g2_user_prompt: str  # model_2 as Assistant A
     reference: str | None
+    sample: int | None = None
 
     @property
     def judge(self) -> tuple[str, str]:
         return (self.judge_model, self.prompt.name)
 
     @property
-    def key(self) -> tuple[int, str, str, int, tuple[str, str]]:
+    def key(self) -> tuple[int, str, str, int, tuple[str, str], int]:
         """The key of the ``PairJudgment`` this match becomes."""
-        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge)
+        return (self.question_id, self.model_1, self.model_2, self.turn, self.judge, self.sample or 0)
 
     @property
     def prompts(self) -> tuple[str, ...]:
@@ -66,7 +68,21 @@ class PairMatch:
 
 
 Match = SingleMatch | PairMatch
-JudgmentKey = tuple[int, str, int, tuple[str, str]] | tuple[int, str, str, int, tuple[str, str]]
+JudgmentKey = tuple[int, str, int, tuple[str, str], int] | tuple[int, str, str, int, tuple[str, str], int]
+
+
+def repeat_matches(matches: Sequence[Match], samples: int) -> list[Match]:
+    """Each match ``samples`` times in a row, numbered 0..samples-1; one sample leaves them as they are
+    (no sample index, so a default run's records stay byte-identical to a run before --judge-samples)."""
+    if samples == 1:
+        return list(matches)
+    return [replace(m, sample=i) for m in matches for i in range(samples)]
+
+
+def sample_seed(sample: int | None) -> int | None:
+    """The ``seed`` sent for a sample: derived from its index so a rerun asks the same way; None for a run
+    of one sample, which sends what was always sent."""
+    return sample
 
 
 @dataclass(frozen=True)

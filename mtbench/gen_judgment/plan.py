@@ -8,17 +8,28 @@ it runs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
 from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.errors import UserError
-from mtbench.gen_judgment.matches import JudgmentKey, Match, ResumeState, Skip, build_matches, resume
+from mtbench.gen_judgment.matches import (
+    JudgmentKey,
+    Match,
+    ResumeState,
+    Skip,
+    build_matches,
+    repeat_matches,
+    resume,
+)
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
+from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
 from mtbench.records import (
     Answer,
     PairJudgment,
@@ -50,12 +61,16 @@ class JudgeConfig:
     parallel: int = 8
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
+    # Request fields sent with every judge call (--judge-extra-body): reasoning_effort, thinking budgets.
+    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     retry_failed: bool = False
     price_input: float | None = None  # USD per 1M tokens
     price_output: float | None = None
     max_cost: float | None = None  # USD: refuse to start above this estimate
     progress: bool = True
+    judge_samples: int = 1  # each match judged this many times (records carry ``sample`` when above 1)
+    output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -66,6 +81,7 @@ class JudgeConfig:
             (math.isfinite(self.temperature) and self.temperature >= 0,
              f"--temperature must be 0 or more, got {self.temperature:g}"),
             (bool(self.judge_model.strip()), "--judge-model must not be empty"),
+            (self.judge_samples >= 1, f"--judge-samples must be at least 1, got {self.judge_samples}"),
         ]
         for flag, value in (("--price-input", self.price_input), ("--price-output", self.price_output),
                             ("--max-cost", self.max_cost)):
@@ -77,7 +93,7 @@ class JudgeConfig:
 
     @property
     def output(self) -> Path:
-        return self.layout.judgment_file(self.judge_model, self.mode)
+        return self.output_file or self.layout.judgment_file(self.judge_model, self.mode)
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class JudgeWork:
     models: tuple[str, ...]
     matches: tuple[Match, ...]
     skips: tuple[Skip, ...]
+    provenance: RunProvenance | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ class JudgePlan:
     input_tokens: int  # estimated
     output_tokens: int  # estimated
     price: Price | None
+    provenance: RunProvenance | None = None
 
     @property
     def estimated_cost(self) -> float | None:
@@ -114,8 +132,11 @@ class JudgePlan:
         lines = [
             f"judge: {c.judge_model} at {where}, mode {c.mode}"
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
+            *([f"judge request fields: {json.dumps(dict(c.extra_body))} (--judge-extra-body)"] if c.extra_body else []),
             f"models ({len(self.models)}): {', '.join(self.models)}",
-            f"matches: {self.matches}; already judged {r.done}; to judge {len(r.todo)}"
+            f"matches: {self.matches}"
+            + (f" ({self.matches // c.judge_samples} x {c.judge_samples} samples)" if c.judge_samples > 1 else "")
+            + f"; already judged {r.done}; to judge {len(r.todo)}"
             + (f" ({r.changed} whose prompt changed: an answer or reference was edited)" if r.changed else "")
             + (f" ({r.failed_retried} failed before, retried)" if r.failed_retried else ""),
         ]
@@ -214,13 +235,19 @@ def load_work(config: JudgeConfig) -> JudgeWork:
     questions = _load_questions(config)
     models, needed = _models(config)
     answers = _load_answers(layout, needed)
-    prompts = load_prompts(config.judge_file or layout.judge_prompts_file, config.mode)
+    prompt_file = config.judge_file or layout.judge_prompts_file
+    prompts = load_prompts(prompt_file, config.mode)
     references = _load_references(layout, config.reference, questions)
+    provenance = RunProvenance(
+        prompt_file_sha256=file_sha256(prompt_file),
+        reference=config.reference if references is not None else None,
+        reference_sha256=file_sha256(layout.reference_file(config.reference)) if references is not None else None,
+    )
     matches, skips = build_matches(
         config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model,
         judge_model=config.judge_model,
     )
-    return JudgeWork(config, models, tuple(matches), tuple(skips))
+    return JudgeWork(config, models, tuple(repeat_matches(matches, config.judge_samples)), tuple(skips), provenance)
 
 
 def load_existing(path: Path, mode: Mode) -> Mapping[JudgmentKey, SingleJudgment | PairJudgment]:
@@ -247,7 +274,7 @@ def plan_for(work: JudgeWork) -> JudgePlan:
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,
-        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price,
+        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price, provenance=work.provenance,
     )
 
 

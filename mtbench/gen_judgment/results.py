@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mtbench.client import ChatResult
 from mtbench.cost import format_usd
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
+from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
+from mtbench.reasoning import SplitReply, merge_reasoning, split_reasoning
 from mtbench.records import PairJudgment, SingleJudgment
 from mtbench.runner import Level, Outcome
+
+NO_PAIR_VERDICT = "unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply"
+CUT_WHILE_REASONING = "unparseable: the judge's reply ended inside its reasoning (give a larger --max-tokens)"
 
 
 @dataclass(frozen=True)
@@ -27,12 +32,15 @@ class JudgeSummary:
     completion_tokens: int
     cost: float | None
     elapsed_s: float
+    reasoning_tokens: int | None = None  # of the completion tokens; None where the judge reported none
 
     def describe(self) -> str:
+        # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.
+        reasoning = f" (of which {self.reasoning_tokens:,} reasoning)" if self.reasoning_tokens is not None else ""
         lines = [
             f"judged {self.written} match(es) in {self.elapsed_s:.1f}s: {self.calls} API calls "
             f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
-            f"completion tokens, cost {format_usd(self.cost)}",
+            f"completion tokens{reasoning}, cost {format_usd(self.cost)}",
         ]
         lines += _section(
             self.failures, "failed: {n} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
@@ -53,9 +61,15 @@ def _section(counts: Mapping[str, int], header: str) -> list[str]:
     return [header.format(n=total)] + [f"  {n} x {reason}" for reason, n in sorted(counts.items(), key=lambda x: -x[1])]
 
 
-def match_outcome(match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int) -> Outcome:
+def match_outcome(
+    match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int,
+    provenance: RunProvenance | None = None,
+) -> Outcome:
     """What the calls of one match come to, for the runner: its record (None when the judge never
-    answered: such a match is not recorded, so a rerun judges it) and how it ended."""
+    answered: such a match is not recorded, so a rerun judges it) and how it ended.
+
+    The record carries its sample index and seed (a run of several samples) and, with ``provenance``,
+    what produced it (``RunProvenance.fields``)."""
     failed = [r for r in results if r.failure is not None]
     if any(r.level is Level.TRANSPORT for r in failed):
         return Outcome(None, Level.TRANSPORT, next(r.error for r in failed if r.level is Level.TRANSPORT), results)
@@ -63,6 +77,9 @@ def match_outcome(match: Match, results: Sequence[ChatResult], temperature: floa
         single_record(match, results[0], temperature, max_tokens) if isinstance(match, SingleMatch)
         else pair_record(match, results[0], results[1], temperature, max_tokens)
     )
+    added = {**sample_fields(match), **(provenance.fields(match, results) if provenance is not None else {})}
+    if added:
+        record = replace(record, extra={**record.extra, **added})
     if failed:
         return Outcome(record, Level.REQUEST, failed[0].error, results)
     if record.error is not None:
@@ -82,24 +99,53 @@ def _call_extra(result: ChatResult) -> dict[str, Any]:
     return extra
 
 
+def judge_reply(result: ChatResult) -> SplitReply:
+    """The judge's final content apart from its reasoning (inline tags, or the reply's reasoning field):
+    the verdict is read from the content only, so a score the judge weighed while thinking is no verdict.
+    A reply with no reasoning is its text, unchanged."""
+    return merge_reasoning(result.reasoning, split_reasoning(result.text))
+
+
+def _verdict_text(reply: SplitReply, finish_reason: str | None) -> tuple[str, str | None]:
+    """The text to read a verdict from, and the error to record where a reply cut while reasoning has none."""
+    cut = reply.cut or (finish_reason == "length" and reply.reasoning is not None)
+    return reply.answer, CUT_WHILE_REASONING if cut and not reply.answer.strip() else None
+
+
+def _sent_params(extra: dict[str, Any], results: Sequence[ChatResult], temperature: float, max_tokens: int) -> None:
+    """Record the fields sent (``judge_params``) where they are not the record's temperature and max_tokens:
+    an adapted reasoning judge, or ``--judge-extra-body``. A plain judge's record is as it always was."""
+    plain = {"temperature": temperature, "max_tokens": max_tokens}
+    sent = [dict(r.params) for r in results if r.params is not None]
+    if any(p != plain for p in sent):
+        extra["judge_params"] = sent[0]
+        if any(p != sent[0] for p in sent[1:]):
+            extra["g2_judge_params"] = sent[1]
+
+
 def single_record(match: SingleMatch, result: ChatResult, temperature: float, max_tokens: int) -> SingleJudgment:
     """The judgment record of one call: the score, or None with the reason."""
     score = error = None
+    reply = judge_reply(result)
     if result.ok:
-        score = parse_rating(result.text)
-        if score is None:
+        text, error = _verdict_text(reply, result.finish_reason)
+        score = parse_rating(text)
+        if score is None and error is None:
             error = "unparseable: no [[rating]] in the judge's reply"
     else:
         error = result.error
-    extra = {
+    extra: dict[str, Any] = {
         "judge_call": _call_extra(result),
         "reference": match.reference,
         "temperature": temperature,
         "max_tokens": max_tokens,
     }
+    _sent_params(extra, [result], temperature, max_tokens)
+    if reply.reasoning is not None:
+        extra["judge_reasoning"] = reply.reasoning
     return SingleJudgment(
         question_id=match.question_id, model=match.model, judge=match.judge,
-        user_prompt=match.user_prompt, judgment=result.text or "", score=score, turn=match.turn,
+        user_prompt=match.user_prompt, judgment=reply.answer, score=score, turn=match.turn,
         tstamp=time.time(), error=error, extra=extra,
     )
 
@@ -109,26 +155,32 @@ def pair_record(
 ) -> PairJudgment:
     """The record of both games; a game with no verdict has winner "error" and its reason in ``error``."""
     winners, errors = [], []
-    for game, result in ((1, g1), (2, g2)):
+    replies = (judge_reply(g1), judge_reply(g2))
+    for game, result, reply in ((1, g1, replies[0]), (2, g2, replies[1])):
         if result.ok:
-            verdict = parse_verdict(result.text, match.prompt.output_format)
+            text, cut = _verdict_text(reply, result.finish_reason)
+            verdict = parse_verdict(text, match.prompt.output_format)
             winners.append(game_winner(verdict, game))
             if verdict is None:
-                errors.append(f"game {game}: unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply")
+                errors.append(f"game {game}: {cut or NO_PAIR_VERDICT}")
         else:
             winners.append("error")
             errors.append(f"game {game}: {result.error}")
-    extra = {
+    extra: dict[str, Any] = {
         "g1_judge_call": _call_extra(g1),
         "g2_judge_call": _call_extra(g2),
         "reference": match.reference,
         "temperature": temperature,
         "max_tokens": max_tokens,
     }
+    _sent_params(extra, [g1, g2], temperature, max_tokens)
+    for side, reply in (("g1", replies[0]), ("g2", replies[1])):
+        if reply.reasoning is not None:
+            extra[f"{side}_judge_reasoning"] = reply.reasoning
     return PairJudgment(
         question_id=match.question_id, model_1=match.model_1, model_2=match.model_2,
         g1_winner=winners[0], g2_winner=winners[1], judge=match.judge,
-        g1_user_prompt=match.g1_user_prompt, g1_judgment=g1.text or "",
-        g2_user_prompt=match.g2_user_prompt, g2_judgment=g2.text or "",
+        g1_user_prompt=match.g1_user_prompt, g1_judgment=replies[0].answer,
+        g2_user_prompt=match.g2_user_prompt, g2_judgment=replies[1].answer,
         turn=match.turn, tstamp=time.time(), error="; ".join(errors) or None, extra=extra,
     )

@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from mtbench.client import ChatClient
+from mtbench.client import ChatClient, ChatResult
 from mtbench.errors import RunFailed
 from mtbench.gen_judgment.failures import failure_kind
-from mtbench.gen_judgment.matches import Match, SingleMatch
+from mtbench.gen_judgment.matches import Match, SingleMatch, sample_seed
 from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
@@ -59,7 +59,8 @@ async def _preflight(client: ChatClient, judge_model: str) -> None:
 
 def _label(match: Match) -> str:
     who = match.model if isinstance(match, SingleMatch) else f"{match.model_1} vs {match.model_2}"
-    return f"question {match.question_id} turn {match.turn} ({who})"
+    sample = "" if match.sample is None else f" sample {match.sample}"
+    return f"question {match.question_id} turn {match.turn} ({who}){sample}"
 
 
 async def _run(plan: JudgePlan) -> JudgeSummary:
@@ -69,20 +70,26 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     unanswered: Counter[str] = Counter()
     sent = 0
 
-    async with ChatClient(config.endpoint, max_connections=config.parallel) as client:
+    reasoning_tokens: int | None = None
+    # adapt_params: a reasoning judge that refuses max_tokens or temperature 0 is adapted to on the
+    # probe, inside its one call, so the run goes on (see mtbench.request_params).
+    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
         await _preflight(client, config.judge_model)
 
         async def work(match: Match) -> Outcome[SingleJudgment | PairJudgment | None]:
             nonlocal sent
             results = []
+            seed = sample_seed(match.sample)
+            sent_seed = {} if seed is None else {"seed": seed}
             # The two games of a pair one after the other, as FastChat: --parallel bounds requests in flight.
             for text in match.prompts:
                 sent += 1
                 results.append(await client.chat(
                     config.judge_model, judge_messages(match.prompt, text),
                     temperature=config.temperature, max_tokens=config.max_tokens,
+                    **{**config.extra_body, **sent_seed},  # a sample's own seed over --judge-extra-body's
                 ))
-            return match_outcome(match, results, config.temperature, config.max_tokens)
+            return match_outcome(match, results, config.temperature, config.max_tokens, plan.provenance)
 
         runner: Runner[Match, SingleJudgment | PairJudgment | None] = Runner(
             work, parallel=config.parallel, noun="match", label=_label, desc="judging", unit="match",
@@ -93,6 +100,9 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
             try:
                 async with contextlib.aclosing(runner.run(plan.resume.todo)) as results:
                     async for _, outcome in results:
+                        for call in outcome.calls:
+                            if isinstance(call, ChatResult) and call.reasoning_tokens is not None:
+                                reasoning_tokens = (reasoning_tokens or 0) + call.reasoning_tokens
                         if outcome.value is None:
                             unanswered[failure_kind(outcome.reason or "")] += 1
                         else:
@@ -108,11 +118,12 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                 ) from None
 
     usage = runner.usage
+    # completion_tokens include the reasoning tokens (OpenAI, vLLM, DeepSeek): all priced as output.
     cost = None if plan.price is None else plan.price.cost(usage.prompt_tokens, usage.completion_tokens)
     return JudgeSummary(
         written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-        cost=cost, elapsed_s=time.monotonic() - started,
+        cost=cost, elapsed_s=time.monotonic() - started, reasoning_tokens=reasoning_tokens,
     )
 
 

@@ -3,6 +3,9 @@
 Reproducibility: every (question, choice, turn) samples from its own generator seeded from
 ``sha256(f"{seed}:{question_id}:{choice}")`` and the turn, so an answer depends neither on which other
 questions share its batch nor on the number of replicas.
+
+A reasoning model's thinking is split from each answer where it is generated (``settings.reasoning``),
+so the turn-2 prompt holds only the visible turn-1 answer and the record keeps the reasoning apart.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from mtbench.bench import question_temperature
 from mtbench.gen_model_answer.config import AnswerSettings
 from mtbench.gen_model_answer.engine import Generator, SamplingParams
-from mtbench.records import Answer, Choice, Question
+from mtbench.reasoning import SplitReply, choice_of
+from mtbench.records import Answer, Question
 from mtbench.templates import conversation
 
 Row = tuple[int, int]  # (question_id, choice)
@@ -33,13 +38,16 @@ def answer_questions(generator: Generator, questions: Sequence[Question], settin
     that completed, and no later turn is generated from a failed one.
     """
     rows = [(q, c) for q in questions for c in range(settings.num_choices)]
-    texts: dict[Row, list[str]] = {(q.question_id, c): [] for q, c in rows}
+    replies: dict[Row, list[SplitReply]] = {(q.question_id, c): [] for q, c in rows}
     errors: dict[Row, str] = {}
     for turn in range(max((len(q.turns) for q in questions), default=0)):
         active = [(q, c) for q, c in rows if len(q.turns) > turn and (q.question_id, c) not in errors]
         if not active:
             break
-        prompts = [generator.template.render(conversation(q.turns, texts[q.question_id, c])) for q, c in active]
+        prompts = [
+            generator.template.render(conversation(q.turns, [r.answer for r in replies[q.question_id, c]]))
+            for q, c in active
+        ]
         params = [
             SamplingParams(
                 temperature=question_temperature(q),
@@ -48,16 +56,24 @@ def answer_questions(generator: Generator, questions: Sequence[Question], settin
             )
             for q, c in active
         ]
-        for (q, c), result in zip(active, generator.generate(prompts, params), strict=True):
+        outputs = generator.generate(prompts, params)
+        for (q, c), prompt, result in zip(active, prompts, outputs, strict=True):
             if result.text is None:
                 errors[q.question_id, c] = f"turn {turn + 1}: {result.error}"
             else:
-                texts[q.question_id, c].append(result.text)
-    return [_answer_record(q, settings, generator.template.name, texts, errors) for q in questions]
+                opened = settings.reasoning.opens(prompt)
+                replies[q.question_id, c].append(settings.reasoning.split(result.text, opened=opened))
+    extra: dict[str, Any] = {"chat_template": generator.template.name, "seed": settings.seed}
+    template_kwargs = getattr(generator.template, "template_kwargs", None)  # Jinja templates only
+    if template_kwargs:
+        extra["chat_template_kwargs"] = dict(template_kwargs)
+    extra.update(settings.reasoning.record())
+    return [_answer_record(q, settings, extra, replies, errors) for q in questions]
 
 
 def _answer_record(
-    q: Question, settings: AnswerSettings, template: str, texts: dict[Row, list[str]], errors: dict[Row, str]
+    q: Question, settings: AnswerSettings, extra: dict[str, Any], replies: dict[Row, list[SplitReply]],
+    errors: dict[Row, str],
 ) -> Answer:
     import shortuuid
 
@@ -71,8 +87,8 @@ def _answer_record(
         question_id=q.question_id,
         answer_id=shortuuid.uuid(),
         model_id=settings.model_id,
-        choices=tuple(Choice(index=c, turns=tuple(texts[q.question_id, c])) for c in choices),
+        choices=tuple(choice_of(c, replies[q.question_id, c]) for c in choices),
         tstamp=time.time(),
         error="; ".join(failures) if failures else None,
-        extra={"chat_template": template, "seed": settings.seed},
+        extra=dict(extra),
     )

@@ -7,12 +7,14 @@ machine (is a CUDA GPU visible?) is checked by ``gpu_flags_problem`` against a c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
+from mtbench.reasoning import ReasoningOptions
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("auto", "cuda", "cpu")
@@ -49,6 +51,7 @@ class ModelSpec:
     num_gpus: int = 1  # GPUs per replica (model parallel through accelerate's device_map)
     max_gpu_memory: str | None = None  # per-GPU cap for the weights, e.g. "40GiB"
     chat_template: str | None = None  # a named template or a Jinja file; None: the tokenizer's
+    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)  # to apply_chat_template
     batch_size: int = 16
     cpu_threads: int | None = None  # torch intra-op threads (a CPU Ray replica gets its share)
 
@@ -70,6 +73,7 @@ class AnswerSettings:
     max_new_token: int = 1024
     num_choices: int = 1
     seed: int = 0
+    reasoning: ReasoningOptions = field(default_factory=ReasoningOptions)
 
     def __post_init__(self) -> None:
         _at_least_one(max_new_token=self.max_new_token, num_choices=self.num_choices)
@@ -195,3 +199,4 @@ class GenSummary:
     written: int  # answered now (including failures)
     failed: int  # of those, failure records
     replicas: int
+    cut_while_reasoning: int = 0  # turns the token limit cut inside their reasoning: empty answers

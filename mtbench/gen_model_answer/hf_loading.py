@@ -148,7 +148,7 @@ def load_generator(spec: ModelSpec) -> HFGenerator:
         torch.set_num_threads(spec.cpu_threads)
     device = resolve_device(spec.device)
     tokenizer = load_tokenizer(spec)
-    template = resolve_template(spec.chat_template, tokenizer)
+    template = resolve_template(spec.chat_template, tokenizer, spec.chat_template_kwargs)
     kwargs: dict[str, Any] = {"revision": spec.revision, "dtype": resolve_dtype(spec.dtype, device)}
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file  # transformers de-quantizes GGUF weights to `dtype`

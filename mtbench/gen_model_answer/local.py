@@ -126,7 +126,7 @@ class _ModelRun:
         if check_files and not cfg.ray_address:
             check_model_location(cfg.model)
         self.pending: list[Question] = []
-        self.skipped = self.written = self.failed = 0
+        self.skipped = self.written = self.failed = self.cut = 0
         self.error: UserError | RunFailed | None = None
         self._files = contextlib.ExitStack()
         self._writer: JsonlWriter | None = None
@@ -162,6 +162,7 @@ class _ModelRun:
                 self._writer.write(answer)
                 self.written += 1
                 self.failed += answer.failed
+                self.cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
                 bar.update(1)
 
     def fail(self, error: UserError | RunFailed) -> None:
@@ -177,7 +178,9 @@ class _ModelRun:
                 f"every generation failed ({self.failed} questions); see the 'error' fields in {self.path}, "
                 "then rerun with --retry-failed"
             )
-        summary = GenSummary(self.path, len(self.questions), self.skipped, self.written, self.failed, replicas)
+        summary = GenSummary(
+            self.path, len(self.questions), self.skipped, self.written, self.failed, replicas, self.cut
+        )
         return ModelOutcome(model_id, summary, self.error)
 
 
@@ -201,7 +204,8 @@ def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar
         # A local cluster reads the driver's disk: a bad template is said before Ray starts.
         for model in list(models):
             try:
-                resolve_template(model.cfg.model.chat_template, load_tokenizer(model.cfg.model))
+                spec = model.cfg.model
+                resolve_template(spec.chat_template, load_tokenizer(spec), spec.chat_template_kwargs)
             except UserError as e:
                 model.fail(e)
                 models.remove(model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +20,9 @@ from mtbench.records import (
 )
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
+from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
+from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
+from mtbench.show_result.samples import DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
@@ -42,8 +45,12 @@ class ShowConfig:
     seed: int = DEFAULT_SEED
     confidence: float = DEFAULT_CONFIDENCE
     mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
+    aggregate: str = DEFAULT_AGGREGATE  # how a match's samples (--judge-samples) become one score
+    allow_mixed: bool = False  # show a table that mixes judge snapshots, prompt files or reference sets
+    answer_dir: Path | None = None  # read when given, to count each model's turns cut while reasoning
 
     def __post_init__(self) -> None:
+        check_aggregate(self.aggregate)
         mode = Mode.parse(self.mode)
         object.__setattr__(self, "mode", mode.value)
         if self.compare is not None and mode is not Mode.SINGLE:
@@ -62,6 +69,8 @@ class ShowReport:
     notes: tuple[str, ...] = ()
     judges: tuple[str, ...] = ()  # the judge models recorded in the judgment file, sorted
     bench_questions: int | None = None  # questions in the question file, when it was read
+    provenance: TableProvenance | None = None  # what produced the table's judgments
+    turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -85,17 +94,18 @@ def show(config: ShowConfig) -> ShowReport:
         require_models(config.model_list, {j.model for j in judgments}, str(path))
         if config.compare:
             require_models(list(config.compare), {j.model for j in judgments}, f"{path} (--compare)")
+        provenance = _provenance(config, [j for j in judgments if _listed(config, j.model)], notes)
         categories, source = _categories(config, question_categories, {j.question_id for j in judgments}, notes)
         single = single_tables(
             judgments, categories=categories, model_list=config.model_list,
             n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
-            bench_questions=bench_questions,
+            bench_questions=bench_questions, aggregate=config.aggregate,
         )
         comparison = None
         if config.compare:
             comparison = paired_comparison(
                 judgments, *config.compare, n_bootstrap=config.n_bootstrap, seed=config.seed,
-                confidence=config.confidence,
+                confidence=config.confidence, aggregate=config.aggregate,
             )
         if single.duplicates_dropped:
             notes.append(
@@ -105,10 +115,17 @@ def show(config: ShowConfig) -> ShowReport:
         if single.failed:
             why = ", ".join(f"{k}: {v}" for k, v in sorted(single.failure_reasons.items()))
             notes.append(f"{single.failed} failed judgment(s) left out of the means ({why}); see n_failed")
+        if single.failed_samples:
+            notes.append(
+                f"{single.failed_samples} failed sample(s) left out of their match's {config.aggregate} "
+                "(the match's other samples scored it)"
+            )
         notes.extend(coverage_notes(single.scores, bench_questions))
+        cuts = _reasoning_cuts(config, single.scores.index, notes)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
-            judges=recorded_judges(judgments), bench_questions=bench_questions,
+            judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
+            turns_cut_while_reasoning=cuts,
         )
 
     pair_judgments = _load(load_pair_judgments, path)
@@ -122,6 +139,11 @@ def show(config: ShowConfig) -> ShowReport:
     where = f"{path}" + (f" against {baseline}" if baseline else "")
     listed = [m for m in config.model_list or () if m != baseline]
     require_models(listed, present, where)
+    provenance = _provenance(config, [
+        j for j in pair_judgments
+        if (baseline is None or baseline in (j.model_1, j.model_2))
+        and all(_listed(config, m) for m in (j.model_1, j.model_2) if m != baseline)
+    ], notes)
     pair = pairwise_table(
         pair_judgments, baseline=baseline, model_list=config.model_list,
         n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
@@ -135,10 +157,35 @@ def show(config: ShowConfig) -> ShowReport:
     if pair.errors:
         notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
     notes.extend(coverage_notes(pair.table, bench_questions))
+    shown = [*pair.table.index, *([baseline] if baseline else [])]
+    cuts = _reasoning_cuts(config, shown, notes)
     return ShowReport(
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
-        bench_questions=bench_questions,
+        bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
     )
+
+
+def _listed(config: ShowConfig, model: str) -> bool:
+    return not config.model_list or model in config.model_list
+
+
+def _provenance(
+    config: ShowConfig, judgments: list[SingleJudgment] | list[PairJudgment], notes: list[str]
+) -> TableProvenance:
+    """The table's provenance; a mix of sources refused (UserError) or, with --allow-mixed, the first note."""
+    provenance = table_provenance(judgments)
+    warning = check_mixed(provenance, str(config.judgment_file), allow_mixed=config.allow_mixed)
+    if warning:
+        notes.insert(0, warning)
+    return provenance
+
+
+def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str]) -> dict[str, int] | None:
+    if config.answer_dir is None:
+        return None
+    cuts = turns_cut_while_reasoning(config.answer_dir, models)
+    notes.extend(reasoning_cut_notes(cuts))
+    return cuts
 
 
 def recorded_judges(judgments: Iterable[SingleJudgment | PairJudgment]) -> tuple[str, ...]:

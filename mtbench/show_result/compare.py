@@ -9,6 +9,15 @@ import numpy as np
 
 from mtbench.errors import UserError
 from mtbench.records import SingleJudgment
+from mtbench.show_result.samples import (
+    DEFAULT_AGGREGATE,
+    aggregate_single,
+    check_aggregate,
+    item_scores,
+    pooled_ci,
+    resampled_items,
+    sample_count,
+)
 from mtbench.show_result.selection import dedupe_single, require_models
 from mtbench.show_result.stats import (
     DEFAULT_BOOTSTRAP,
@@ -39,11 +48,24 @@ class PairedComparison:
     n_bootstrap: int
     seed: int
     confidence: float
+    samples: int = 1  # above 1: the interval also resamples each item's judge samples (two-level)
 
     @property
     def significant(self) -> bool:
         """True when the interval excludes zero."""
         return bool(self.ci_low > 0 or self.ci_high < 0)
+
+    def in_words(self) -> str:
+        """The comparison as one sentence: the difference, its interval, and whether it is beyond the noise."""
+        noise = "this judge" + (f" ({self.samples} samples)" if self.samples > 1 else "")
+        verdict = (
+            f"larger than the noise of {noise} and {self.n_questions} questions" if self.significant
+            else f"not distinguishable with {noise} and {self.n_questions} questions"
+        )
+        return (
+            f"{self.model_a} - {self.model_b} = {self.difference:+.2f}, {self.confidence:.0%} CI "
+            f"[{self.ci_low:+.2f}, {self.ci_high:+.2f}]: {verdict}"
+        )
 
 
 def paired_comparison(
@@ -54,8 +76,13 @@ def paired_comparison(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
+    aggregate: str = DEFAULT_AGGREGATE,
 ) -> PairedComparison:
-    judgments, _ = dedupe_single(judgments)
+    """``model_a`` minus ``model_b``; with repeated judging, each match's samples aggregated first and the
+    interval two-level: questions resampled, and within each (question, turn) each model's samples."""
+    sampled, _ = dedupe_single(judgments)
+    samples = sample_count(sampled)
+    judgments = aggregate_single(sampled, check_aggregate(aggregate))
     require_models([model_a, model_b], {j.model for j in judgments}, "the judgments")
     # (question, turn) -> [sum, count] per model; more than one judge on an item is averaged.
     cells: dict[str, dict[tuple[int, int], list[float]]] = {model_a: {}, model_b: {}}
@@ -79,7 +106,13 @@ def paired_comparison(
         b_total += sb
         diff_sum[q_index[item[0]]] += sa - sb
         n[q_index[item[0]]] += 1
-    low, high = bootstrap_ratio_ci(diff_sum, n, bootstrap_weights(len(qids), n_bootstrap, seed), confidence)
+    weights = bootstrap_weights(len(qids), n_bootstrap, seed)
+    low, high = bootstrap_ratio_ci(diff_sum, n, weights, confidence)
+    if samples > 1:
+        rng = np.random.default_rng(seed + 1)
+        item_q = np.array([q_index[q] for q, _ in items], dtype=np.int64)
+        diffs = [resampled_items(item_scores(sampled, m), items, weights.shape[0], rng, aggregate) for m in (model_a, model_b)]
+        low[0], high[0] = pooled_ci(diffs[0] - diffs[1], item_q, weights, confidence)
     return PairedComparison(
         model_a=model_a,
         model_b=model_b,
@@ -93,4 +126,5 @@ def paired_comparison(
         n_bootstrap=max(n_bootstrap, 0),
         seed=seed,
         confidence=confidence,
+        samples=samples,
     )

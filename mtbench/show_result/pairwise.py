@@ -11,6 +11,7 @@ import pandas as pd
 
 from mtbench.errors import UserError
 from mtbench.records import PairJudgment
+from mtbench.show_result.samples import majority_pairs, sample_count
 from mtbench.show_result.selection import dedupe_pairs, partial_rows, require_models
 from mtbench.show_result.stats import (
     DEFAULT_BOOTSTRAP,
@@ -41,7 +42,9 @@ class PairwiseTable:
     ``adjusted_ci_low/high`` over questions, and ``consistency`` (share of the model's matches whose two
     games agree), ``n_questions`` (questions with a counted match) and ``partial`` (see ``partial_rows``).
     ``consistency``: the same share over all counted matches: a low value means the judge's verdict
-    follows the answers' positions more than their content.
+    follows the answers' positions more than their content. With repeated judging a match's verdict is
+    the majority of its samples' (a tie for first place is a tie), consistency counts each sample, and
+    ``sample_agreement`` is how often two samples of one match agree.
     """
 
     table: pd.DataFrame
@@ -53,6 +56,8 @@ class PairwiseTable:
     n_bootstrap: int
     seed: int
     confidence: float
+    samples: int = 1  # the most samples a match has (``--judge-samples``)
+    sample_agreement: float = math.nan  # share of a match's sample pairs that agree on its outcome
 
 
 def pairwise_table(
@@ -72,6 +77,9 @@ def pairwise_table(
     its models are in ``model_list``. ``bench_questions``: how many questions the bench has, when known.
     """
     judgments, duplicates = dedupe_pairs(judgments)
+    samples = sample_count(judgments)
+    reduced = majority_pairs(judgments, match_outcome)
+    judgments = reduced.records
     if baseline is not None and model_list:
         model_list = [m for m in model_list if m != baseline]  # listing the baseline itself is harmless
     if baseline is not None:
@@ -95,11 +103,12 @@ def pairwise_table(
 
     counts = np.zeros((n_m, 3), dtype=np.int64)  # win, loss, tie
     n_error = np.zeros(n_m, dtype=np.int64)
-    agree = np.zeros(n_m, dtype=np.int64)
+    agree = np.zeros(n_m)
     q_win = np.zeros((n_m, n_q))
     q_tie = np.zeros((n_m, n_q))
     q_games = np.zeros((n_m, n_q))
-    errors = matches = agreeing = 0
+    errors = matches = 0
+    agreeing = 0.0
     for j in judgments:
         sides = [(m, s) for m, s in ((j.model_1, "model_1"), (j.model_2, "model_2")) if m in m_index and m != baseline]
         if j.failed:
@@ -108,7 +117,7 @@ def pairwise_table(
                 n_error[m_index[m]] += 1
             continue
         matches += 1
-        consistent = j.g1_winner == j.g2_winner
+        consistent = reduced.consistency[j.key[:5]]  # over the match's samples: 0 or 1 with one sample
         agreeing += consistent
         outcome = match_outcome(j.g1_winner, j.g2_winner)
         q = q_index[j.question_id]
@@ -159,4 +168,6 @@ def pairwise_table(
         n_bootstrap=max(n_bootstrap, 0),
         seed=seed,
         confidence=confidence,
+        samples=samples,
+        sample_agreement=reduced.agreement,
     )

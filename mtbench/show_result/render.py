@@ -71,6 +71,8 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
         out["duplicates_dropped"] = s.duplicates_dropped
         out["failed"] = s.failed
         out["failure_reasons"] = dict(s.failure_reasons)
+        out["samples"] = s.samples
+        out["aggregate"] = s.aggregate
     if report.pairwise is not None:
         p = report.pairwise
         out["baseline"] = p.baseline
@@ -78,6 +80,8 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
         out["matches"] = p.matches
         out["errors"] = p.errors
         out["consistency"] = _num(p.consistency)
+        out["samples"] = p.samples
+        out["sample_agreement"] = _num(p.sample_agreement)
         out["duplicates_dropped"] = p.duplicates_dropped
     if report.comparison is not None:
         cmp = report.comparison
@@ -85,7 +89,17 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
             "model_a": cmp.model_a, "model_b": cmp.model_b, "mean_a": _num(cmp.mean_a), "mean_b": _num(cmp.mean_b),
             "difference": _num(cmp.difference), "ci_low": _num(cmp.ci_low), "ci_high": _num(cmp.ci_high),
             "n_questions": cmp.n_questions, "n_items": cmp.n_items, "significant": cmp.significant,
+            "samples": cmp.samples, "in_words": cmp.in_words(),
         }
+    if report.provenance is not None:
+        prov = report.provenance
+        out["provenance"] = {
+            "judges": dict(prov.judges), "fingerprints": dict(prov.fingerprints),
+            "prompt_files": dict(prov.prompt_files), "references": dict(prov.references),
+            "versions": dict(prov.versions), "unknown": prov.unknown,
+        }
+    if report.turns_cut_while_reasoning is not None:
+        out["turns_cut_while_reasoning"] = dict(report.turns_cut_while_reasoning)
     out["notes"] = list(report.notes)
     return out
 
@@ -124,25 +138,46 @@ def _questions(n: Any, partial: Any, markdown: bool) -> str:
     return _fmt(n, 0) + ("\\" + PARTIAL_MARK if markdown else PARTIAL_MARK)  # a bare * is emphasis in Markdown
 
 
+def _noise_cells(row: Any, samples: int) -> list[str]:
+    if samples <= 1:
+        return []
+    spread = "-" if math.isnan(row.noise_min) else f"{row.noise_min:.2f}-{row.noise_max:.2f}"
+    return [_fmt(row.samples, 0), _fmt(row.noise_sd, 3), spread, _ci(row.ci2_low, row.ci2_high, 2)]
+
+
 def _render_text(report: ShowReport, markdown: bool) -> str:
     c = report.config
     judges = ", ".join(report.judges) or c.judge_model
     pct = f"{c.confidence:.0%}"
     parts: list[str] = []
+    notes_extra: list[str] = []
 
     def heading(text: str) -> None:
         parts.append(f"## {text}" if markdown else text)
+
+    def provenance_line() -> None:
+        if report.provenance is not None:
+            parts.extend(["", report.provenance.describe()] if markdown else [report.provenance.describe()])
 
     if report.single is not None:
         s = report.single
         heading(f"Single-answer grading (judge {judges}; {c.judgment_file})")
         rows = [
             [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
-             _ci(r.ci_low, r.ci_high, 2), _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0),
-             _fmt(r.n_failed, 0)]
+             _ci(r.ci_low, r.ci_high, 2), *_noise_cells(r, s.samples),
+             _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0), _fmt(r.n_failed, 0)]
             for m, r in s.scores.iterrows()
         ]
-        parts.append(_grid(["model", "turn 1", "turn 2", "score", f"{pct} CI", "questions", "valid", "failed"], rows, markdown))
+        noise = ["samples", "noise sd", "noise range", f"{pct} CI +noise"] if s.samples > 1 else []
+        header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise, "questions", "valid", "failed"]
+        parts.append(_grid(header, rows, markdown))
+        provenance_line()
+        if s.samples > 1:
+            notes_extra.append(
+                f"judge noise: each match judged up to {s.samples} times, its {s.aggregate} counted; noise sd and "
+                "range: the model's score in each sample; CI +noise: bootstrap over questions and, within each, "
+                "samples"
+            )
         if s.by_category is not None:
             parts.append("")
             heading(f"Score by category (both turns; categories from {report.category_source})")
@@ -164,11 +199,17 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
                   "win_rate_adjusted", f"{pct} CI", "consistent", "questions"]
         parts.append(_grid(header, rows, markdown))
+        provenance_line()
         parts.append("")
         parts.append(
             f"Position consistency: {_fmt(p.consistency, 3)} of {p.matches} matches had both games agree "
             "(disagreements count as ties)."
         )
+        if p.samples > 1:
+            parts.append(
+                f"Between samples: {_fmt(p.sample_agreement, 3)} of the sample pairs of a match agree on its outcome "
+                f"(up to {p.samples} samples per match; a match counts its samples' majority)."
+            )
     if report.comparison is not None:
         cmp = report.comparison
         parts.append("")
@@ -179,8 +220,9 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
             f"of {cmp.n_questions} questions both have: difference {cmp.difference:+.2f}, {pct} CI "
             f"{_ci(cmp.ci_low, cmp.ci_high, 2)} ({verdict})."
         )
+        parts.append(cmp.in_words() + ".")
     n_boot = report.single.n_bootstrap if report.single is not None else report.pairwise.n_bootstrap  # type: ignore[union-attr]
-    notes = list(report.notes)
+    notes = list(report.notes) + notes_extra
     if n_boot:
         notes.append(f"CIs: {pct} percentile bootstrap over questions, {n_boot} resamples, seed {c.seed}")
     if notes:

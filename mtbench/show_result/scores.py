@@ -10,6 +10,16 @@ import numpy as np
 import pandas as pd
 
 from mtbench.records import SingleJudgment
+from mtbench.show_result.samples import (
+    DEFAULT_AGGREGATE,
+    aggregate_single,
+    check_aggregate,
+    item_scores,
+    noise_spread,
+    pooled_ci,
+    resampled_items,
+    sample_count,
+)
 from mtbench.show_result.selection import (
     UNKNOWN_CATEGORY,
     category_order,
@@ -35,7 +45,9 @@ class SingleTables:
     CI of ``overall`` over questions), ``n_valid``, ``n_failed``, ``n_questions`` (questions with a valid
     score) and ``partial`` (fewer questions than the most-covered model or the bench: see ``partial_rows``).
     ``by_category``: categories (rows) x models (columns, in ``scores`` order), the mean valid score of both
-    turns; None when categories are unknown.
+    turns; None when categories are unknown. A file with repeated judging (``sample`` above 0) adds
+    ``samples``, ``noise_sd``/``noise_min``/``noise_max`` (the spread of the model's per-sample means) and
+    ``ci2_low``/``ci2_high`` (a bootstrap over questions and, within each, samples).
     """
 
     scores: pd.DataFrame
@@ -46,6 +58,9 @@ class SingleTables:
     seed: int
     confidence: float
     failure_reasons: Mapping[str, int] = field(default_factory=dict)
+    samples: int = 1  # the most samples a match has
+    failed_samples: int = 0  # failed samples of matches that other samples still scored (not in n_failed)
+    aggregate: str = DEFAULT_AGGREGATE
 
 
 def single_tables(
@@ -57,11 +72,14 @@ def single_tables(
     seed: int = DEFAULT_SEED,
     confidence: float = DEFAULT_CONFIDENCE,
     bench_questions: int | None = None,
+    aggregate: str = DEFAULT_AGGREGATE,
 ) -> SingleTables:
     """Per-model turn/overall means with CIs, and the per-category table (when ``categories`` is given).
 
     ``categories`` maps question_id -> category (from the question file, or ``mt_bench_categories``);
     ``bench_questions`` is how many questions the bench has, when known (rows covering fewer are partial).
+    A match judged several times (``sample``) counts once, its samples' ``aggregate`` (median or mean);
+    then the table gains the judge-noise columns (see ``SingleTables``).
     """
     judgments = list(judgments)
     require_models(model_list, {j.model for j in judgments}, "the judgments")
@@ -69,6 +87,8 @@ def single_tables(
         wanted = set(model_list)
         judgments = [j for j in judgments if j.model in wanted]
     judgments, duplicates = dedupe_single(judgments)
+    samples = sample_count(judgments)
+    sampled, judgments = judgments, aggregate_single(judgments, check_aggregate(aggregate))
 
     models = list(dict.fromkeys(model_list or sorted({j.model for j in judgments})))
     qids = sorted({j.question_id for j in judgments})
@@ -105,7 +125,8 @@ def single_tables(
     with np.errstate(invalid="ignore", divide="ignore"):
         turn_mean = turn_sum / turn_n
         overall = q_sum.sum(axis=1) / q_n.sum(axis=1)
-    ci_low, ci_high = bootstrap_ratio_ci(q_sum, q_n, bootstrap_weights(n_q, n_bootstrap, seed), confidence)
+    weights = bootstrap_weights(n_q, n_bootstrap, seed)
+    ci_low, ci_high = bootstrap_ratio_ci(q_sum, q_n, weights, confidence)
     n_questions = (q_n > 0).sum(axis=1).astype(np.int64)
     scores = pd.DataFrame(
         {
@@ -121,6 +142,8 @@ def single_tables(
         },
         index=pd.Index(models, name="model"),
     )
+    if samples > 1:
+        scores = scores.join(_noise_columns(sampled, models, q_index, weights, seed, confidence, aggregate))
     scores = scores.sort_values("overall", ascending=False, na_position="last", kind="stable")
 
     by_category = None
@@ -144,4 +167,28 @@ def single_tables(
         seed=seed,
         confidence=confidence,
         failure_reasons=dict(reasons),
+        samples=samples,
+        aggregate=aggregate,
+        failed_samples=sum(j.score is None for j in sampled) - int(failed.sum()),
     )
+
+
+def _noise_columns(
+    sampled: Sequence[SingleJudgment], models: Sequence[str], q_index: Mapping[int, int], weights: np.ndarray,
+    seed: int, confidence: float, aggregate: str,
+) -> pd.DataFrame:
+    """Per model: samples, the spread of the per-sample means, and the two-level (questions, samples) CI.
+
+    The question draws are the question-only CI's own (``weights``), so the two intervals differ only by
+    the judge's noise.
+    """
+    rows = []
+    for model in models:
+        spread = noise_spread(sampled, model)
+        cells = item_scores(sampled, model)
+        items = sorted(cells)
+        values = resampled_items(cells, items, weights.shape[0], np.random.default_rng(seed + 1), aggregate)
+        low, high = pooled_ci(values, np.array([q_index[q] for q, _ in items], dtype=np.int64), weights, confidence)
+        rows.append({"samples": spread.samples, "noise_sd": spread.sd, "noise_min": spread.low,
+                     "noise_max": spread.high, "ci2_low": low, "ci2_high": high})
+    return pd.DataFrame(rows, index=pd.Index(list(models), name="model"))

@@ -30,6 +30,7 @@ def judge_report(
             judgment_file=judgment_file,
             mode=mode.value,
             question_file=layout.question_file,
+            answer_dir=layout.answer_dir,
             judge_model=judge,
             baseline_model=baseline if mode is Mode.PAIRWISE_BASELINE else None,
             model_list=model_list,
