@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 
 from mtbench.cli.common import add_layout_args, layout_from
@@ -20,6 +22,11 @@ Replicas = --num-gpus-total / --num-gpus-per-model. More than one replica runs R
 the model once (--ray-address joins an existing cluster). With --device cpu the GPU counts only count
 replicas, each a CPU actor with --num-cpus-per-replica threads. Where no CUDA GPU is visible, more than
 one GPU is refused unless --device cpu says that CPU replicas are meant.
+
+On a cluster every node must read --model-path at the same path (shared storage, or a copy on each node;
+each replica checks before generating); answers are written by this process only and name the replica
+and node that made them. A lost node's questions go to the other replicas. Several checkpoints in one
+run: --model-path A B C --model-id a b c (one answer file each; the exit code is the worst of them).
 
 Reasoning models: inline thinking (<think>...</think>, or --reasoning-tags) is split from each answer
 into the record's "reasoning", also when the chat template opens the block in the prompt (Qwen3 style);
@@ -39,9 +46,11 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model-path", required=True,
-                   help="local model folder (or a Hugging Face hub id already in the local cache)")
-    p.add_argument("--model-id", required=True, help="your name for the model: the answer file's name")
+    p.add_argument("--model-path", required=True, nargs="+", metavar="PATH",
+                   help="local model folder (or a Hugging Face hub id already in the local cache); "
+                   "several checkpoints share one run")
+    p.add_argument("--model-id", required=True, nargs="+", metavar="ID",
+                   help="your name for the model: the answer file's name (one per --model-path)")
     add_layout_args(p)
     p.add_argument("--question-begin", type=int, help="first question (Python slice start, file order)")
     p.add_argument("--question-end", type=int, help="question slice end")
@@ -69,19 +78,27 @@ def register(sub) -> None:
                    help="auto: CUDA when available, else CPU")
     p.add_argument("--num-cpus-per-replica", type=int, default=1,
                    help="CPU replicas: Ray CPUs and torch threads each (default: 1)")
-    p.add_argument("--ray-address", help="join this Ray cluster (e.g. auto, or ray://HOST:10001)")
+    p.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
+                   help="join this Ray cluster, e.g. HEAD_IP:6379 or auto (default: $RAY_ADDRESS, which "
+                   "`ray job submit` sets)")
     p.add_argument("--retry-failed", action="store_true", help="regenerate answers recorded as failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, ModelSpec, gen_model_answer
+    from mtbench.gen_model_answer import (
+        AnswerSettings,
+        GenAnswerConfig,
+        GenAnswerRuns,
+        ModelSpec,
+        gen_model_answers,
+    )
     from mtbench.json_flags import json_object
 
     config = GenAnswerConfig(
         model=ModelSpec(
-            path=args.model_path,
+            path=args.model_path[0],
             revision=args.revision,
             gguf_file=args.gguf_file,
             dtype=args.dtype,
@@ -93,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
         ),
         answers=AnswerSettings(
-            model_id=args.model_id, max_new_token=args.max_new_token, num_choices=args.num_choices, seed=args.seed,
-            reasoning=reasoning_from(args),
+            model_id=args.model_id[0], max_new_token=args.max_new_token, num_choices=args.num_choices,
+            seed=args.seed, reasoning=reasoning_from(args),
         ),
         layout=layout_from(args),
         question_begin=args.question_begin,
@@ -106,14 +123,22 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
     )
-    summary = gen_model_answer(config)
-    log.info(
-        "%s: %d questions selected, %d already answered, %d answered now (%d failed) on %d replica(s)",
-        summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed, summary.replicas,
-    )
-    if summary.cut_while_reasoning:
-        log.info("%d turn(s) cut by --max-new-token %d while reasoning: empty answers, listed in 'cut_while_reasoning'",
-                 summary.cut_while_reasoning, args.max_new_token)
-    if summary.failed:
+    outcomes = gen_model_answers(GenAnswerRuns.of(config, args.model_path, args.model_id))
+    if len(outcomes) == 1:
+        outcomes[0].result()  # one model: its error is the command's
+    for outcome in outcomes:
+        summary = outcome.summary
+        if summary is not None and (summary.written or outcome.error is None):
+            log.info(
+                "%s: %d questions selected, %d already answered, %d answered now (%d failed) on %d replica(s)",
+                summary.answer_file, summary.selected, summary.skipped, summary.written, summary.failed,
+                summary.replicas,
+            )
+            if summary.cut_while_reasoning:
+                log.info("%d turn(s) cut by --max-new-token %d while reasoning: empty answers, listed in "
+                         "'cut_while_reasoning'", summary.cut_while_reasoning, args.max_new_token)
+        if outcome.error is not None:
+            print(f"mtbench gen-answer: error: model {outcome.model_id}: {outcome.error}", file=sys.stderr)
+    if any(o.summary and o.summary.failed for o in outcomes):
         log.info("failed answers carry an 'error' field; rerun with --retry-failed to redo them")
-    return 0
+    return max(o.exit_code for o in outcomes)

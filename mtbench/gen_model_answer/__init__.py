@@ -9,9 +9,12 @@ Modules, from the inside out:
 * ``hf_loading``: checks ``--model-path``/``--gguf-file`` on disk, picks device and dtype, loads a replica.
 * ``answering``: one chunk of questions through any ``Generator``, every turn-1 prompt first, then every
   turn-2 prompt (holding the model's own turn-1 answer), into FastChat answer records.
-* ``planning``: which replica answers which questions, in which chunks (pure).
-* ``ray_pool``: Ray actors that each load the model once; the one place work is sharded and merged.
-* ``local``: the run: the answer file held first, GPU flags checked, answers appended as they finish.
+* ``planning``: which replica answers which questions, in which chunks, and what a free replica does next
+  (pure).
+* ``ray_pool``: Ray actors spread over a cluster's nodes, each loading a model once; the one place work is
+  sharded and merged, a lost replica's work retried on the others.
+* ``local``: the run: each model's answer file held first, GPU flags checked, answers appended by the
+  driver as they finish; several models (checkpoints) in one run.
 * ``config``: the frozen configs, each validating itself when built.
 
 Nothing here imports torch, transformers or Ray at import time.
@@ -23,6 +26,7 @@ from mtbench.gen_model_answer.config import (
     DTYPES,
     AnswerSettings,
     GenAnswerConfig,
+    GenAnswerRuns,
     GenSummary,
     ModelSpec,
     check_memory_size,
@@ -49,8 +53,14 @@ from mtbench.gen_model_answer.hf_loading import (
     resolve_device,
     resolve_dtype,
 )
-from mtbench.gen_model_answer.local import gen_model_answer
-from mtbench.gen_model_answer.planning import balanced_shards, chunks_of, plan_replica_chunks
+from mtbench.gen_model_answer.local import ModelOutcome, gen_model_answer, gen_model_answers
+from mtbench.gen_model_answer.planning import (
+    WorkQueue,
+    balanced_shards,
+    chunks_of,
+    interleave,
+    plan_replica_chunks,
+)
 
 __all__ = [
     "DEFAULT_TOP_K",
@@ -61,12 +71,15 @@ __all__ = [
     "AnswerSettings",
     "FinishReason",
     "GenAnswerConfig",
+    "GenAnswerRuns",
     "GenSummary",
     "GenerationOutput",
     "Generator",
     "HFGenerator",
+    "ModelOutcome",
     "ModelSpec",
     "SamplingParams",
+    "WorkQueue",
     "answer_questions",
     "balanced_shards",
     "check_memory_size",
@@ -74,7 +87,9 @@ __all__ = [
     "chunks_of",
     "cut_at_stop_strings",
     "gen_model_answer",
+    "gen_model_answers",
     "gpu_flags_problem",
+    "interleave",
     "load_generator",
     "load_tokenizer",
     "plan_replica_chunks",

@@ -7,8 +7,8 @@ machine (is a CUDA GPU visible?) is checked by ``gpu_flags_problem`` against a c
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,48 @@ class GenAnswerConfig:
     @property
     def output_file(self) -> Path:
         return self.answer_file or self.layout.answer_file(self.answers.model_id)
+
+
+@dataclass(frozen=True)
+class GenAnswerRuns:
+    """Several checkpoints in one gen-answer run: one config per model, each with its own answer file;
+    the replicas, device and cluster are the first one's (``of`` builds every config from one)."""
+
+    runs: tuple[GenAnswerConfig, ...]
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise UserError("--model-path: give at least one model")
+        seen: dict[Path, str] = {}
+        for run in self.runs:
+            if run.output_file in seen:
+                raise UserError(
+                    f"--model-id {run.answers.model_id}: {seen[run.output_file]} already writes "
+                    f"{run.output_file}; give each model its own id"
+                )
+            seen[run.output_file] = run.answers.model_id
+
+    @classmethod
+    def of(cls, base: GenAnswerConfig, paths: Sequence[str], model_ids: Sequence[str]) -> GenAnswerRuns:
+        """``base`` once per (path, id) pair: the pairs must match one to one."""
+        if len(paths) != len(model_ids):
+            raise UserError(
+                f"--model-path has {len(paths)} value(s) but --model-id has {len(model_ids)}; "
+                "give one id per model, in the same order"
+            )
+        if len(paths) > 1 and base.answer_file is not None:
+            raise UserError(
+                "--answer-file names one file; with several models each writes DATA/BENCH/model_answer/MODEL_ID.jsonl"
+            )
+        return cls(tuple(
+            replace(base, model=replace(base.model, path=path), answers=replace(base.answers, model_id=model_id))
+            for path, model_id in zip(paths, model_ids, strict=True)
+        ))
+
+    @property
+    def shared(self) -> GenAnswerConfig:
+        """The settings every model shares (replicas, device, cluster)."""
+        return self.runs[0]
 
 
 def gpu_flags_problem(cfg: GenAnswerConfig, cuda_devices: int, where: str = "visible") -> str | None:

@@ -1,9 +1,12 @@
 """The gen-answer run: which questions are still to answer, on how many replicas, written as they finish.
 
-The answer file is held (``answer_run``) before anything heavy happens: a second run on the file or a
-folder that cannot be written is refused in one line before torch is even imported. Then the GPU flags
-are checked against the machine, the model (or, for Ray, its tokenizer and template) is loaded, and
-each finished answer is appended; at the end the file is put in FastChat's order.
+Each model's answer file is held (``answer_run``) before anything heavy happens: a second run on the
+file or a folder that cannot be written is refused in one line before torch is even imported. Then the
+GPU flags are checked against the machine, the model is loaded (one replica here, or Ray actors), and
+each finished answer is appended by this process alone; at the end each file is put in FastChat's order.
+
+Several models (checkpoints) share one run: one answer file each, scheduled together over the Ray
+replicas. A model that fails (a bad path, a load error) is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from mtbench.errors import RunFailed, UserError
 from mtbench.gen_model_answer.answering import answer_questions
 from mtbench.gen_model_answer.config import (
     GenAnswerConfig,
+    GenAnswerRuns,
     GenSummary,
     ModelSpec,
     gpu_flags_problem,
@@ -32,8 +37,8 @@ from mtbench.gen_model_answer.hf_loading import (
     resolve_device,
     visible_cuda_devices,
 )
-from mtbench.gen_model_answer.planning import plan_replica_chunks
-from mtbench.gen_model_answer.ray_pool import ray_answers
+from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
+from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ray_answers
 from mtbench.records import Answer, JsonlWriter, Question
 from mtbench.templates import resolve_template
 
@@ -42,41 +47,60 @@ log = logging.getLogger("mtbench")
 GeneratorFactory = Callable[[ModelSpec], Generator]
 
 
+@dataclass(frozen=True)
+class ModelOutcome:
+    """How one model of a run ended: its summary (None when it never started), or the error that stopped it."""
+
+    model_id: str
+    summary: GenSummary | None
+    error: UserError | RunFailed | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error else 0
+
+    def result(self) -> GenSummary:
+        """The summary, or the model's error raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.summary is not None
+        return self.summary
+
+
 def gen_model_answer(cfg: GenAnswerConfig, generator_factory: GeneratorFactory | None = None) -> GenSummary:
     """Answer every selected question not yet answered in the answer file; see the module docstring.
 
     ``generator_factory`` replaces model loading in the single-replica path (tests use it to inject
     failures); Ray replicas always load the real model.
     """
-    questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end)
-    if generator_factory is None:
-        check_model_location(cfg.model)  # files only: a wrong path is said before anything is loaded
-    path = cfg.output_file
-    written = failed = cut = 0
-    with answer_run(path, "gen-answer"):
-        check_devices(cfg)
-        pending = questions_to_ask(questions, existing_answers(path), cfg.retry_failed)
-        skipped = len(questions) - len(pending)
-        if skipped:
-            log.info("%s: %d of %d questions already answered; skipping them", path, skipped, len(questions))
-        replicas = max(1, min(cfg.replicas, len(pending)))
-        if pending:
-            # Load (or check) everything before the first line of output, so a bad template or model
-            # path is a clean one-line error.
-            answers = _start(cfg, plan_replica_chunks(pending, replicas, cfg.model.batch_size), generator_factory)
-            with _naming(path), JsonlWriter(path) as writer, _progress(len(pending), cfg.progress) as bar:
-                for answer in answers:
-                    writer.write(answer)
-                    written += 1
-                    failed += answer.failed
-                    cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
-                    bar.update(1)
-    if written and failed == written:
-        raise RunFailed(
-            f"every generation failed ({failed} questions); see the 'error' fields in {path}, "
-            "then rerun with --retry-failed"
-        )
-    return GenSummary(path, len(questions), skipped, written, failed, replicas if pending else 0, cut)
+    (outcome,) = gen_model_answers(GenAnswerRuns((cfg,)), generator_factory)
+    return outcome.result()
+
+
+def gen_model_answers(runs: GenAnswerRuns, generator_factory: GeneratorFactory | None = None) -> list[ModelOutcome]:
+    """Every model of ``runs``, one outcome each (in order); a model's failure does not stop the others."""
+    shared = runs.shared
+    outcomes: dict[int, ModelOutcome] = {}
+    with contextlib.ExitStack() as stack:
+        models: dict[int, _ModelRun] = {}
+        for i, cfg in enumerate(runs.runs):
+            try:
+                models[i] = stack.enter_context(_ModelRun(cfg, check_files=generator_factory is None))
+            except (UserError, RunFailed) as e:
+                outcomes[i] = ModelOutcome(cfg.answers.model_id, None, e)
+        if models:
+            check_devices(shared)
+        todo = {i: m for i, m in models.items() if m.pending}
+        replicas = max(1, min(shared.replicas, sum(len(m.pending) for m in todo.values())))
+        if todo:
+            with _Progress(sum(len(m.pending) for m in todo.values()), shared.progress) as bar:
+                if shared.ray_address or replicas > 1:
+                    _on_ray(shared, list(todo.values()), replicas, bar)
+                else:
+                    _in_process(list(todo.values()), generator_factory, bar)
+        for i, model in models.items():
+            outcomes[i] = model.finish(replicas if model.pending else 0)
+    return [outcomes[i] for i in range(len(runs.runs))]
 
 
 def check_devices(cfg: GenAnswerConfig) -> None:
@@ -90,6 +114,116 @@ def check_devices(cfg: GenAnswerConfig) -> None:
         log.warning(warning)
 
 
+class _ModelRun:
+    """One model's answer file for the run: held on entry, written by ``write``, put in order on exit."""
+
+    def __init__(self, cfg: GenAnswerConfig, check_files: bool):
+        self.cfg = cfg
+        self.path = cfg.output_file
+        self.questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end)
+        # Files only: a wrong path is said before anything is loaded. On a cluster the path need not exist
+        # where the driver runs; each replica checks it on its own node.
+        if check_files and not cfg.ray_address:
+            check_model_location(cfg.model)
+        self.pending: list[Question] = []
+        self.skipped = self.written = self.failed = self.cut = 0
+        self.error: UserError | RunFailed | None = None
+        self._files = contextlib.ExitStack()
+        self._writer: JsonlWriter | None = None
+
+    def __enter__(self) -> _ModelRun:
+        with contextlib.ExitStack() as files:
+            files.enter_context(answer_run(self.path, "gen-answer"))
+            self.pending = questions_to_ask(self.questions, existing_answers(self.path), self.cfg.retry_failed)
+            self._files = files.pop_all()
+        self.skipped = len(self.questions) - len(self.pending)
+        if self.skipped:
+            log.info("%s: %d of %d questions already answered; skipping them", self.path, self.skipped,
+                     len(self.questions))
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        with _naming(self.path):  # closing the file flushes it: that write's error names the file too
+            return self._files.__exit__(*exc)
+
+    def start_writing(self, bar: _Progress) -> None:
+        """Open the answer file for appending and show progress (once the model is ready, as generation
+        starts: a model that fails to load leaves neither)."""
+        bar.start()
+        if self._writer is None:
+            with _naming(self.path):
+                self._writer = self._files.enter_context(JsonlWriter(self.path))
+
+    def write(self, answers: list[Answer], bar: _Progress) -> None:
+        self.start_writing(bar)
+        assert self._writer is not None
+        with _naming(self.path):
+            for answer in answers:
+                self._writer.write(answer)
+                self.written += 1
+                self.failed += answer.failed
+                self.cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
+                bar.update(1)
+
+    def fail(self, error: UserError | RunFailed) -> None:
+        """The model stops with ``error`` (the first one counts); what it wrote stays."""
+        self.error = self.error or error
+
+    def finish(self, replicas: int) -> ModelOutcome:
+        with _naming(self.path):
+            self._files.close()  # the file in FastChat's order before the outcome is reported
+        model_id = self.cfg.answers.model_id
+        if self.error is None and self.written and self.failed == self.written:
+            self.error = RunFailed(
+                f"every generation failed ({self.failed} questions); see the 'error' fields in {self.path}, "
+                "then rerun with --retry-failed"
+            )
+        summary = GenSummary(
+            self.path, len(self.questions), self.skipped, self.written, self.failed, replicas, self.cut
+        )
+        return ModelOutcome(model_id, summary, self.error)
+
+
+def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: _Progress) -> None:
+    """One replica in this process: the models one after another, each loaded once."""
+    for model in models:
+        try:
+            generator = (factory or load_generator)(model.cfg.model)
+        except UserError as e:
+            model.fail(e)
+            continue
+        model.start_writing(bar)
+        for chunk in plan_replica_chunks(model.pending, 1, model.cfg.model.batch_size)[0]:
+            model.write(answer_questions(generator, chunk, model.cfg.answers), bar)
+        del generator  # one model's weights in memory at a time
+
+
+def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar: _Progress) -> None:
+    """Ray replicas over every model; this process writes what they return."""
+    if not shared.ray_address:
+        # A local cluster reads the driver's disk: a bad template is said before Ray starts.
+        for model in list(models):
+            try:
+                spec = model.cfg.model
+                resolve_template(spec.chat_template, load_tokenizer(spec), spec.chat_template_kwargs)
+            except UserError as e:
+                model.fail(e)
+                models.remove(model)
+    if not models:
+        return
+    jobs = [
+        ModelJob(m.cfg.model, m.cfg.answers, interleave(plan_replica_chunks(m.pending, replicas, m.cfg.model.batch_size)))
+        for m in models
+    ]
+    for model in models:
+        model.start_writing(bar)
+    for event in ray_answers(shared, jobs, replicas):
+        if isinstance(event, ChunkAnswered):
+            models[event.job].write(event.answers, bar)
+        else:
+            models[event.job].fail(event.error)
+
+
 @contextlib.contextmanager
 def _naming(path: Path) -> Iterator[None]:
     """A write error (a full disk) names the answer file: the OS error of a write carries no file name."""
@@ -101,16 +235,28 @@ def _naming(path: Path) -> Iterator[None]:
         raise
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
+class _Progress:
+    """The run's progress bar, shown from the first generation on (not while a model fails to load)."""
 
-    return tqdm(total=total, unit="question", desc="gen-answer", disable=not enabled, dynamic_ncols=True)
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled
+        self._bar: Any = None
 
+    def start(self) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
 
-def _start(cfg: GenAnswerConfig, plan: list[list[list[Question]]], factory: GeneratorFactory | None) -> Iterator[Answer]:
-    """Load the model (one replica) or check the template (Ray), then return the stream of answers."""
-    if len(plan) == 1:
-        generator = (factory or load_generator)(cfg.model)
-        return (answer for chunk in plan[0] for answer in answer_questions(generator, chunk, cfg.answers))
-    resolve_template(cfg.model.chat_template, load_tokenizer(cfg.model), cfg.model.chat_template_kwargs)
-    return ray_answers(cfg, plan)
+            self._bar = tqdm(total=self.total, unit="question", desc="gen-answer", disable=not self.enabled,
+                             dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        self.start()
+        self._bar.update(n)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
