@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mtbench.bench import DEFAULT_JUDGE_MODEL
-from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.cli.common import add_budget_args, add_endpoint_args, add_layout_args, endpoint_from, layout_from
 
 DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")  # mtbench.check_judge's, kept import-free for --help
 
@@ -33,10 +33,7 @@ def register(sub) -> None:
                         help="the published GPT-4 single judgments (default: BENCH/model_judgment/gpt-4_single.jsonl)")
     add_endpoint_args(parser, url_flags=("--judge-base-url",), key_flag="--judge-api-key-env",
                       parallel_default=8, parallel_help="concurrent judge requests (default: 8)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost; call nothing")
-    parser.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start (exit 2) above this estimate")
-    parser.add_argument("--price-input", type=float, metavar="USD", help="judge price per 1M input tokens")
-    parser.add_argument("--price-output", type=float, metavar="USD", help="judge price per 1M output tokens")
+    add_budget_args(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

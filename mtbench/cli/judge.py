@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, MODES
-from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.cli.common import add_budget_args, add_endpoint_args, add_layout_args, endpoint_from, layout_from
 
 
 def register(sub) -> None:
@@ -53,13 +53,7 @@ def register(sub) -> None:
                         "median and reports the judge's noise); the plan and cost multiply by N (default: 1)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="judge again the matches whose earlier judgment failed (API error or no verdict)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; calls nothing")
-    parser.add_argument("--max-cost", type=float, metavar="USD",
-                        help="refuse to start (exit 2) if the estimated cost is above this (a --dry-run says so and exits 2 too)")
-    parser.add_argument("--price-input", type=float, metavar="USD",
-                        help="judge price per 1M input tokens (overrides the built-in table)")
-    parser.add_argument("--price-output", type=float, metavar="USD",
-                        help="judge price per 1M output tokens (overrides the built-in table)")
+    add_budget_args(parser)
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", dest="batch", action="store_const", const=True, default=None,
                        help="judge through the provider's Batch API (OpenAI-compatible: /v1/files, /v1/batches) "
