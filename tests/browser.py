@@ -255,6 +255,23 @@ def copy_data(data_dir: Path, root: Path) -> Path:
     return Path(shutil.copytree(data_dir, root / "data"))
 
 
+def judge_three_times(data_dir: Path, judge: str = "gpt-4") -> Path:
+    """Rewrite ``judge``'s single judgments as `mtbench judge --judge-samples 3` would have: each record three
+    times, ``sample`` 0..2, a valid score s judged s, s+1 (capped at 10) and s. Returns the file."""
+    import json
+
+    path = data_dir / "mt_bench" / "model_judgment" / f"{judge}_single.jsonl"
+    out = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        for sample, bump in enumerate((0, 1, 0)):
+            valid = record["score"] >= 0
+            score = min(10, record["score"] + bump) if valid else record["score"]
+            out.append(json.dumps({**record, "score": score, "sample": sample}) + "\n")
+    path.write_text("".join(out))
+    return path
+
+
 def rename_judge(data_dir: Path, judge: str, new_name: str, file_stem: str) -> None:
     """Make ``judge``'s judgment files ``new_name``'s, as `mtbench judge --judge-model NEW_NAME` would have
     written them: named ``FILE_STEM_single/_pair.jsonl``, every record's judge[0] the new name."""

@@ -25,6 +25,7 @@ from tests.browser import (
     break_answer_file,
     chromium,
     copy_data,
+    judge_three_times,
     make_browse_data,
     make_data_dir,
     rename_judge,
@@ -481,3 +482,29 @@ def test_judgments_are_deduped_by_record_key(data, tmp_path):
     first = load_pair_judgments(pair_file)[0]
     turn = view.pair_matches(first.question_id, first.model_1, first.model_2, "gpt-4")[first.turn - 1]
     assert turn["verdict"] == "tie" and turn["inconsistent"] is False
+
+
+def test_repeated_judging_shows_every_sample_and_the_noise_columns(data, tmp_path):
+    d = copy_data(data, tmp_path)
+    path = judge_three_times(d)
+    scores = {
+        (j.turn, j.sample): j.score
+        for j in load_single_judgments(path)
+        if j.model == SONNET and j.question_id == 81
+    }
+    with BrowseServer("--data-dir", str(d)) as srv:
+        view = get_json(srv, "/api/single", id=81, model=SONNET, judge="gpt-4")
+        board = get_json(srv, "/api/leaderboard", judge="gpt-4", mode="single")
+    for jv in view["judgments"]:
+        samples = [scores[(jv["turn"], i)] for i in range(3)]
+        assert jv["samples"] == samples
+        shown = " / ".join(f"{s:g}" for s in samples)
+        assert jv["spread"] == f"{shown} (median {sorted(samples)[1]:g})"
+    assert board["samples"] == 3
+    assert all(r["samples"] == 3 and r["noise_sd"] > 0 for r in board["models"] if r["n_valid"])
+    plain = get_json_from_data(data)  # a one-sample file: no sample fields, as before
+    assert all("samples" not in jv and "spread" not in jv for jv in plain["judgments"])
+
+
+def get_json_from_data(data: Path) -> dict:
+    return load_bench_view(BenchLayout(data)).single_view(81, SONNET, "gpt-4")

@@ -17,7 +17,7 @@ import pytest
 
 from mtbench.bench import BenchLayout
 from mtbench.errors import UserError
-from mtbench.records import load_answers
+from mtbench.records import load_answers, load_single_judgments
 from mtbench.report import ReportConfig, build_report, resolve_judge
 from mtbench.webview.markup import render_markdown
 from tests.browser import (
@@ -28,6 +28,7 @@ from tests.browser import (
     break_answer_file,
     chromium,
     copy_data,
+    judge_three_times,
     make_browse_data,
     make_data_dir,
     rename_judge,
@@ -438,3 +439,14 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     failed = view.single_judgments(81, "llama-13b", "local-judge")
     assert [(t["status"], t["score"]) for t in failed] == [("failed", None)] * 2
     assert all(t["failure"].startswith("unparseable") for t in failed)
+
+
+def test_report_shows_each_samples_score_and_the_noise_columns(single_html, data, tmp_path):
+    d = copy_data(data, tmp_path)
+    path = judge_three_times(d)
+    page = build_report(ReportConfig(layout=BenchLayout(d), out=Path("unused.html"), n_bootstrap=50))
+    turn_1 = [j.score for j in load_single_judgments(path) if (j.model, j.question_id, j.turn) == (SONNET, 81, 1)]
+    shown = " / ".join(f"{s:g}" for s in turn_1)
+    assert f"Scores (3 samples): {shown} (median {sorted(turn_1)[1]:g}) / 10" in page
+    assert "<th>noise sd</th>" in page and "<th>samples</th>" in page
+    assert "samples)" not in single_html and "noise sd" not in single_html  # one sample: as before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,10 @@ class BenchView:
     # and a record's ``.key`` includes the prompt: so after deduping by ``.key`` the view indexes by
     # (question_id, model, turn), judge -> that -> the last judgment on disk (one prompt per turn).
     single: Mapping[str, Mapping[tuple[int, str, int], SingleJudgment]] = field(default_factory=dict)
+    # judge -> (question_id, model, turn) -> every sample's judgment (``--judge-samples``), by sample index
+    single_samples: Mapping[str, Mapping[tuple[int, str, int], Sequence[SingleJudgment]]] = field(
+        default_factory=dict
+    )
     pair: Mapping[str, Sequence[PairJudgment]] = field(default_factory=dict)  # deduped by ``.key``
     # judge -> (question_id, model_1, model_2, turn) -> the last match on disk; the same reason as above
     pair_index: Mapping[str, Mapping[tuple[int, str, str, int], PairJudgment]] = field(default_factory=dict)
@@ -214,17 +219,25 @@ class BenchView:
                     }
                 )
                 continue
-            turns.append(
-                {
-                    "turn": turn,
-                    "status": "failed" if j.failed else "scored",
-                    "score": j.score,
-                    "failure": j.error if j.failed else None,
-                    "prompt": j.judge[1],
-                    "explanation": rich(j.judgment),
-                }
-            )
+            entry: dict[str, Any] = {
+                "turn": turn,
+                "status": "failed" if j.failed else "scored",
+                "score": j.score,
+                "failure": j.error if j.failed else None,
+                "prompt": j.judge[1],
+                "explanation": rich(j.judgment),
+            }
+            scores = self.sample_scores(judge, question_id, model, turn)
+            if len(scores) > 1:
+                entry["samples"] = scores
+                entry["spread"] = sample_spread(scores)
+            turns.append(entry)
         return turns
+
+    def sample_scores(self, judge: str | None, question_id: int, model: str, turn: int) -> list[float | None]:
+        """Each sample's score of one (model, turn), by sample index (None: that sample failed)."""
+        samples = self.single_samples.get(judge or "", {}).get((question_id, model, turn), ())
+        return [None if s.failed else s.score for s in samples]
 
     def single_view(self, question_id: int, model: str, judge: str | None) -> dict[str, Any]:
         """A question, one model's answer, and the judge's score and explanation per turn."""
@@ -270,6 +283,13 @@ class BenchView:
         return list(seen)
 
 
+def sample_spread(scores: Sequence[float | None]) -> str:
+    """A match's repeated scores as the pages show them: ``7 / 8 / 7 (median 7)`` (a failed sample ``failed``)."""
+    valid = [s for s in scores if s is not None]
+    shown = " / ".join("failed" if s is None else f"{s:g}" for s in scores)
+    return f"{shown} (median {statistics.median(valid):g})" if valid else shown
+
+
 def preview(text: str, limit: int = 128) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
@@ -298,6 +318,7 @@ def load_bench_view(
     if layout.reference_dir.is_dir():
         references = {p.stem: load_answers(p) for p in sorted(layout.reference_dir.glob("*.jsonl"))}
     single: dict[str, dict[tuple[int, str, int], SingleJudgment]] = {}
+    samples: dict[str, dict[tuple[int, str, int], list[SingleJudgment]]] = {}
     pair: dict[str, list[PairJudgment]] = {}
     pair_index: dict[str, dict[tuple[int, str, str, int], PairJudgment]] = {}
     recorded: dict[str, dict[int, str]] = {}
@@ -308,6 +329,9 @@ def load_bench_view(
         if single_records is not None:
             single_records = dedupe(single_records)
             single[j.judge] = {(r.question_id, r.model, r.turn): r for r in single_records}
+            by_item = samples.setdefault(j.judge, {})
+            for one in sorted(single_records, key=lambda one: one.sample):
+                by_item.setdefault((one.question_id, one.model, one.turn), []).append(one)
             records += single_records
         pair_records = _read(load_pair_judgments, j.pair, strict)
         if pair_records is not None:
@@ -319,7 +343,7 @@ def load_bench_view(
             if isinstance(name, str) and name:
                 recorded.setdefault(j.judge, {})[r.question_id] = name
     return BenchView(
-        layout, questions, answers, references, judges, single, pair, pair_index, recorded, unreadable
+        layout, questions, answers, references, judges, single, samples, pair, pair_index, recorded, unreadable
     )
 
 

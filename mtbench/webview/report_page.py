@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mtbench import __version__
 from mtbench.show_result.command import PARTIAL_MARK
-from mtbench.webview.bench_view import BenchView, preview
+from mtbench.webview.bench_view import BenchView, preview, sample_spread
 
 CSS_TEMPLATE = "report.css"
 
@@ -112,21 +112,30 @@ def _questions_header(report: Any) -> str:
     return "questions" + (f" (of {report.bench_questions})" if report.bench_questions else "")
 
 
+def _noise_cells(r: Any) -> list[str]:
+    """show's judge-noise columns: samples, the sd and range of the per-sample scores, the two-level CI."""
+    low, high = r.noise_min, r.noise_max
+    spread = "-" if low is None or math.isnan(low) else f"{low:.2f}-{high:.2f}"
+    return [_num(int(r.samples), 0), _num(r.noise_sd, 3), spread, _ci(r.ci2_low, r.ci2_high, 2)]
+
+
 def _tables(report: Any) -> list[dict[str, Any]]:
     """The leaderboard's tables."""
     pct = f"{report.config.confidence:.0%} CI"
     if report.single is not None:
         s = report.single
+        noisy = getattr(s, "samples", 1) > 1
         rows = [
             _row(
                 m,
                 [_num(r.first_turn, 2), _num(r.second_turn, 2), _num(r.overall, 2), _ci(r.ci_low, r.ci_high, 2),
-                 _num(int(r.n_valid), 0), _num(int(r.n_failed), 0)],
+                 *(_noise_cells(r) if noisy else []), _num(int(r.n_valid), 0), _num(int(r.n_failed), 0)],
                 r,
             )
             for m, r in s.scores.iterrows()
         ]
-        header = ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", _questions_header(report)]
+        noise = ["samples", "noise sd", "noise range", f"{pct} +noise"] if noisy else []
+        header = ["model", "turn 1", "turn 2", "score", pct, *noise, "valid", "failed", _questions_header(report)]
         tables = [{"heading": "Leaderboard", "id": "scores", "header": header, "rows": rows}]
         if s.by_category is not None:
             by_cat = [
@@ -169,7 +178,11 @@ def _summary_scores(view: BenchView, judge: str, qid: int, models: Sequence[str]
         cells = []
         for turn in (1, 2):
             j = by_key.get((qid, m, turn))
-            cells.append("-" if j is None else ("failed" if j.failed else _num(j.score, 0)))
+            scores = view.sample_scores(judge, qid, m, turn)
+            if len(scores) > 1:
+                cells.append(sample_spread(scores))
+            else:
+                cells.append("-" if j is None else ("failed" if j.failed else _num(j.score, 0)))
         bits.append(f"{m} {'/'.join(cells)}")
     return "; ".join(bits)
 

@@ -123,7 +123,9 @@ function singleJudgment(j) {
   if (j.status === "missing") return block("judge missing", label, el("div", { class: "muted" }, "N/A: not judged"));
   const head = j.status === "failed"
     ? el("div", { class: "failure-reason" }, "Failed judgment: " + j.failure)
-    : el("div", { class: "score" }, "Score: " + j.score + " / 10");
+    : el("div", { class: "score" }, j.spread
+      ? "Scores (" + j.samples.length + " samples): " + j.spread + " / 10"
+      : "Score: " + j.score + " / 10");
   const node = block("judge " + j.status, label, head, rich(j.explanation));
   node.setAttribute("data-turn", String(j.turn));
   if (j.status === "failed") node.classList.add("failure");
@@ -222,9 +224,15 @@ async function renderBoard() {
   const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
   const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
   if (mode === "single") {
-    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, "valid", "failed", questionsHeader(data)],
+    // show's judge-noise columns, only for a file judged several times per match (--judge-samples)
+    const noisy = data.samples > 1;
+    const noiseHeader = noisy ? ["samples", "noise sd", "noise range", pct + " +noise"] : [];
+    const noiseCells = (r) => !noisy ? [] : [num(r.samples, 0), num(r.noise_sd, 3),
+      r.noise_min === null ? "-" : num(r.noise_min, 2) + "-" + num(r.noise_max, 2),
+      r.ci2_low === null ? "-" : "[" + num(r.ci2_low, 2) + ", " + num(r.ci2_high, 2) + "]"];
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, ...noiseHeader, "valid", "failed", questionsHeader(data)],
       data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
-        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", num(r.n_valid, 0), num(r.n_failed, 0),
+        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", ...noiseCells(r), num(r.n_valid, 0), num(r.n_failed, 0),
         covered(r)]), data.models.map((r) => r.partial)));
     if (data.by_category) {
       const models = data.models.map((r) => r.model);
