@@ -166,6 +166,7 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
         if error:  # the record is a failure either way; --retry-failed redoes the whole question
             break
     extra: dict[str, Any] = {
+        "engine": "api",  # gen-answer's records say "hf"
         "api_model": config.model,
         "endpoint_model": next((r.model for r in results if r.model), None),
         "temperature": temperature,

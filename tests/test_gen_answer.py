@@ -367,6 +367,8 @@ def test_cli_writes_resumes_and_retries(tiny_model_dir, data_dir):
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
     lines = answer_lines(path)
     assert [line["question_id"] for line in lines] == [91, 92, 93, 94]
+    assert lines[0]["engine"] == "hf" and lines[0]["generation"] == {
+        "dtype": None, "device": "auto", "batch_size": 16, "max_new_token": 8, "seed": 0, "revision": "main"}
 
     # Mark one answer failed on disk: a plain rerun keeps it, --retry-failed regenerates only it.
     lines[1] = {**lines[1], "choices": [{"index": 0, "turns": []}], "error": "turn 1: RuntimeError: boom"}

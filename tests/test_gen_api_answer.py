@@ -145,6 +145,7 @@ def test_both_turns_on_the_wire_and_the_record_written(openai_server, data_dir):
             echo({"messages": [{}, {}, {"content": q.turns[1]}]}),
         ]}]
         assert line["endpoint_model"] == "served/name" and line["api_model"] == "test-model"
+        assert line["engine"] == "api"
         assert line["usage"]["prompt_tokens"] == 10 and line["usage"]["completion_tokens"] == 6
         assert line["usage"]["calls"] == 2 and line["finish_reasons"] == [["stop", "stop"]]
     assert not any(a.failed for a in load_answers(path).values())

@@ -117,6 +117,21 @@ class GenAnswerConfig:
     def output_file(self) -> Path:
         return self.answer_file or self.layout.answer_file(self.answers.model_id)
 
+    def provenance(self) -> dict[str, Any]:
+        """What every answer record keeps of how it was generated: the engine and the generation flags as
+        given (``dtype`` None and ``device`` auto are resolved per replica, which records its own place)."""
+        return {
+            "engine": "hf",
+            "generation": {
+                "dtype": self.model.dtype,
+                "device": self.model.device,
+                "batch_size": self.model.batch_size,
+                "max_new_token": self.answers.max_new_token,
+                "seed": self.answers.seed,
+                "revision": self.model.revision,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class GenAnswerRuns:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +157,11 @@ class _ModelRun:
     def write(self, answers: list[Answer], bar: _Progress) -> None:
         self.start_writing(bar)
         assert self._writer is not None
+        provenance = self.cfg.provenance()
         with _naming(self.path):
             for answer in answers:
-                self._writer.write(answer)
+                # additive only: a field the engine already wrote is kept as it is
+                self._writer.write(replace(answer, extra={**provenance, **answer.extra}))
                 self.written += 1
                 self.failed += answer.failed
                 self.cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
