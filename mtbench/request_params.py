@@ -1,10 +1,13 @@
-"""The request fields an endpoint takes: adapting to a model that refuses ``max_tokens`` or ``temperature``.
+"""The request fields an endpoint takes: adapting to a model that refuses ``max_tokens``, ``temperature``
+or ``seed``.
 
 OpenAI's reasoning models (o-series, gpt-5) answer a request that carries ``max_tokens`` with HTTP 400
 ``unsupported_parameter`` ("Use 'max_completion_tokens' instead"), and one with ``temperature`` 0 with
 ``unsupported_value`` (only the default 1) or ``unsupported_parameter``. Such a refusal would fail every
 request alike, so it is learnt once, from the first request, and every later request is shaped by it:
-``max_tokens`` becomes ``max_completion_tokens``, ``temperature`` is left out. Nothing else is adapted: a
+``max_tokens`` becomes ``max_completion_tokens``, ``temperature`` is left out. Likewise ``seed`` (sent by
+``judge --judge-samples``), which some endpoints refuse as ``unsupported_parameter``: it is left out, and
+the samples differ by the judge's own randomness only. Nothing else is adapted: a
 refused field the user chose (``--judge-extra-body``) stays a failure the user must fix.
 
 Also here: ``--judge-extra-body`` / ``--extra-body`` JSON, parsed once into the fields it adds.
@@ -30,7 +33,10 @@ UNSUPPORTED_VALUE = "unsupported_value"
 ADAPTABLE: dict[str, frozenset[str]] = {
     "max_tokens": frozenset({UNSUPPORTED_PARAMETER}),
     "temperature": frozenset({UNSUPPORTED_PARAMETER, UNSUPPORTED_VALUE}),
+    "seed": frozenset({UNSUPPORTED_PARAMETER}),
 }
+# Fields a resend leaves out once refused (max_tokens is renamed instead).
+DROPPABLE = ("temperature", "seed")
 # Fields the client sets itself: an extra body may not replace them.
 RESERVED_FIELDS = ("model", "messages", "n", "stream")
 _MESSAGE = re.compile(r"Unsupported (parameter|value): '([^']+)'")
@@ -79,8 +85,9 @@ class ParamAdapter:
             value = params.pop("max_tokens", None)
             if value is not None:
                 params.setdefault("max_completion_tokens", value)
-        if "temperature" in self.refused:
-            params.pop("temperature", None)
+        for name in DROPPABLE:
+            if name in self.refused:
+                params.pop(name, None)
         return params
 
     def learn(self, refusal: Refusal, sent: Mapping[str, Any], model: str) -> bool:
@@ -95,6 +102,8 @@ class ParamAdapter:
             self.refused.add(refusal.param)
             if refusal.param == "max_tokens":
                 change = f"sending max_completion_tokens={sent['max_tokens']} instead"
+            elif refusal.param == "seed":
+                change = "sending no seed (repeated samples differ by the model's own randomness only)"
             else:
                 change = f"sending no temperature (the model's default) instead of {_number(sent['temperature'])}"
             line = f"{model} refuses {refusal.param} (HTTP 400 {refusal.code}): {change}, for the rest of this run"

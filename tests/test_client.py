@@ -319,6 +319,25 @@ def test_adaptation_is_learnt_once_even_with_calls_in_flight(openai_server, capl
     assert len(openai_server.chat_requests) == 40 + refusals
 
 
+SEED_REFUSED = {"error": {
+    "message": "Unsupported parameter: 'seed' is not supported with this model.",
+    "type": "invalid_request_error", "param": "seed", "code": "unsupported_parameter",
+}}
+
+
+def test_a_refused_seed_is_left_out_once_for_every_later_call(openai_server, caplog):
+    # judge --judge-samples N sends each sample's seed: an endpoint that refuses it must not fail the run.
+    openai_server.responder = lambda body: Reply(status=400, body=SEED_REFUSED) if "seed" in body else "Rating: [[7]]"
+    with caplog.at_level("WARNING", logger="mtbench"):
+        results, adapter, meter = adapting_chats(openai_server, 3, seed=1)
+    assert all(r.ok and r.params == {"temperature": 0, "max_tokens": 64} for r in results)
+    assert ["seed" in r.body for r in openai_server.chat_requests] == [True, False, False, False]
+    assert (meter.calls, meter.failures) == (3, 0)
+    (line,) = adapter.changes
+    assert line.startswith("o3 refuses seed (HTTP 400 unsupported_parameter): sending no seed")
+    assert [r.getMessage() for r in caplog.records] == [line]
+
+
 def test_a_refusal_is_not_adapted_unless_asked_or_adaptable(openai_server):
     openai_server.responder = lambda body: reasoning_model_refusal(body) or "ok"
     (result,), _, _ = adapting_chats(openai_server, 1, adapt=False)
