@@ -121,12 +121,13 @@ function answerBlock(answer, turnIndex) {
 function singleJudgment(j) {
   const label = "Judgment, turn " + j.turn + (j.prompt ? " (" + j.prompt + ")" : "");
   if (j.status === "missing") return block("judge missing", label, el("div", { class: "muted" }, "N/A: not judged"));
+  // a match judged several times shows every sample's score, whichever sample the block explains
+  const spread = j.spread ? el("div", { class: "score" }, "Scores (" + j.samples.length + " samples): " + j.spread + " / 10") : null;
   const head = j.status === "failed"
     ? el("div", { class: "failure-reason" }, "Failed judgment: " + j.failure)
-    : el("div", { class: "score" }, j.spread
-      ? "Scores (" + j.samples.length + " samples): " + j.spread + " / 10"
-      : "Score: " + j.score + " / 10");
-  const node = block("judge " + j.status, label, head, rich(j.explanation));
+    : spread || el("div", { class: "score" }, "Score: " + j.score + " / 10");
+  const parts = j.status === "failed" && spread ? [head, spread] : [head];
+  const node = block("judge " + j.status, label, ...parts, rich(j.explanation));
   node.setAttribute("data-turn", String(j.turn));
   if (j.status === "failed") node.classList.add("failure");
   return node;
