@@ -243,3 +243,18 @@ def test_retry_failed_judges_again_only_the_failed_samples(data_dir):
 
     latest = latest_by_key(load_single_judgments(single_file(data_dir)), lambda j: j.key)
     assert len(latest) == 18 and all(j.score == 6 for j in latest.values())
+
+
+def test_an_endpoint_refusing_seed_is_adapted_once_and_recorded(data_dir):
+    from tests.openai_server import Reply
+    from tests.test_client import SEED_REFUSED
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    respond = seeded_judge(0)
+    with OpenAITestServer(lambda body: Reply(status=400, body=SEED_REFUSED) if "seed" in body else respond(body)) as s:
+        done = judge(data_dir, s, "--judge-samples", "3", "--first-n", "2", "--model-list", "alpaca-13b", "--no-progress")
+        assert done.returncode == 0, done.stderr
+        assert sum("seed" in r.body for r in s.chat_requests) == 1  # learnt on the probe, never sent again
+    assert done.stderr.count("refuses seed") == 1
+    records = rows(single_file(data_dir))
+    assert len(records) == 12 and all("seed" not in r["judge_params"] for r in records)

@@ -10,7 +10,7 @@ from typing import Any
 from mtbench.client import ChatResult
 from mtbench.cost import format_usd
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
-from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch
+from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_seed
 from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 from mtbench.rate_limit import rate_limit_line
@@ -117,10 +117,13 @@ def _verdict_text(reply: SplitReply, finish_reason: str | None) -> tuple[str, st
     return reply.answer, CUT_WHILE_REASONING if cut and not reply.answer.strip() else None
 
 
-def _sent_params(extra: dict[str, Any], results: Sequence[ChatResult], temperature: float, max_tokens: int) -> None:
-    """Record the fields sent (``judge_params``) where they are not the record's temperature and max_tokens:
-    an adapted reasoning judge, or ``--judge-extra-body``. A plain judge's record is as it always was."""
-    plain = {"temperature": temperature, "max_tokens": max_tokens}
+def _sent_params(
+    extra: dict[str, Any], results: Sequence[ChatResult], temperature: float, max_tokens: int, seed: int | None
+) -> None:
+    """Record the fields sent (``judge_params``) where they are not the record's temperature and max_tokens
+    (and its sample's seed): an adapted reasoning judge, an endpoint that refused the seed, or
+    ``--judge-extra-body``. A plain judge's record is as it always was."""
+    plain = {"temperature": temperature, "max_tokens": max_tokens, **({} if seed is None else {"seed": seed})}
     sent = [dict(r.params) for r in results if r.params is not None]
     if any(p != plain for p in sent):
         extra["judge_params"] = sent[0]
@@ -145,7 +148,7 @@ def single_record(match: SingleMatch, result: ChatResult, temperature: float, ma
         "temperature": temperature,
         "max_tokens": max_tokens,
     }
-    _sent_params(extra, [result], temperature, max_tokens)
+    _sent_params(extra, [result], temperature, max_tokens, sample_seed(match.sample))
     if reply.reasoning is not None:
         extra["judge_reasoning"] = reply.reasoning
     return SingleJudgment(
@@ -178,7 +181,7 @@ def pair_record(
         "temperature": temperature,
         "max_tokens": max_tokens,
     }
-    _sent_params(extra, [g1, g2], temperature, max_tokens)
+    _sent_params(extra, [g1, g2], temperature, max_tokens, sample_seed(match.sample))
     for side, reply in (("g1", replies[0]), ("g2", replies[1])):
         if reply.reasoning is not None:
             extra[f"{side}_judge_reasoning"] = reply.reasoning
