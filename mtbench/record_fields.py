@@ -16,64 +16,64 @@ T = TypeVar("T")
 
 
 
-def _checked(key: str, value: Any, kind: type[T], what: str) -> T:
+def checked(key: str, value: Any, kind: type[T], what: str) -> T:
     # bool is an int subclass; a question_id of true is still wrong.
     if isinstance(value, bool) and kind is not bool:
         raise FieldError(f"field '{key}' must be {what}, got {json.dumps(value)}")
     if not isinstance(value, kind):
-        raise FieldError(f"field '{key}' must be {what}, got {_describe(value)}")
+        raise FieldError(f"field '{key}' must be {what}, got {describe(value)}")
     return value
 
 
-def _get(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T:
+def get(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T:
     """The required field ``key``, of type ``kind`` (``what`` says it in words for the error)."""
     if key not in obj:
         raise FieldError(f"missing field '{key}'")
-    return _checked(key, obj[key], kind, what)
+    return checked(key, obj[key], kind, what)
 
 
-def _get_optional(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T | None:
+def get_optional(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T | None:
     """The field ``key`` if present and not null, else None."""
     value = obj.get(key)
-    return None if value is None else _checked(key, value, kind, what)
+    return None if value is None else checked(key, value, kind, what)
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else type(value).__name__
 
 
-def _string_items(key: str, value: list[Any]) -> tuple[str, ...]:
+def string_items(key: str, value: list[Any]) -> tuple[str, ...]:
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise FieldError(f"field '{key}' must be a list of strings; item {i} is {_describe(item)}")
+            raise FieldError(f"field '{key}' must be a list of strings; item {i} is {describe(item)}")
     return tuple(value)
 
 
-def _strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    return _string_items(key, _get(obj, key, list, "a list of strings"))
+def strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return string_items(key, get(obj, key, list, "a list of strings"))
 
 
-def _optional_strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
-    value = _get_optional(obj, key, list, "a list of strings")
-    return None if value is None else _string_items(key, value)
+def optional_strings(obj: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    value = get_optional(obj, key, list, "a list of strings")
+    return None if value is None else string_items(key, value)
 
 
-def _optional_number(obj: Mapping[str, Any], key: str) -> float | None:
+def optional_number(obj: Mapping[str, Any], key: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None
     # int stays int (a score of 7 is written back as 7, not 7.0); bool is refused as above
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FieldError(f"field '{key}' must be a number, got {_describe(value)}")
+        raise FieldError(f"field '{key}' must be a number, got {describe(value)}")
     return value
 
 
-def _number_or(obj: Mapping[str, Any], key: str, default: float) -> float:
-    value = _optional_number(obj, key)
+def number_or(obj: Mapping[str, Any], key: str, default: float) -> float:
+    value = optional_number(obj, key)
     return default if value is None else value
 
 
-def _extra(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
+def extra(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
     known = set(known)
     return {k: v for k, v in obj.items() if k not in known}

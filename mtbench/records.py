@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mtbench import record_fields as fields
 from mtbench.jsonl import (
     FieldError,
     JsonlWriter,
@@ -40,17 +41,6 @@ from mtbench.jsonl import (
     read_records,
     repair_torn_tail,
     rewrite_jsonl,
-)
-from mtbench.record_fields import (
-    _checked,
-    _describe,
-    _extra,
-    _get,
-    _get_optional,
-    _number_or,
-    _optional_number,
-    _optional_strings,
-    _strings,
 )
 
 __all__ = [
@@ -107,16 +97,16 @@ class Question(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Question:
-        turns = _strings(obj, "turns")
+        turns = fields.strings(obj, "turns")
         if not turns:
             raise FieldError("field 'turns' is empty")
         return cls(
-            question_id=_get(obj, "question_id", int, "an integer"),
-            category=_get(obj, "category", str, "a string"),
+            question_id=fields.get(obj, "question_id", int, "an integer"),
+            category=fields.get(obj, "category", str, "a string"),
             turns=turns,
-            reference=_optional_strings(obj, "reference"),
-            required_temperature=_optional_number(obj, "required_temperature"),
-            extra=_extra(obj, cls.FIELDS),
+            reference=fields.optional_strings(obj, "reference"),
+            required_temperature=fields.optional_number(obj, "required_temperature"),
+            extra=fields.extra(obj, cls.FIELDS),
         )
 
 
@@ -134,17 +124,17 @@ class Choice:
     @classmethod
     def from_json(cls, obj: Any, position: int) -> Choice:
         if not isinstance(obj, dict):
-            raise FieldError(f"choices[{position}] must be an object, got {_describe(obj)}")
+            raise FieldError(f"choices[{position}] must be an object, got {fields.describe(obj)}")
         try:
-            index = _get_optional(obj, "index", int, "an integer")
-            turns = _strings(obj, "turns")
-            reasoning = _get_optional(obj, "reasoning", list, "a list of strings or nulls")
-            cut = _get_optional(obj, "cut_while_reasoning", list, "a list of turn numbers") or []
+            index = fields.get_optional(obj, "index", int, "an integer")
+            turns = fields.strings(obj, "turns")
+            reasoning = fields.get_optional(obj, "reasoning", list, "a list of strings or nulls")
+            cut = fields.get_optional(obj, "cut_while_reasoning", list, "a list of turn numbers") or []
             for i, item in enumerate(reasoning or []):
                 if item is not None:
-                    _checked(f"reasoning[{i}]", item, str, "a string or null")
+                    fields.checked(f"reasoning[{i}]", item, str, "a string or null")
             for i, item in enumerate(cut):
-                _checked(f"cut_while_reasoning[{i}]", item, int, "a turn number")
+                fields.checked(f"cut_while_reasoning[{i}]", item, int, "a turn number")
         except FieldError as e:
             raise FieldError(f"choices[{position}]: {e}") from None
         return cls(index=position if index is None else index, turns=turns,
@@ -178,17 +168,17 @@ class Answer(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Answer:
-        raw_choices = _get(obj, "choices", list, "a list")
+        raw_choices = fields.get(obj, "choices", list, "a list")
         if not raw_choices:
             raise FieldError("field 'choices' is empty")
         return cls(
-            question_id=_get(obj, "question_id", int, "an integer"),
-            model_id=_get(obj, "model_id", str, "a string"),
+            question_id=fields.get(obj, "question_id", int, "an integer"),
+            model_id=fields.get(obj, "model_id", str, "a string"),
             choices=tuple(Choice.from_json(c, i) for i, c in enumerate(raw_choices)),
-            answer_id=_get_optional(obj, "answer_id", str, "a string") or "",
-            tstamp=_number_or(obj, "tstamp", 0.0),
-            error=_get_optional(obj, "error", str, "a string"),
-            extra=_extra(obj, cls.FIELDS),
+            answer_id=fields.get_optional(obj, "answer_id", str, "a string") or "",
+            tstamp=fields.number_or(obj, "tstamp", 0.0),
+            error=fields.get_optional(obj, "error", str, "a string"),
+            extra=fields.extra(obj, cls.FIELDS),
         )
 
 
@@ -234,25 +224,25 @@ class JudgePrompt(_JsonRecord):
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> JudgePrompt:
-        kind = _get(obj, "type", str, "a string")
+        kind = fields.get(obj, "type", str, "a string")
         if kind not in ("single", "pairwise"):
-            raise FieldError(f"field 'type' must be \"single\" or \"pairwise\", got {_describe(kind)}")
+            raise FieldError(f"field 'type' must be \"single\" or \"pairwise\", got {fields.describe(kind)}")
         return cls(
-            name=_get(obj, "name", str, "a string"),
+            name=fields.get(obj, "name", str, "a string"),
             type=kind,
-            system_prompt=_get(obj, "system_prompt", str, "a string"),
-            prompt_template=_get(obj, "prompt_template", str, "a string"),
-            output_format=_get(obj, "output_format", str, "a string"),
-            description=_get_optional(obj, "description", str, "a string") or "",
-            category=_get_optional(obj, "category", str, "a string") or "",
-            extra=_extra(obj, cls.FIELDS),
+            system_prompt=fields.get(obj, "system_prompt", str, "a string"),
+            prompt_template=fields.get(obj, "prompt_template", str, "a string"),
+            output_format=fields.get(obj, "output_format", str, "a string"),
+            description=fields.get_optional(obj, "description", str, "a string") or "",
+            category=fields.get_optional(obj, "category", str, "a string") or "",
+            extra=fields.extra(obj, cls.FIELDS),
         )
 
 
 def _judge_pair(obj: Mapping[str, Any]) -> tuple[str, str]:
-    judge = _get(obj, "judge", list, "a list [judge_model, prompt_name]")
+    judge = fields.get(obj, "judge", list, "a list [judge_model, prompt_name]")
     if len(judge) != 2 or not all(isinstance(x, str) for x in judge):
-        raise FieldError(f"field 'judge' must be [judge_model, prompt_name], got {_describe(judge)}")
+        raise FieldError(f"field 'judge' must be [judge_model, prompt_name], got {fields.describe(judge)}")
     return (judge[0], judge[1])
 
 
@@ -263,13 +253,13 @@ def _sample(extra: Mapping[str, Any]) -> int:
 
 
 def _check_sample(obj: Mapping[str, Any]) -> None:
-    value = _get_optional(obj, "sample", int, "an integer 0 or more")
+    value = fields.get_optional(obj, "sample", int, "an integer 0 or more")
     if value is not None and value < 0:
         raise FieldError(f"field 'sample' must be 0 or more, got {value}")
 
 
 def _turn(obj: Mapping[str, Any]) -> int:
-    turn = _get(obj, "turn", int, "1 or 2")
+    turn = fields.get(obj, "turn", int, "1 or 2")
     if turn < 1:
         raise FieldError(f"field 'turn' must be 1 or more, got {turn}")
     return turn
@@ -297,24 +287,24 @@ class SingleJudgment(_JsonRecord):
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> SingleJudgment:
         _check_sample(obj)
-        judgment = _get(obj, "judgment", str, "a string")
-        score = _optional_number(obj, "score")
-        error = _get_optional(obj, "error", str, "a string")
+        judgment = fields.get(obj, "judgment", str, "a string")
+        score = fields.optional_number(obj, "score")
+        error = fields.get_optional(obj, "error", str, "a string")
         if score == -1 or score is None:  # FastChat's -1: no rating found (or the API failed)
             score = None
             if error is None:
                 error = "api_error" if judgment == FASTCHAT_API_ERROR else "unparseable"
         return cls(
-            question_id=_get(obj, "question_id", int, "an integer"),
-            model=_get(obj, "model", str, "a string"),
+            question_id=fields.get(obj, "question_id", int, "an integer"),
+            model=fields.get(obj, "model", str, "a string"),
             judge=_judge_pair(obj),
-            user_prompt=_get(obj, "user_prompt", str, "a string"),
+            user_prompt=fields.get(obj, "user_prompt", str, "a string"),
             judgment=judgment,
             score=score,
             turn=_turn(obj),
-            tstamp=_number_or(obj, "tstamp", 0.0),
+            tstamp=fields.number_or(obj, "tstamp", 0.0),
             error=error,
-            extra=_extra(obj, cls.FIELDS),
+            extra=fields.extra(obj, cls.FIELDS),
         )
 
 
@@ -362,25 +352,25 @@ class PairJudgment(_JsonRecord):
         _check_sample(obj)
         winners = []
         for key in ("g1_winner", "g2_winner"):
-            value = _get(obj, key, str, "a string")
+            value = fields.get(obj, key, str, "a string")
             if value not in WINNERS:
-                raise FieldError(f"field '{key}' must be one of {', '.join(WINNERS)}; got {_describe(value)}")
+                raise FieldError(f"field '{key}' must be one of {', '.join(WINNERS)}; got {fields.describe(value)}")
             winners.append(value)
         return cls(
-            question_id=_get(obj, "question_id", int, "an integer"),
-            model_1=_get(obj, "model_1", str, "a string"),
-            model_2=_get(obj, "model_2", str, "a string"),
+            question_id=fields.get(obj, "question_id", int, "an integer"),
+            model_1=fields.get(obj, "model_1", str, "a string"),
+            model_2=fields.get(obj, "model_2", str, "a string"),
             g1_winner=winners[0],
             g2_winner=winners[1],
             judge=_judge_pair(obj),
-            g1_user_prompt=_get(obj, "g1_user_prompt", str, "a string"),
-            g1_judgment=_get(obj, "g1_judgment", str, "a string"),
-            g2_user_prompt=_get(obj, "g2_user_prompt", str, "a string"),
-            g2_judgment=_get(obj, "g2_judgment", str, "a string"),
+            g1_user_prompt=fields.get(obj, "g1_user_prompt", str, "a string"),
+            g1_judgment=fields.get(obj, "g1_judgment", str, "a string"),
+            g2_user_prompt=fields.get(obj, "g2_user_prompt", str, "a string"),
+            g2_judgment=fields.get(obj, "g2_judgment", str, "a string"),
             turn=_turn(obj),
-            tstamp=_number_or(obj, "tstamp", 0.0),
-            error=_get_optional(obj, "error", str, "a string"),
-            extra=_extra(obj, cls.FIELDS),
+            tstamp=fields.number_or(obj, "tstamp", 0.0),
+            error=fields.get_optional(obj, "error", str, "a string"),
+            extra=fields.extra(obj, cls.FIELDS),
         )
 
 

@@ -19,6 +19,19 @@ from tests.test_judge import OFFICIAL, SMALL, add_answers, rows
 KILLS = 3
 
 
+def kill_once_calling(command, server, env, rng, wait_s: tuple[float, float]):
+    """Start ``command``, wait until it is calling ``server``, SIGKILL it a random moment later."""
+    seen = len(server.chat_requests)
+    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(server.chat_requests) == seen and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(rng.uniform(*wait_s))
+    assert proc.poll() is None, "the run ended before it could be killed; give it more work"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def command(data_dir, server, mode, first_n):
     return [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
             server.base_url, "--mode", mode, "--first-n", str(first_n), "--parallel", "8", "--no-progress"]
@@ -35,17 +48,7 @@ def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_
     out_file = data_dir / "mt_bench" / "model_judgment" / ("gpt-4_single.jsonl" if mode == "single" else "gpt-4_pair.jsonl")
     with OpenAITestServer(lambda body: reply, latency=0.05) as server:
         for _ in range(KILLS):
-            seen = len(server.chat_requests)
-            proc = subprocess.Popen(command(data_dir, server, mode, first_n), env=env, cwd=REPO,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            # Wait until this run is calling, then kill it at a random moment of its run.
-            deadline = time.monotonic() + 60
-            while len(server.chat_requests) == seen and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.6))
-            assert proc.poll() is None, "the run ended before it could be killed; give it more work"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_once_calling(command(data_dir, server, mode, first_n), server, env, rng, (0.0, 0.6))
         lines_after_kills = len(rows(out_file)) if out_file.exists() else 0
         assert 0 < lines_after_kills < matches  # the kills landed mid-run
         final = subprocess.run(command(data_dir, server, mode, first_n), env=env, cwd=REPO,

@@ -11,11 +11,9 @@ import hashlib
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -28,6 +26,7 @@ from mtbench.show_result.samples import majority_outcome, majority_pairs
 from tests.conftest import REPO
 from tests.openai_server import OpenAITestServer
 from tests.test_judge import OFFICIAL, SMALL, add_answers, judge, pair_file, rows, single_file
+from tests.test_judge_kill import kill_once_calling
 
 MODELS = ("alpaca-13b", "llama-13b")
 
@@ -146,15 +145,7 @@ def test_kill_during_three_sample_run_then_rerun_gives_exactly_three(data_dir):
                    server.base_url, "--first-n", "20", "--judge-samples", "3", "--parallel", "8", "--no-progress"]
         rng = random.Random("kill-samples")
         for _ in range(2):
-            seen = len(server.chat_requests)
-            proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 60
-            while len(server.chat_requests) == seen and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.1, 0.5))
-            assert proc.poll() is None, "the run ended before it could be killed"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_once_calling(command, server, env, rng, (0.1, 0.5))
         assert 0 < len(rows(single_file(data_dir))) < 3 * 120
         final = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
         assert final.returncode == 0, final.stderr
