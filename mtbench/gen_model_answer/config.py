@@ -18,6 +18,7 @@ from mtbench.reasoning import ReasoningOptions
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("auto", "cuda", "cpu")
+ENGINES = ("hf", "vllm")  # hf: transformers generate (the reference); vllm: vLLM's engine
 # The sizes accelerate's max_memory understands (convert_file_size_to_int), bits ("Gb") left out.
 _MEMORY_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMG]i?B)", re.IGNORECASE)
 
@@ -44,6 +45,7 @@ class ModelSpec:
     """How to load one replica of the model; everything an actor needs, and picklable."""
 
     path: str
+    engine: str = "hf"
     revision: str = "main"
     gguf_file: str | None = None
     dtype: str | None = None  # None: float16 on CUDA (as FastChat), float32 on CPU
@@ -57,6 +59,8 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         _at_least_one(num_gpus_per_model=self.num_gpus, batch_size=self.batch_size)
+        if self.engine not in ENGINES:
+            raise UserError(f"--engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
         if self.device not in DEVICES:
             raise UserError(f"--device must be one of {', '.join(DEVICES)}; got {self.device!r}")
         if self.dtype is not None and self.dtype not in DTYPES:
@@ -121,7 +125,7 @@ class GenAnswerConfig:
         """What every answer record keeps of how it was generated: the engine and the generation flags as
         given (``dtype`` None and ``device`` auto are resolved per replica, which records its own place)."""
         return {
-            "engine": "hf",
+            "engine": self.model.engine,
             "generation": {
                 "dtype": self.model.dtype,
                 "device": self.model.device,

@@ -30,9 +30,9 @@ from mtbench.gen_model_answer.config import (
     ignored_gpu_flags,
 )
 from mtbench.gen_model_answer.engine import Generator
+from mtbench.gen_model_answer.engines import load_engine
 from mtbench.gen_model_answer.hf_loading import (
     check_model_location,
-    load_generator,
     load_tokenizer,
     resolve_device,
     visible_cuda_devices,
@@ -190,7 +190,7 @@ def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: 
     """One replica in this process: the models one after another, each loaded once."""
     for model in models:
         try:
-            generator = (factory or load_generator)(model.cfg.model)
+            generator = (factory or load_engine)(model.cfg.model)
         except UserError as e:
             model.fail(e)
             continue

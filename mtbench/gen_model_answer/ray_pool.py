@@ -27,7 +27,8 @@ from mtbench.errors import RunFailed, UserError
 from mtbench.gen_model_answer.answering import answer_questions
 from mtbench.gen_model_answer.config import AnswerSettings, GenAnswerConfig, ModelSpec, gpu_flags_problem
 from mtbench.gen_model_answer.engine import Generator, first_line
-from mtbench.gen_model_answer.hf_loading import check_model_location, load_generator, resolve_device
+from mtbench.gen_model_answer.engines import load_engine
+from mtbench.gen_model_answer.hf_loading import check_model_location, resolve_device
 from mtbench.gen_model_answer.planning import Chunk, WorkQueue
 from mtbench.records import Answer, Choice, Question
 
@@ -101,7 +102,7 @@ class _Replica:
     def answer(self, job: int, spec: ModelSpec, settings: AnswerSettings, questions: list[Question]) -> list[Answer]:
         if self.job != job or self.generator is None:
             self._unload()
-            self.generator = load_generator(spec)
+            self.generator = load_engine(spec)
             self.job = job
         tags = self.placement.tags()
         return [replace(a, extra={**a.extra, **tags}) for a in answer_questions(self.generator, questions, settings)]
