@@ -57,6 +57,16 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[str], params: Sequence[SamplingParams]) -> list[GenerationOutput]: ...
 
 
+class OptionScorer(Protocol):
+    """An engine that can also rank fixed continuations of a prompt (the local judge's forced verdict)."""
+
+    def score_options(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """For each option, the sum of its tokens' log-probabilities as the continuation of ``prompt``
+        (rendered text, tokenized as ``generate`` tokenizes prompts; each option tokenized on its own
+        without special tokens and appended), in option order."""
+        ...
+
+
 def first_line(e: BaseException) -> str:
     """An exception's first line, as a failure reason (library messages run to many lines)."""
     text = str(e).strip().splitlines()
