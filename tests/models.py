@@ -8,6 +8,7 @@ in code, so greedy outputs are deterministic, varied and fast. SmolLM2 comes fro
 from __future__ import annotations
 
 import importlib.metadata
+import shutil
 from pathlib import Path
 
 CHATML_TEMPLATE = (
@@ -141,3 +142,25 @@ def build_chain_model(directory: Path, chain: dict[str, str], *, chat_template: 
         model.lm_head.weight.copy_(head)
     model.save_pretrained(directory)
     return directory
+
+
+def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
+    """Dequantize the GGUF into a plain transformers folder (config with architectures, safetensors, tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
+    # A model loaded from GGUF refuses save_pretrained; the same weights in a fresh model do not.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    del loaded, model
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # complete or absent: a killed conversion is redone next session
