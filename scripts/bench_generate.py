@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--engines", default="hf,vllm", help="comma-separated: hf, vllm")
     p.add_argument("--skip-hf-single", action="store_true", help="leave out HF one at a time (slow)")
     p.add_argument("--model-path", help="a model folder (default: SmolLM2-135M-Instruct, converted from its GGUF)")
-    p.add_argument("--question-file", type=Path, help="default: ../shared/mt_bench or data/mt_bench question.jsonl")
+    p.add_argument("--question-file", type=Path, help="default: $MTBENCH_SHARED or ../shared, else data/: mt_bench/question.jsonl")
     return p.parse_args()
 
 
@@ -78,7 +79,8 @@ def main() -> int:
 
         model_path = str(smollm_hf_folder(REPO / ".pytest_cache" / "d" / SMOLLM_CACHE))
     question_file = args.question_file or next(
-        (p for p in (REPO.parent / "shared/mt_bench/question.jsonl", REPO / "data/mt_bench/question.jsonl") if p.exists()),
+        (p for p in (Path(os.environ.get("MTBENCH_SHARED", REPO.parent / "shared")) / "mt_bench/question.jsonl",
+                     REPO / "data/mt_bench/question.jsonl") if p.exists()),
         None,
     )
     if question_file is None:
@@ -112,53 +114,59 @@ def main() -> int:
         keys = sorted(outputs)
         return [outputs[k] for k in keys], [prompts[k] for k in keys]
 
-    modes: dict[str, object] = {}  # name -> a callable returning (texts, new tokens)
+    times: dict[str, list[float]] = {}
+    texts: dict[str, list[str]] = {}
+    tokens: dict[str, int] = {}
     labels: dict[str, str] = {}
+
+    def measure(modes: dict[str, Callable[[], list[GenerationOutput]]]) -> None:
+        """--repeats rounds over ``modes``, the order reversed every other round (drift hits all alike)."""
+        for r in range(args.repeats):
+            for mode in list(modes) if r % 2 == 0 else list(reversed(modes)):
+                sync()
+                start = time.perf_counter()
+                outs = modes[mode]()
+                sync()
+                seconds = time.perf_counter() - start
+                times.setdefault(mode, []).append(seconds)
+                texts[mode], tokens[mode] = [o.text or "" for o in outs], sum(o.new_tokens for o in outs)
+                print(f"repeat {r + 1}/{args.repeats} {mode:>14}: {tokens[mode]} tokens in {seconds:.1f} s",
+                      file=sys.stderr)
+
+    # HF first, then vLLM: vLLM's CPU engine binds this process's OpenMP threads when it loads.
     if "hf" in engines:
         batched = load_generator(ModelSpec(path=model_path, device=args.device, dtype=args.dtype,
                                            batch_size=args.batch_size, cpu_threads=args.threads))
-        hf_dtype = next(batched.model.parameters()).dtype
+        hf_dtype = str(next(batched.model.parameters()).dtype).removeprefix("torch.")
+        batched.generate([batched.template.render(conversation(("Hello",), []))], [greedy])  # warm-up
+        hf_modes: dict[str, Callable[[], list[GenerationOutput]]] = {}
         if not args.skip_hf_single:
             single = HFGenerator(batched.model, batched.tokenizer, batched.template, batch_size=1)
-            modes["hf-single"] = lambda: conversations(single, waves=True)[0]
+            hf_modes["hf-single"] = lambda: conversations(single, waves=True)[0]
             labels["hf-single"] = f"HF one prompt at a time (FastChat's loop), {hf_dtype}"
-        modes["hf-batched"] = lambda: conversations(batched, waves=True)[0]
+        hf_modes["hf-batched"] = lambda: conversations(batched, waves=True)[0]
         labels["hf-batched"] = f"HF batched (batch {args.batch_size}), {hf_dtype}"
-        batched.generate([batched.template.render(conversation(("Hello",), []))], [greedy])  # warm-up
-    flat_prompts: list[str] = []
+        measure(hf_modes)
+        del batched, hf_modes
     if "vllm" in engines:
         vllm = load_vllm_generator(ModelSpec(
             path=model_path, engine="vllm", device=args.device, dtype=args.vllm_dtype, num_gpus=args.tensor_parallel,
             max_model_len=args.max_model_len, cpu_bind=f"0-{args.threads - 1}" if device == "cpu" else None,
         ))
+        flat_prompts: list[str] = []
 
-        def pipelined():
+        def pipelined() -> list[GenerationOutput]:
             outputs, prompts = conversations(vllm, waves=False)
             flat_prompts[:] = prompts
             return outputs
 
-        modes["vllm-waves"] = lambda: conversations(vllm, waves=True)[0]
-        modes["vllm-pipelined"] = pipelined
-        modes["vllm-flat"] = lambda: vllm.generate(flat_prompts, [greedy] * len(flat_prompts))
+        pipelined()  # warm-up, and the flat batch's prompts
         labels.update({"vllm-waves": f"vLLM two waves, {args.vllm_dtype}",
                        "vllm-pipelined": f"vLLM turn 2 as soon as turn 1 is done, {args.vllm_dtype}",
                        "vllm-flat": "vLLM one flat batch of the same prompts (ceiling)"})
-        pipelined()  # warm-up, and the flat batch's prompts
-
-    times: dict[str, list[float]] = {m: [] for m in modes}
-    texts: dict[str, list[str]] = {}
-    tokens: dict[str, int] = {}
-    for r in range(args.repeats):
-        order = list(modes) if r % 2 == 0 else list(reversed(modes))
-        for mode in order:
-            sync()
-            start = time.perf_counter()
-            outs = modes[mode]()  # type: ignore[operator]
-            sync()
-            seconds = time.perf_counter() - start
-            times[mode].append(seconds)
-            texts[mode], tokens[mode] = [o.text or "" for o in outs], sum(o.new_tokens for o in outs)
-            print(f"repeat {r + 1}/{args.repeats} {mode:>14}: {tokens[mode]} tokens in {seconds:.1f} s", file=sys.stderr)
+        measure({"vllm-waves": lambda: conversations(vllm, waves=True)[0], "vllm-pipelined": pipelined,
+                 "vllm-flat": lambda: vllm.generate(flat_prompts, [greedy] * len(flat_prompts))})
+    modes = list(times)
 
     rate = {m: tokens[m] / statistics.median(times[m]) for m in modes}
     print(f"\nmodel {Path(model_path).name} on {device}, torch {torch.__version__}, threads {args.threads}, "

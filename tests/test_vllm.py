@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +32,7 @@ from mtbench.gen_model_answer import (
 )
 from mtbench.records import load_questions
 from tests.conftest import MT_BENCH_DATA, REPO
+from tests.killing import kill_after_lines
 
 pytestmark = pytest.mark.slow
 
@@ -229,21 +228,7 @@ def test_cli_killed_then_rerun_answers_every_question_once_and_resumes(smollm_di
             "--data-dir", str(data_dir), *SLICE, "--device", "cpu", "--dtype", "float32",
             "--max-model-len", str(MAX_MODEL_LEN), "--max-new-token", "24", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "smol.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "mtbench", *args], env={**os.environ, **ENV}, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.exists() and path.read_text().count("\n") >= 1:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    before = path.read_text().count("\n")
+    before = kill_after_lines(args, path, 1, env=ENV)
     rerun = mtbench(*args)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{before} already answered, {3 - before} answered now (0 failed)" in rerun.stderr, rerun.stderr
