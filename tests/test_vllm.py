@@ -256,3 +256,36 @@ def test_ray_two_single_thread_replicas_equal_one_replica(engine, smollm_dir, da
     gen_model_answer(cfg, generator_factory=lambda _: engine)
     # The roleplay question samples at 0.7: per-request seeds make it identical across replica counts too.
     assert [r["choices"] for r in on_ray] == [r["choices"] for r in lines(cfg.output_file)]
+
+
+def test_cpu_replicas_take_their_own_cores():
+    from mtbench.gen_model_answer.ray_pool import replica_cores
+
+    assert [replica_cores(r, 1, [0, 1]) for r in range(3)] == ["0", "1", "0"]
+    assert [replica_cores(r, 2, [4, 5, 6, 7]) for r in range(2)] == ["4,5", "6,7"]
+    assert replica_cores(0, 8, [0, 1]) == "0,1"  # never more threads than cores
+
+
+def test_engine_arguments():
+    from mtbench.gen_model_answer.config import memory_bytes
+    from mtbench.gen_model_answer.vllm_generator import CPU_KV_CACHE_GIB, engine_kwargs
+
+    cpu = engine_kwargs(ModelSpec(path="m", engine="vllm", max_model_len=512), on_cpu=True)
+    assert cpu["kv_cache_memory_bytes"] == CPU_KV_CACHE_GIB * 2**30 and cpu["enforce_eager"]
+    assert cpu["max_model_len"] == 512 and "gpu_memory_utilization" not in cpu
+    gpu = engine_kwargs(ModelSpec(path="m", engine="vllm", num_gpus=2, max_gpu_memory="40GiB", dtype="bfloat16"),
+                        on_cpu=False, gpu_total_bytes=80 * 2**30)
+    assert gpu["gpu_memory_utilization"] == 0.5 and gpu["tensor_parallel_size"] == 2
+    assert gpu["distributed_executor_backend"] == "mp" and gpu["dtype"] == "bfloat16"
+    assert "kv_cache_memory_bytes" not in gpu and "max_model_len" not in gpu
+    assert memory_bytes("4000MiB") == 4000 * 2**20 and memory_bytes("40GB") == 40 * 10**9
+    with pytest.raises(UserError, match="--max-model-len applies to --engine vllm only"):
+        ModelSpec(path="m", max_model_len=512)
+
+
+def test_auto_engine_is_vllm_only_where_a_gpu_is_visible():
+    from mtbench.gen_model_answer.engines import resolve_engine
+    from mtbench.gen_model_answer.hf_loading import visible_cuda_devices
+
+    assert resolve_engine("auto") == ("vllm" if visible_cuda_devices() else "hf")
+    assert resolve_engine("hf") == "hf" and resolve_engine("vllm") == "vllm"

