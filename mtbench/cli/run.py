@@ -6,11 +6,17 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mtbench.cli import download, gen_answer, gen_api_answer, judge, report, show
 from mtbench.cli.common import add_layout_args
 from mtbench.cli.flag_scope import FlagScope, FlagTable
 from mtbench.errors import UserError
+
+if TYPE_CHECKING:
+    from mtbench.gen_api_answer import ApiAnswerConfig
+    from mtbench.gen_model_answer import GenAnswerRuns
+    from mtbench.pipeline import RunConfig
 
 LAYOUT = ("--data-dir", "--bench-name")
 # Flags of the two answer commands that mean the same in both (gen-answer's registration is the one run has).
@@ -77,7 +83,7 @@ def register(sub) -> None:
 def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
     """Every step's flags, through the steps' own ``add_*_args``, named as the epilog says."""
     table = FlagTable(parser)
-    own = parser.add_argument_group("the run")
+    own: Any = parser.add_argument_group("the run")  # add_layout_args takes it as a parser
     add_layout_args(own)
     table.dests.update({"--data-dir": "data_dir", "--bench-name": "bench_name"})
     table.own("--model-id", nargs="+", metavar="ID", group=own,
@@ -141,12 +147,12 @@ def default_local_id(path: str, gguf_file: str | None) -> str:
     return folder.resolve().name if folder.exists() else default_model_id(path)
 
 
-def run_config_from(args: argparse.Namespace):
+def run_config_from(args: argparse.Namespace) -> RunConfig:
     """The ``RunConfig`` of run's flags: each step's config built by its own command's ``*_config_from``."""
     from mtbench.pipeline import RunConfig
 
     flags: RunFlags = args.flags
-    answers: object
+    answers: GenAnswerRuns | ApiAnswerConfig
     if model_source(args, flags) == "local":
         local = flags.local.view(args)
         ids = args.model_id or [default_local_id(p, local.gguf_file) for p in local.model_path]
@@ -165,8 +171,7 @@ def run_config_from(args: argparse.Namespace):
     report_config = report.report_config_from(report_view) if report_view.out is not None else None
     with flags.download.errors():
         download_config = download.download_config_from(flags.download.view(args))
-    return RunConfig(download_config, answers, judge_config, show_config, report_config,  # type: ignore[arg-type]
-                     dry_run=judge_view.dry_run)
+    return RunConfig(download_config, answers, judge_config, show_config, report_config, dry_run=judge_view.dry_run)
 
 
 def run(args: argparse.Namespace) -> int:

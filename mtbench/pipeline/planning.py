@@ -17,6 +17,7 @@ from mtbench.bench import DEFAULT_BENCH
 from mtbench.cost import CHARS_PER_TOKEN
 from mtbench.gen_api_answer import ApiAnswerConfig
 from mtbench.gen_judgment import JudgePlan, load_work, plan_for
+from mtbench.gen_model_answer import GenAnswerConfig
 from mtbench.pipeline.config import RunConfig
 from mtbench.records import Answer, Choice, Question
 
@@ -82,6 +83,7 @@ def missing_data(config: RunConfig) -> tuple[Path, ...]:
 def answer_plans(config: RunConfig) -> tuple[AnswerPlan, ...]:
     """Each model's answer step, counted as its command counts it (reads the question and answer files)."""
     answers = config.answers
+    runs: list[tuple[ApiAnswerConfig | GenAnswerConfig, str, int]]
     if isinstance(answers, ApiAnswerConfig):
         where = answers.endpoint.resolved_base_url()
         runs = [(answers, f"{answers.model} at {where}", answers.max_tokens)]
