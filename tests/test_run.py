@@ -106,6 +106,7 @@ def test_run_writes_what_the_separate_commands_write_and_a_rerun_calls_nothing(d
     assert f"  judgments: {judgment_file(data_dir)}" in lines and f"  report: {tmp_path / 'report.html'}" in lines
     assert (tmp_path / "report.html").stat().st_size > 0
     assert "already answered" in again.stdout and "nothing to judge" in again.stdout
+    assert "not judged" not in done.stdout  # --question-end 6 is judged as --first-n 6: no match planned past it
     assert "sk-run-test" not in done.stdout + done.stderr
 
 
@@ -179,3 +180,23 @@ def test_a_renamed_judge_flag_is_named_as_run_spells_it(data_dir, tmp_path):
                    "--data-dir", str(data_dir), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == "mtbench run: error: --judge-parallel must be at least 1, got 0\n"
+
+
+def test_a_flag_two_steps_register_is_refused_unless_renamed_or_shared():
+    import argparse
+
+    from mtbench.cli.flag_scope import FlagTable
+
+    parser = argparse.ArgumentParser()
+    table = FlagTable(parser)
+    answers = table.scope("answers", title="answers")
+    answers.add_argument("--parallel", type=int, default=1)
+    with pytest.raises(ValueError, match="judge's --parallel collides with --parallel"):
+        table.scope("judge", title="judge").add_argument("--parallel", type=int, default=8)
+    renamed = table.scope("judging", title="judging", rename={"--parallel": "--judge-parallel"})
+    renamed.add_argument("--parallel", type=int, default=8)
+    shared = table.scope("batch", title="batch", shared={"--parallel"})
+    shared.add_argument("--parallel", type=int, default=3)
+    args = parser.parse_args(["--parallel", "2", "--judge-parallel", "5"])
+    assert (answers.view(args).parallel, renamed.view(args).parallel, shared.view(args).parallel) == (2, 5, 2)
+    assert renamed.translate("--parallel must be at least 1") == "--judge-parallel must be at least 1"

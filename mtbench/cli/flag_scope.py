@@ -115,9 +115,9 @@ class FlagScope:
         seen = {dest: getattr(args, run_dest) for dest, run_dest in self._dests.items()}
         return argparse.Namespace(**{**self._fixed, **seen, **values})
 
-    def run_flag(self, flag: str) -> str:
-        """The name run gives the step's ``flag``."""
-        return self._rename.get(flag, flag)
+    def set(self, args: argparse.Namespace, dest: str, value: Any) -> None:
+        """Give the step's ``dest`` a value in run's Namespace, as if its flag had been given."""
+        setattr(args, self._dests[dest], value)
 
     def translate(self, message: str) -> str:
         """``message`` with the step's flag names replaced by run's (a config's error names the step's)."""

@@ -118,8 +118,10 @@ def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
     return flags
 
 
-def no_model_flags(args: argparse.Namespace) -> str:
-    """What a run with neither --model-path nor --model evaluates: today nothing (the seam for a default)."""
+def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
+    """What a run with neither --model-path nor --model evaluates, as ``model_source`` answers: today
+    nothing. The seam for a default model and judge: set their flags here (``flags.local.set(args,
+    "model_path", [PATH])``, and the judge's likewise) and return "local"."""
     raise UserError("give --model-path PATH (a local model) or --model NAME --base-url URL (a served one)")
 
 
@@ -130,7 +132,7 @@ def model_source(args: argparse.Namespace, flags: RunFlags) -> str:
     if paths and model:
         raise UserError("give --model-path (a local model) or --model (a served one), not both")
     if not paths and not model:
-        return no_model_flags(args)
+        return no_model_flags(args, flags)
     if model and args.model_id and len(args.model_id) > 1:
         raise UserError(f"--model-id: one id for --model {model}, got {len(args.model_id)}")
     return "local" if paths else "api"
