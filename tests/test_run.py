@@ -200,3 +200,19 @@ def test_a_flag_two_steps_register_is_refused_unless_renamed_or_shared():
     args = parser.parse_args(["--parallel", "2", "--judge-parallel", "5"])
     assert (answers.view(args).parallel, renamed.view(args).parallel, shared.view(args).parallel) == (2, 5, 2)
     assert renamed.translate("--parallel must be at least 1") == "--judge-parallel must be at least 1"
+
+
+def test_a_local_model_is_answered_by_gen_answer_and_named_after_its_folder(data_dir, tmp_path):
+    from tests.models import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny-chat")
+    with OpenAITestServer(reply) as server:
+        done = mtbench("run", "--model-path", str(model), "--device", "cpu", "--max-new-token", "4",
+                       "--question-end", "2", "--judge-base-url", server.base_url, "--judge-model", JUDGE,
+                       "--data-dir", str(data_dir), "--no-progress", cwd=tmp_path, timeout=300)
+        judge_calls = len(server.chat_requests)
+    assert done.returncode == 0, done.stderr
+    answers = rows(data_dir / "mt_bench" / "model_answer" / "tiny-chat.jsonl")
+    assert [a["question_id"] for a in answers] == [81, 82] and answers[0]["engine"] == "hf"
+    assert judge_calls == 4 and {r["model"] for r in rows(judgment_file(data_dir))} == {"tiny-chat"}
+    assert "[2/4] answers: tiny-chat: 2 answered, 0 failed (0 already there) on 1 replica(s)" in done.stdout
