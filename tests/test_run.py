@@ -202,17 +202,23 @@ def test_a_flag_two_steps_register_is_refused_unless_renamed_or_shared():
     assert renamed.translate("--parallel must be at least 1") == "--judge-parallel must be at least 1"
 
 
-def test_a_local_model_is_answered_by_gen_answer_and_named_after_its_folder(data_dir, tmp_path):
+def test_local_models_are_answered_by_gen_answer_a_broken_one_reported_the_others_judged(data_dir, tmp_path):
     from tests.models import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny-chat")
+    broken = tmp_path / "broken-chat"
+    shutil.copytree(model, broken)
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
     with OpenAITestServer(reply) as server:
-        done = mtbench("run", "--model-path", str(model), "--device", "cpu", "--max-new-token", "4",
+        done = mtbench("run", "--model-path", str(model), str(broken), "--device", "cpu", "--max-new-token", "4",
                        "--question-end", "2", "--judge-base-url", server.base_url, "--judge-model", JUDGE,
                        "--data-dir", str(data_dir), "--no-progress", cwd=tmp_path, timeout=300)
         judge_calls = len(server.chat_requests)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # the worst step's: a model that could not be loaded
     answers = rows(data_dir / "mt_bench" / "model_answer" / "tiny-chat.jsonl")
     assert [a["question_id"] for a in answers] == [81, 82] and answers[0]["engine"] == "hf"
+    assert not (data_dir / "mt_bench" / "model_answer" / "broken-chat.jsonl").exists()
     assert judge_calls == 4 and {r["model"] for r in rows(judgment_file(data_dir))} == {"tiny-chat"}
     assert "[2/4] answers: tiny-chat: 2 answered, 0 failed (0 already there) on 1 replica(s)" in done.stdout
+    assert "[2/4] answers: broken-chat: error: --model-path" in done.stdout
+    assert "tiny-chat" in done.stdout.split("[4/4] show")[1]  # the tables, of the model that has answers

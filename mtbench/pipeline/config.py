@@ -78,8 +78,12 @@ class RunConfig:
         first = self.answers if isinstance(self.answers, ApiAnswerConfig) else self.answers.shared
         return first.question_begin, first.question_end
 
-    def judging_only(self, model_ids: tuple[str, ...]) -> JudgeConfig:
-        """The judge's config for the models whose answers the run has, where the run chose its models."""
-        if self.judge.model_list == self.model_ids and model_ids != self.model_ids:
-            return dataclasses.replace(self.judge, model_list=model_ids)
-        return self.judge
+    def narrowed_to(self, model_ids: tuple[str, ...]) -> RunConfig:
+        """The run for the models whose answers it has (a model whose answer step failed is neither judged
+        nor shown), where the run chose the models."""
+        if self.judge.model_list != self.model_ids or model_ids == self.model_ids:
+            return self
+        show = self.show
+        if show.model_list == self.model_ids:
+            show = dataclasses.replace(show, model_list=model_ids)
+        return dataclasses.replace(self, judge=dataclasses.replace(self.judge, model_list=model_ids), show=show)

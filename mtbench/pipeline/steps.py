@@ -11,7 +11,7 @@ costs anything; ``--max-cost`` refuses it there (exit 2), before any call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
@@ -34,7 +34,6 @@ class RunOutcome:
     answer_files: tuple[Path, ...] = ()
     judgment_file: Path | None = None
     report_file: Path | None = None
-    ran: tuple[str, ...] = field(default=())  # the steps that ran
 
 
 class _Steps:
@@ -77,8 +76,9 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
 
     code, answered = _answers(config, steps)
     if not answered:
-        return RunOutcome(code, plan, answer_files=config.answer_files, ran=("download", "answers"))
-    judge_config = config.judging_only(answered)
+        return RunOutcome(code, plan, answer_files=config.answer_files)
+    config = config.narrowed_to(answered)
+    judge_config = config.judge
     summary = judge(judge_config, announce=_judge_announcer(steps, plan))
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
@@ -90,8 +90,7 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
 
         report_file = write_report(config.report)
         steps.line("report", f"wrote {report_file} ({report_file.stat().st_size / 1e6:.1f} MB)")
-    return RunOutcome(code, plan, tables, config.answer_files, judge_config.output, report_file,
-                      ran=steps.names)
+    return RunOutcome(code, plan, tables, config.answer_files, judge_config.output, report_file)
 
 
 def _download(config: RunConfig, steps: _Steps, missing: tuple[Path, ...]) -> None:
