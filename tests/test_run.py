@@ -197,8 +197,10 @@ def test_a_flag_two_steps_register_is_refused_unless_renamed_or_shared():
     renamed.add_argument("--parallel", type=int, default=8)
     shared = table.scope("batch", title="batch", shared={"--parallel"})
     shared.add_argument("--parallel", type=int, default=3)
-    args = parser.parse_args(["--parallel", "2", "--judge-parallel", "5"])
+    renamed.add_argument_group("local judge").add_argument("--timeout", type=float)  # a group renames as its scope
+    args = parser.parse_args(["--parallel", "2", "--judge-parallel", "5", "--timeout", "9"])
     assert (answers.view(args).parallel, renamed.view(args).parallel, shared.view(args).parallel) == (2, 5, 2)
+    assert renamed.view(args).timeout == 9 and not hasattr(answers.view(args), "timeout")
     assert renamed.translate("--parallel must be at least 1") == "--judge-parallel must be at least 1"
 
 

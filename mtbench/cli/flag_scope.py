@@ -84,6 +84,9 @@ class FlagScope:
     def add_mutually_exclusive_group(self, **kwargs: Any) -> _Group:
         return _Group(self, self._group.add_mutually_exclusive_group(**kwargs))
 
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> _Group:
+        return _Group(self, self._table.parser.add_argument_group(*args, **kwargs))
+
     def set_defaults(self, **values: Any) -> None:
         self._fixed.update(values)
 

@@ -167,9 +167,10 @@ def run_config_from(args: argparse.Namespace) -> RunConfig:
     judge_view = flags.judge.view(args)
     with flags.judge.errors():
         judge_config = judge.judge_config_from(judge_view)
+    # The tables and the report read the judge the judging step resolved (its flag may leave it to a default).
     with flags.show.errors():
-        show_config = show.show_config_from(flags.show.view(args))
-    report_view = flags.report.view(args)
+        show_config = show.show_config_from(flags.show.view(args, judge_model=judge_config.judge_model))
+    report_view = flags.report.view(args, judge_model=judge_config.judge_model)
     report_config = report.report_config_from(report_view) if report_view.out is not None else None
     with flags.download.errors():
         download_config = download.download_config_from(flags.download.view(args))
