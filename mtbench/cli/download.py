@@ -10,8 +10,6 @@ from mtbench.cli.common import add_layout_args
 
 
 def register(sub) -> None:
-    from mtbench.download import DEFAULT_TIMEOUT_S, GITHUB_BASE_URL, GITHUB_BASE_URL_ENV, SOURCE_NAMES
-
     parser = sub.add_parser(
         "download",
         help="fetch the MT-bench questions, judge prompts and reference answers (sha256-verified)",
@@ -23,6 +21,14 @@ def register(sub) -> None:
             "Rerunning is a no-op once every file is present and verified."
         ),
     )
+    add_download_args(parser)
+    parser.set_defaults(run=run)
+
+
+def add_download_args(parser) -> None:
+    """download's flags (``mtbench run`` registers some of them too, see ``cli.flag_scope``)."""
+    from mtbench.download import DEFAULT_TIMEOUT_S, GITHUB_BASE_URL, GITHUB_BASE_URL_ENV, SOURCE_NAMES
+
     add_layout_args(parser)
     parser.add_argument(
         "--source", choices=("auto", *SOURCE_NAMES), default="auto",
@@ -52,13 +58,13 @@ def register(sub) -> None:
         help="root of the HF space holding data/mt_bench/... (env MTBENCH_PREGENERATED_BASE_URL; "
         "default https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/)",
     )
-    parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mtbench.download import DownloadConfig, download_mt_bench
+def download_config_from(args: argparse.Namespace):
+    """The ``DownloadConfig`` of download's flags."""
+    from mtbench.download import DownloadConfig
 
-    config = DownloadConfig(
+    return DownloadConfig(
         data_dir=args.data_dir,
         bench_name=args.bench_name,
         source=args.source,
@@ -67,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         force=args.force,
     )
-    outcomes = download_mt_bench(config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.download import download_mt_bench
+
+    outcomes = download_mt_bench(download_config_from(args))
     if not any(o.fetched for o in outcomes):
         print(f"all {len(outcomes)} files in {args.data_dir} are present and verified; nothing to do")
     else:

@@ -54,6 +54,12 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_gen_answer_args(p)
+    p.set_defaults(run=run)
+
+
+def add_gen_answer_args(p) -> None:
+    """gen-answer's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
     p.add_argument("--model-path", required=True, nargs="+", metavar="PATH",
                    help="local model folder (or a Hugging Face hub id already in the local cache); "
                    "several checkpoints share one run")
@@ -98,17 +104,11 @@ def register(sub) -> None:
                    "`ray job submit` sets)")
     p.add_argument("--retry-failed", action="store_true", help="regenerate answers recorded as failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_model_answer import (
-        AnswerSettings,
-        GenAnswerConfig,
-        GenAnswerRuns,
-        ModelSpec,
-        gen_model_answers,
-    )
+def gen_answer_runs_from(args: argparse.Namespace):
+    """The ``GenAnswerRuns`` of gen-answer's flags (each config checks itself: one-line UserError)."""
+    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, GenAnswerRuns, ModelSpec
     from mtbench.gen_model_answer.engines import resolve_engine
     from mtbench.json_flags import json_object
 
@@ -141,7 +141,13 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
     )
-    outcomes = gen_model_answers(GenAnswerRuns.of(config, args.model_path, args.model_id))
+    return GenAnswerRuns.of(config, args.model_path, args.model_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.gen_model_answer import gen_model_answers
+
+    outcomes = gen_model_answers(gen_answer_runs_from(args))
     if len(outcomes) == 1:
         outcomes[0].result()  # one model: its error is the command's
     for outcome in outcomes:

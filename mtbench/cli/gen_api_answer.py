@@ -27,6 +27,12 @@ def register(sub) -> None:
             "carries only the visible turn-1 answer."
         ),
     )
+    add_gen_api_answer_args(parser)
+    parser.set_defaults(run=run)
+
+
+def add_gen_api_answer_args(parser) -> None:
+    """gen-api-answer's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
     add_layout_args(parser)
     parser.add_argument("--model", required=True, help="the model name sent to the endpoint")
     parser.add_argument(
@@ -57,15 +63,14 @@ def register(sub) -> None:
     add_reasoning_args(parser)
     parser.add_argument("--retry-failed", action="store_true", help="ask again the questions recorded as failures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id, generate_api_answers
-    from mtbench.rate_limit import rate_limit_line
+def api_answer_config_from(args: argparse.Namespace):
+    """The ``ApiAnswerConfig`` of gen-api-answer's flags (it checks itself: one-line UserError)."""
+    from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id
     from mtbench.request_params import extra_body_from_json
 
-    config = ApiAnswerConfig(
+    return ApiAnswerConfig(
         layout=layout_from(args),
         model=args.model,
         model_id=args.model_id or default_model_id(args.model),
@@ -83,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
         reasoning=reasoning_from(args),
         extra_body=extra_body_from_json(args.extra_body, "--extra-body"),
     )
-    summary = generate_api_answers(config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.gen_api_answer import generate_api_answers
+    from mtbench.rate_limit import rate_limit_line
+
+    summary = generate_api_answers(api_answer_config_from(args))
     asked = summary.answered + len(summary.failed)
     if not asked:
         print(f"{summary.answer_file}: all {summary.selected} questions already answered; nothing to do")

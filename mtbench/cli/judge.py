@@ -21,6 +21,12 @@ def register(sub) -> None:
             "The plan (matches, calls, estimated tokens and cost) is printed before any call."
         ),
     )
+    add_judge_args(parser)
+    parser.set_defaults(run=run)
+
+
+def add_judge_args(parser) -> None:
+    """judge's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
     add_layout_args(parser)
     parser.add_argument("--mode", choices=MODES, default="single",
                         help="single: a 1-10 score per answer; pairwise-baseline: each model against "
@@ -69,14 +75,14 @@ def register(sub) -> None:
     parser.add_argument("--batch-price-output", type=float, metavar="USD",
                         help="batch price per 1M output tokens (overrides the table's batch column)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_judgment import JudgeConfig, judge
+def judge_config_from(args: argparse.Namespace):
+    """The ``JudgeConfig`` of judge's flags (it checks itself: one-line UserError)."""
+    from mtbench.gen_judgment import JudgeConfig
     from mtbench.request_params import extra_body_from_json
 
-    config = JudgeConfig(
+    return JudgeConfig(
         layout=layout_from(args),
         mode=args.mode,
         judge_file=args.judge_file,
@@ -102,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
         batch_price_input=args.batch_price_input,
         batch_price_output=args.batch_price_output,
     )
-    summary = judge(config, dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.gen_judgment import judge
+
+    summary = judge(judge_config_from(args), dry_run=args.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:
         print(summary.describe(), flush=True)
     return 0

@@ -21,6 +21,12 @@ def register(sub) -> None:
             "escaped and the page runs no script: safe to attach to a model card or a pull request."
         ),
     )
+    add_report_args(parser)
+    parser.set_defaults(run=run)
+
+
+def add_report_args(parser) -> None:
+    """report's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
     add_layout_args(parser)
     parser.add_argument(
         "--out", type=Path, required=True, metavar="FILE.html", help="where to write the report"
@@ -55,13 +61,13 @@ def register(sub) -> None:
         action="store_false",
         help="leave out the per-question drill-down (a much smaller file)",
     )
-    parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mtbench.report import ReportConfig, write_report
+def report_config_from(args: argparse.Namespace):
+    """The ``ReportConfig`` of report's flags."""
+    from mtbench.report import ReportConfig
 
-    config = ReportConfig(
+    return ReportConfig(
         layout=layout_from(args),
         out=args.out,
         judge_model=args.judge_model,
@@ -72,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         drilldown=args.drilldown,
     )
-    out = write_report(config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.report import write_report
+
+    out = write_report(report_config_from(args))
     size = out.stat().st_size
     print(f"mtbench report: wrote {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -25,6 +25,12 @@ def register(sub) -> None:
             "..., 151-160 humanities)."
         ),
     )
+    add_show_args(parser)
+    parser.set_defaults(run=run)
+
+
+def add_show_args(parser) -> None:
+    """show's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
     add_layout_args(parser)
     parser.add_argument(
         "--input-file", type=Path,
@@ -63,17 +69,17 @@ def register(sub) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
-    parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def show_config_from(args: argparse.Namespace):
+    """The ``ShowConfig`` of show's flags (it checks itself: one-line UserError)."""
     from mtbench.errors import UserError
-    from mtbench.show_result import ShowConfig, radar_figure, render, show
+    from mtbench.show_result import ShowConfig
 
     if args.plot is not None and args.mode != Mode.SINGLE:
         raise UserError("--plot draws the per-category radar chart of --mode single")
     layout = layout_from(args)
-    config = ShowConfig(
+    return ShowConfig(
         judgment_file=args.input_file or layout.judgment_file(args.judge_model, args.mode),
         mode=args.mode,
         question_file=layout.question_file,
@@ -88,17 +94,31 @@ def run(args: argparse.Namespace) -> int:
         aggregate=args.aggregate,
         allow_mixed=args.allow_mixed,
     )
-    report = show(config)
-    if args.plot is not None:
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtbench.show_result import show
+
+    config = show_config_from(args)
+    print_show(show(config), args.format, args.plot)
+    return 0
+
+
+def print_show(report, fmt: str, plot: Path | None) -> None:
+    """What ``show`` prints for ``report``: the tables on stdout, and the radar chart to ``plot``."""
+    from mtbench.errors import UserError
+    from mtbench.show_result import radar_figure, render
+
+    if plot is not None:
         by_category = report.single.by_category if report.single is not None else None
         if by_category is None:
-            raise UserError(f"--plot: categories are unavailable (no question file at {layout.question_file})")
+            raise UserError(f"--plot: categories are unavailable (no question file at {report.config.question_file})")
         try:
-            radar_figure(by_category).savefig(args.plot, format="png", bbox_inches="tight")
+            radar_figure(by_category).savefig(plot, format="png", bbox_inches="tight")
         except OSError as e:
-            raise UserError(f"--plot: cannot write {args.plot}: {e.strerror or e}") from None
-    sys.stdout.write(render(report, args.format))
-    if args.format in ("csv",) and report.comparison is not None:
+            raise UserError(f"--plot: cannot write {plot}: {e.strerror or e}") from None
+    sys.stdout.write(render(report, fmt))
+    if fmt in ("csv",) and report.comparison is not None:
         # CSV holds one table; the comparison goes to stderr so stdout stays machine-readable.
         c = report.comparison
         print(
@@ -106,6 +126,5 @@ def run(args: argparse.Namespace) -> int:
             f"[{c.ci_low:.4f}, {c.ci_high:.4f}] over {c.n_questions} questions",
             file=sys.stderr,
         )
-    if args.plot is not None:
-        print(f"mtbench show: wrote {args.plot}", file=sys.stderr)
-    return 0
+    if plot is not None:
+        print(f"mtbench show: wrote {plot}", file=sys.stderr)

@@ -172,10 +172,15 @@ class JudgePlan:
         return "\n".join(lines)
 
 
-def _load_answers(layout: BenchLayout, models: Iterable[str]) -> dict[str, dict[int, Answer]]:
+def _load_answers(
+    layout: BenchLayout, models: Iterable[str], pending: Mapping[str, Mapping[int, Answer]]
+) -> dict[str, dict[int, Answer]]:
     out = {}
     for model in models:
         path = layout.answer_file(model)
+        if model in pending:
+            out[model] = {**(load_answers(path) if path.is_file() else {}), **pending[model]}
+            continue
         if not path.is_file():
             known = ", ".join(layout.model_ids()) or "none"
             raise UserError(f"no answers for model {model!r}: {path} does not exist (answer files: {known})")
@@ -215,13 +220,13 @@ def _load_questions(config: JudgeConfig) -> list[Question]:
     return questions
 
 
-def _models(config: JudgeConfig) -> tuple[tuple[str, ...], list[str]]:
+def _models(config: JudgeConfig, pending: Mapping[str, object]) -> tuple[tuple[str, ...], list[str]]:
     """The models judged, and every model whose answers are read (the baseline too)."""
     layout = config.layout
     if config.model_list:
         models = tuple(dict.fromkeys(config.model_list))
     else:
-        models = tuple(layout.model_ids())
+        models = tuple(sorted({*layout.model_ids(), *pending}))
         if not models:
             raise UserError(
                 f"no answer files in {layout.answer_dir}: generate answers first (mtbench gen-answer / gen-api-answer)"
@@ -229,7 +234,7 @@ def _models(config: JudgeConfig) -> tuple[tuple[str, ...], list[str]]:
     needed = list(models)
     if config.mode is Mode.PAIRWISE_BASELINE:
         baseline = config.baseline_model
-        if not layout.answer_file(baseline).is_file():
+        if not layout.answer_file(baseline).is_file() and baseline not in pending:
             raise UserError(
                 f"baseline answers {layout.answer_file(baseline)} not found "
                 f"(--baseline-model {baseline}); generate them or pick another baseline"
@@ -242,12 +247,17 @@ def _models(config: JudgeConfig) -> tuple[tuple[str, ...], list[str]]:
     return models, list(dict.fromkeys(needed))
 
 
-def load_work(config: JudgeConfig) -> JudgeWork:
-    """Read the inputs and build every match; every problem with them is a UserError, before any write."""
+def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] | None = None) -> JudgeWork:
+    """Read the inputs and build every match; every problem with them is a UserError, before any write.
+
+    ``pending``: answers not generated yet, per model (``mtbench run`` plans the judging before its
+    answer step); they stand in for, or over, what the model's answer file holds.
+    """
     layout = config.layout
+    pending = pending or {}
     questions = _load_questions(config)
-    models, needed = _models(config)
-    answers = _load_answers(layout, needed)
+    models, needed = _models(config, pending)
+    answers = _load_answers(layout, needed, pending)
     prompt_file = config.judge_file or layout.judge_prompts_file
     prompts = load_prompts(prompt_file, config.mode)
     references = _load_references(layout, config.reference, questions)

@@ -1,0 +1,122 @@
+"""`mtbench run`'s plan: what each step has left to do and what the judging will cost, before any of it.
+
+The answers still to generate are counted as the answer commands count them (``answer_file``). The
+judging is planned by the judge's own planner (``gen_judgment.load_work`` / ``plan_for``), with each answer
+not generated yet standing in as a placeholder as long as its whole token limit: the estimate is an upper
+bound until the answers exist, and the judge plans again, exactly, before its first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtbench.answer_file import existing_answers, questions_to_ask, select_questions
+from mtbench.bench import DEFAULT_BENCH
+from mtbench.cost import CHARS_PER_TOKEN
+from mtbench.gen_api_answer import ApiAnswerConfig
+from mtbench.gen_judgment import JudgePlan, load_work, plan_for
+from mtbench.gen_model_answer import GenAnswerConfig
+from mtbench.pipeline.config import RunConfig
+from mtbench.records import Answer, Choice, Question
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """One model's answer step: how many questions it asks, and how many are already answered."""
+
+    model_id: str
+    source: str  # where the answers come from, for the plan
+    answer_file: Path
+    selected: int
+    todo: tuple[Question, ...]
+    max_tokens: int  # per turn: what a placeholder answer is as long as
+
+    def describe(self) -> str:
+        done = self.selected - len(self.todo)
+        return (f"answers: {self.model_id} ({self.source}): {self.selected} question(s), {done} already answered, "
+                f"{len(self.todo)} to generate -> {self.answer_file}")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run has left to do; ``missing_data`` non-empty: the data must be downloaded first (and the
+    rest cannot be planned before it is)."""
+
+    missing_data: tuple[Path, ...]
+    answers: tuple[AnswerPlan, ...] = ()
+    judge: JudgePlan | None = None
+    estimated_answers: int = 0  # answers the judge plan counts that do not exist yet
+
+    @property
+    def answers_to_generate(self) -> int:
+        return sum(len(a.todo) for a in self.answers)
+
+    def describe(self) -> str:
+        if self.missing_data:
+            shown = ", ".join(str(p) for p in self.missing_data[:3]) + (", ..." if len(self.missing_data) > 3 else "")
+            return (f"data: {len(self.missing_data)} file(s) missing ({shown}): the run downloads them first, "
+                    "then plans the answers and the judging")
+        lines = ["plan:", *(f"  {a.describe()}" for a in self.answers)]
+        if self.judge is not None:
+            lines += [f"  {line}" for line in self.judge.describe().splitlines()]
+            if self.estimated_answers:
+                lines.append(f"  ({self.estimated_answers} of the answers judged are not generated yet: their "
+                             "tokens and cost are estimated at each turn's full token limit, an upper bound; the "
+                             "judge plans exactly before its first call)")
+        return "\n".join(lines)
+
+
+def missing_data(config: RunConfig) -> tuple[Path, ...]:
+    """The data files the run needs and the data folder lacks (those ``mtbench download`` fetches)."""
+    from mtbench.download import mt_bench_files
+
+    layout = config.layout
+    if layout.bench_name != DEFAULT_BENCH:
+        needed = [layout.question_file, layout.judge_prompts_file]
+    else:
+        needed = [layout.data_dir / f.path for f in mt_bench_files(layout)]
+    return tuple(p for p in needed if not p.is_file())
+
+
+def answer_plans(config: RunConfig) -> tuple[AnswerPlan, ...]:
+    """Each model's answer step, counted as its command counts it (reads the question and answer files)."""
+    answers = config.answers
+    runs: list[tuple[ApiAnswerConfig | GenAnswerConfig, str, int]]
+    if isinstance(answers, ApiAnswerConfig):
+        where = answers.endpoint.resolved_base_url()
+        runs = [(answers, f"{answers.model} at {where}", answers.max_tokens)]
+    else:
+        runs = [(run, f"local model {run.model.path}", run.answers.max_new_token) for run in answers.runs]
+    plans = []
+    for run, source, max_tokens in runs:
+        questions = select_questions(config.layout.question_file, run.question_begin, run.question_end)
+        model_id = run.model_id if isinstance(run, ApiAnswerConfig) else run.answers.model_id
+        todo = questions_to_ask(questions, existing_answers(run.output_file), run.retry_failed)
+        plans.append(AnswerPlan(model_id, source, run.output_file, len(questions), tuple(todo), max_tokens))
+    return tuple(plans)
+
+
+def placeholder_answers(plans: tuple[AnswerPlan, ...]) -> Mapping[str, Mapping[int, Answer]]:
+    """An answer as long as its token limit for every question still to generate (chars/4, as the judge
+    estimates), by model: what the judge plans with until the real ones exist."""
+    return {
+        plan.model_id: {
+            q.question_id: Answer(q.question_id, plan.model_id, (Choice(0, tuple(
+                "x" * int(plan.max_tokens * CHARS_PER_TOKEN) for _ in q.turns)),))
+            for q in plan.todo
+        }
+        for plan in plans
+        if plan.todo
+    }
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """The run's plan from the files as they are now. Calls nothing and writes nothing."""
+    missing = missing_data(config)
+    if missing:
+        return RunPlan(missing)
+    answers = answer_plans(config)
+    judge = plan_for(load_work(config.judge, placeholder_answers(answers)))
+    return RunPlan((), answers, judge, sum(len(a.todo) for a in answers))
