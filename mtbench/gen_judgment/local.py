@@ -29,6 +29,7 @@ from mtbench.gen_model_answer.config import DEVICES, DTYPES, ENGINES, ModelSpec
 from mtbench.templates import ASSISTANT, USER, ConversationFormat, Message, NamedTemplate
 
 if TYPE_CHECKING:
+    from mtbench.gen_judgment.forced import ForcedChoice
     from mtbench.gen_model_answer.engine import GenerationOutput, Generator
 
 # gen-answer's flag names as its loaders write them, and the judge's for the same thing.
@@ -177,13 +178,13 @@ class LocalChatBackend:
                 if not request.done.done():
                     request.done.set_result(_result(out, self.model, latency))
 
-    async def rank(self, messages: Sequence[Mapping[str, str]], reply: str, options: Sequence[str]) -> list[float]:
-        """The probability of each of ``options`` as the continuation of the judge's prompt and ``reply``
-        (a softmax over the options' summed log-probabilities)."""
-        prompt = render_judge_prompt(self.engine.template, messages) + reply
+    async def rank(self, messages: Sequence[Mapping[str, str]], reply: str, choice: ForcedChoice) -> list[float]:
+        """The probability of each of ``choice``'s options after the judge's prompt, its ``reply`` and the
+        choice's fixed text (a softmax over the options' summed log-probabilities)."""
+        prompt = render_judge_prompt(self.engine.template, messages) + reply + choice.prefix
         scorer: Any = self.engine
         logprobs = await asyncio.get_running_loop().run_in_executor(
-            self._thread, scorer.score_options, prompt, list(options))
+            self._thread, scorer.score_options, prompt, list(choice.options))
         top = max(logprobs)
         weights = [math.exp(lp - top) for lp in logprobs]
         return [w / sum(weights) for w in weights]

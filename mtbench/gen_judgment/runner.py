@@ -90,7 +90,7 @@ async def _forced(
     choice = choice_to_force(match, result)
     if choice is None:
         return result, None
-    return choice.apply(result, await backend.rank(messages, result.text, choice.options))
+    return choice.apply(result, await backend.rank(messages, result.text, choice))
 
 
 async def _run(plan: JudgePlan) -> JudgeSummary:
