@@ -98,6 +98,36 @@ def test_score_options_picks_the_option_the_model_was_made_to_prefer(tmp_path):
         assert ["a", "b", "c"][scores.index(max(scores))] == preferred, scores
 
 
+def test_requests_in_flight_are_generated_in_batches_of_at_most_parallel(tmp_path):
+    """What the runner keeps in flight goes through the engine together, --parallel prompts at a time, and
+    each reply is the one its own prompt gets alone."""
+    import asyncio
+
+    from mtbench.gen_judgment.local import LocalChatBackend
+    from mtbench.gen_model_answer.config import ModelSpec
+    from mtbench.gen_model_answer.hf_loading import load_generator
+
+    engine = load_generator(ModelSpec(path=str(build_tiny_model(tmp_path / "tiny")), device="cpu"))
+    batches: list[int] = []
+    generate = engine.generate
+    engine.generate = lambda prompts, params: batches.append(len(prompts)) or generate(prompts, params)
+    questions = ["what is the answer", "why the water", "how many people", "write a poem", "tell a story", "code"]
+
+    async def ask(backend, question):
+        return await backend.chat("tiny", [{"role": "user", "content": question}], temperature=0, max_tokens=6)
+
+    async def main(parallel):
+        async with LocalChatBackend(engine, "tiny", parallel, "here") as backend:
+            return await asyncio.gather(*(ask(backend, q) for q in questions))
+
+    together = asyncio.run(main(4))
+    assert batches == [4, 2]
+    alone = asyncio.run(main(1))
+    assert batches[2:] == [1] * 6
+    assert [r.text or r.error for r in together] == [r.text or r.error for r in alone]
+    assert all(r.model == "tiny" and r.prompt_tokens for r in together)
+
+
 def test_the_judge_prompt_keeps_fastchats_system_message_in_every_kind_of_template():
     messages = [{"role": "system", "content": "You judge."}, {"role": "user", "content": "Rate this."}]
     assert render_judge_prompt(NAMED_TEMPLATES["chatml"], messages) == (
@@ -147,7 +177,7 @@ def test_smollm_judges_with_forced_verdicts_where_its_reply_has_none(smollm_run)
     assert f"forced verdicts: {forced} reply(ies) had no verdict" in done.stdout
 
 
-def test_show_counts_the_forced_scores(smollm_run):
+def test_show_and_report_count_the_forced_scores(smollm_run, tmp_path):
     data, _ = smollm_run
     forced = sum(bool(r.get("verdict_forced")) for r in rows(judgment_file(data, SMOLLM_NAME)))
     table = mtbench("show", "--data-dir", str(data), "--judge-model", SMOLLM_NAME)
@@ -158,6 +188,11 @@ def test_show_counts_the_forced_scores(smollm_run):
     as_json = json.loads(mtbench("show", "--data-dir", str(data), "--judge-model", SMOLLM_NAME,
                                  "--format", "json").stdout)
     assert as_json["models"][0]["n_forced"] == forced
+    page = tmp_path / "report.html"
+    report = mtbench("report", "--data-dir", str(data), "--judge-model", SMOLLM_NAME, "--out", str(page))
+    assert report.returncode == 0, report.stderr
+    html = page.read_text()
+    assert ">forced</th>" in html and f"{forced} score(s) were forced" in html
 
 
 # ------------------------------------------------------------------------------------------------

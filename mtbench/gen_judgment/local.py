@@ -174,9 +174,14 @@ class LocalChatBackend:
 
                 outputs = [GenerationOutput.failure(f"{type(e).__name__}: {first_line(e)}")] * len(batch)
             latency = time.monotonic() - started
-            for request, out in zip(batch, outputs, strict=True):
-                if not request.done.done():
-                    request.done.set_result(_result(out, self.model, latency))
+            try:
+                for request, out in zip(batch, outputs, strict=True):
+                    if not request.done.done():
+                        request.done.set_result(_result(out, self.model, latency))
+            except Exception as e:  # a bug here must fail its requests, not leave them waiting forever
+                for request in batch:
+                    if not request.done.done():
+                        request.done.set_exception(e)
 
     async def rank(self, messages: Sequence[Mapping[str, str]], reply: str, choice: ForcedChoice) -> list[float]:
         """The probability of each of ``choice``'s options after the judge's prompt, its ``reply`` and the

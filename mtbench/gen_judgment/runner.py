@@ -1,4 +1,5 @@
-"""Running a judging plan: one output file held for the whole run, a preflight, then the calls.
+"""Running a judging plan: one output file held for the whole run, a preflight (or a local judge's model
+load), then the calls.
 
 The order is what keeps two runs from paying twice: the output file is locked first, then what it
 holds is read, then the plan is made, printed and run. A second run on the same file is refused with

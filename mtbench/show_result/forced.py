@@ -4,8 +4,10 @@ judge never wrote is not mistaken for one it did (pure)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mtbench.records import PairJudgment, SingleJudgment
 
@@ -38,3 +40,13 @@ def forced_note(total: int, pairwise: bool) -> str:
         f"{total} {what} forced (--force-verdict): the judge wrote no verdict, so the one read is its most "
         f"probable after the fixed text '{text}', not a verdict it wrote (column forced)"
     )
+
+
+def forced_header(table: pd.DataFrame) -> list[str]:
+    """The table's "forced" column heading, only where it has forced verdicts (show, report)."""
+    return ["forced"] if FORCED_COLUMN in table.columns else []
+
+
+def forced_cells(row: Any) -> list[str]:
+    """A table row's forced-verdict cell (``row`` from ``DataFrame.iterrows``), where it has the column."""
+    return [str(int(row[FORCED_COLUMN]))] if FORCED_COLUMN in row.index else []
