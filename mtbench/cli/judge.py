@@ -15,7 +15,7 @@ def register(sub) -> None:
         help="grade model answers with an LLM judge (single, pairwise-baseline, pairwise-all)",
         description=(
             "Judge every answer file (or --model-list) with FastChat's MT-bench judge prompts, sent to any "
-            "OpenAI-compatible endpoint. Judgments are appended to "
+            "OpenAI-compatible endpoint, or judged in-process by a local model (--judge-model-path). Judgments are appended to "
             "data/BENCH/model_judgment/JUDGE_single.jsonl or JUDGE_pair.jsonl as they finish; a rerun skips "
             "matches already judged with the same prompt, so an interrupted run resumes where it stopped. "
             "The plan (matches, calls, estimated tokens and cost) is printed before any call."
