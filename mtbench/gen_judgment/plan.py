@@ -20,6 +20,7 @@ from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.errors import UserError
 from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
+from mtbench.gen_judgment.local import LocalJudge
 from mtbench.gen_judgment.matches import (
     JudgmentKey,
     Match,
@@ -43,6 +44,7 @@ from mtbench.records import (
     load_single_judgments,
 )
 
+LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
 
@@ -78,9 +80,12 @@ class JudgeConfig:
     batch_price_output: float | None = None
     batch_max_requests: int = MAX_REQUESTS_PER_BATCH
     batch_max_bytes: int = MAX_BYTES_PER_BATCH
+    local: LocalJudge | None = None  # a local judge (--judge-model-path): judged in-process, no endpoint
+    force_verdict: bool = False  # a local judge's reply with no verdict gets its most probable one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
+        self._check_local()
         checks = [
             (self.first_n is None or self.first_n >= 1, f"--first-n must be at least 1, got {self.first_n}"),
             (self.parallel >= 1, f"--parallel must be at least 1, got {self.parallel}"),
@@ -101,6 +106,22 @@ class JudgeConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+
+    def _check_local(self) -> None:
+        """Flags that mean nothing for a local judge (or only for one) are refused, not ignored."""
+        if self.local is None:
+            if self.force_verdict:
+                raise UserError("--force-verdict needs a local judge (--judge-model-path): it ranks the judge's "
+                                "own token probabilities, which an API judge does not return for a given text")
+            return
+        conflicts = [
+            (self.batch is True, "--batch: the Batch API is for an API judge"),
+            (self.endpoint.base_url is not None, "--judge-base-url: a local judge is not called over HTTP"),
+            (bool(self.extra_body), "--judge-extra-body: a local judge takes no request fields"),
+        ]
+        for conflict, why in conflicts:
+            if conflict:
+                raise UserError(f"{why}; drop it or --judge-model-path")
 
     @property
     def output(self) -> Path:
@@ -139,9 +160,11 @@ class JudgePlan:
     def describe(self) -> str:
         c = self.config
         r = self.resume
-        where = c.endpoint.resolved_base_url() or "the OpenAI API"
+        where = (f"({c.local.describe()})" if c.local is not None
+                 else f"at {c.endpoint.resolved_base_url() or 'the OpenAI API'}")
         lines = [
-            f"judge: {c.judge_model} at {where}, mode {c.mode}"
+            f"judge: {c.judge_model} {where}, mode {c.mode}"
+            + (", --force-verdict" if c.force_verdict else "")
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
             *([f"judge request fields: {json.dumps(dict(c.extra_body))} (--judge-extra-body)"] if c.extra_body else []),
             f"models ({len(self.models)}): {', '.join(self.models)}",
@@ -159,12 +182,13 @@ class JudgePlan:
             lines += [f"  {s.describe()}" for s in self.skips]
         flags = "--batch-price-input and --batch-price-output" if c.batch else "--price-input and --price-output"
         price = (
-            f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
+            "a local judge" if c.local is not None
+            else f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
             else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
             + (", the Batch API's price" if c.batch else "")
         )
         lines += [
-            f"API calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
+            f"{'judge' if c.local is not None else 'API'} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
             f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
             f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
             f"output: {self.output}",
@@ -293,7 +317,9 @@ def plan_for(work: JudgeWork) -> JudgePlan:
         for text in match.prompts:
             calls += 1
             input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
-    if config.batch:
+    if config.local is not None:
+        price: Price | None = LOCAL_PRICE
+    elif config.batch:
         price = price_for(config.judge_model, input_price=config.batch_price_input,
                           output_price=config.batch_price_output, batch=True)
     else:
