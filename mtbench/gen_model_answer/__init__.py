@@ -1,4 +1,4 @@
-"""Answers from a local Hugging Face model (FastChat's ``gen_model_answer.py``), batched and resumable.
+"""Answers from a local model on transformers or vLLM (FastChat's ``gen_model_answer.py``), resumable.
 
 Modules, from the inside out:
 
@@ -6,9 +6,13 @@ Modules, from the inside out:
   returns one ``GenerationOutput`` per prompt (text or failure, token counts, finish reason).
 * ``hf_generator``: ``HFGenerator``, the transformers engine (length-sorted left-padded batches, per-row
   unpadded prefill, per-row seeded sampling, EOS and stop strings, special tokens stripped).
+* ``tokenization``: the tokenizer calls both engines share (prompt ids, EOS ids, cleaning of the ids
+  generated), so the engines see token-identical prompts.
+* ``vllm_generator``: ``VLLMGenerator``, the vLLM engine (prompts as token ids, per-request seeds,
+  pipelined turns through ``add_request``/``step``).
 * ``hf_loading``: checks ``--model-path``/``--gguf-file`` on disk, picks device and dtype, loads a replica.
-* ``answering``: one chunk of questions through any ``Generator``, every turn-1 prompt first, then every
-  turn-2 prompt (holding the model's own turn-1 answer), into FastChat answer records.
+* ``answering``: one chunk of questions through any ``Generator`` (``engine.drive``): each turn 2 holds
+  the model's own turn-1 answer, asked in waves (HF) or as soon as that turn 1 is done (vLLM).
 * ``planning``: which replica answers which questions, in which chunks, and what a free replica does next
   (pure).
 * ``ray_pool``: Ray actors spread over a cluster's nodes, each loading a model once; the one place work is
@@ -38,14 +42,12 @@ from mtbench.gen_model_answer.engine import (
     FinishReason,
     GenerationOutput,
     Generator,
+    Pipelining,
+    Request,
     SamplingParams,
+    drive,
 )
-from mtbench.gen_model_answer.hf_generator import (
-    DEFAULT_TOP_K,
-    DEFAULT_TOP_P,
-    HFGenerator,
-    cut_at_stop_strings,
-)
+from mtbench.gen_model_answer.hf_generator import HFGenerator
 from mtbench.gen_model_answer.hf_loading import (
     check_model_location,
     load_generator,
@@ -61,6 +63,13 @@ from mtbench.gen_model_answer.planning import (
     interleave,
     plan_replica_chunks,
 )
+from mtbench.gen_model_answer.tokenization import (
+    DEFAULT_TOP_K,
+    DEFAULT_TOP_P,
+    cut_at_stop_strings,
+    encode_prompts,
+)
+from mtbench.gen_model_answer.vllm_generator import VLLMGenerator, load_vllm_generator
 
 __all__ = [
     "DEFAULT_TOP_K",
@@ -76,6 +85,9 @@ __all__ = [
     "GenerationOutput",
     "Generator",
     "HFGenerator",
+    "Pipelining",
+    "Request",
+    "VLLMGenerator",
     "ModelOutcome",
     "ModelSpec",
     "SamplingParams",
@@ -86,12 +98,15 @@ __all__ = [
     "check_model_location",
     "chunks_of",
     "cut_at_stop_strings",
+    "drive",
+    "encode_prompts",
     "gen_model_answer",
     "gen_model_answers",
     "gpu_flags_problem",
     "interleave",
     "load_generator",
     "load_tokenizer",
+    "load_vllm_generator",
     "plan_replica_chunks",
     "replica_count",
     "resolve_device",

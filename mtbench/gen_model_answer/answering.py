@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mtbench.bench import question_temperature
 from mtbench.gen_model_answer.config import AnswerSettings
-from mtbench.gen_model_answer.engine import Generator, SamplingParams
+from mtbench.gen_model_answer.engine import GenerationOutput, Generator, Request, SamplingParams, drive
 from mtbench.reasoning import SplitReply, choice_of
 from mtbench.records import Answer, Question
 from mtbench.templates import conversation
@@ -31,44 +31,71 @@ def row_seed(seed: int, question_id: int, choice: int, turn: int) -> int:
     return (int.from_bytes(digest[:8], "big") + turn) % (2**63)
 
 
-def answer_questions(generator: Generator, questions: Sequence[Question], settings: AnswerSettings) -> list[Answer]:
-    """Both turns for ``questions``: every turn-1 prompt first, then every turn-2 prompt.
+def answer_questions(
+    generator: Generator,
+    questions: Sequence[Question],
+    settings: AnswerSettings,
+    on_answer: Callable[[Answer], None] | None = None,
+    waves: bool = False,
+) -> list[Answer]:
+    """Both turns for ``questions``, in question order; ``on_answer`` gets each record as soon as all its
+    choices are done (an engine that pipelines finishes questions one by one).
 
-    A row (question, choice) whose turn fails stops there: its record carries ``error`` and only the turns
-    that completed, and no later turn is generated from a failed one.
+    Each row (question, choice) asks its turn 2 once its own turn 1 is done (``engine.drive``: waves on
+    an engine that cannot pipeline, or when ``waves`` says so). A row whose turn fails stops there: its
+    record carries ``error`` and only the turns that completed, and no later turn is generated from it.
     """
-    rows = [(q, c) for q in questions for c in range(settings.num_choices)]
-    replies: dict[Row, list[SplitReply]] = {(q.question_id, c): [] for q, c in rows}
+    by_id = {q.question_id: q for q in questions}
+    replies: dict[Row, list[SplitReply]] = {(q.question_id, c): [] for q in questions for c in range(settings.num_choices)}
     errors: dict[Row, str] = {}
-    for turn in range(max((len(q.turns) for q in questions), default=0)):
-        active = [(q, c) for q, c in rows if len(q.turns) > turn and (q.question_id, c) not in errors]
-        if not active:
-            break
-        prompts = [
-            generator.template.render(conversation(q.turns, [r.answer for r in replies[q.question_id, c]]))
-            for q, c in active
-        ]
-        params = [
-            SamplingParams(
-                temperature=question_temperature(q),
-                max_new_tokens=settings.max_new_token,
-                seed=row_seed(settings.seed, q.question_id, c, turn),
-            )
-            for q, c in active
-        ]
-        outputs = generator.generate(prompts, params)
-        for (q, c), prompt, result in zip(active, prompts, outputs, strict=True):
-            if result.text is None:
-                errors[q.question_id, c] = f"turn {turn + 1}: {result.error}"
-            else:
-                opened = settings.reasoning.opens(prompt)
-                replies[q.question_id, c].append(settings.reasoning.split(result.text, opened=opened))
+    open_rows = {q.question_id: settings.num_choices for q in questions}
+    extra = _record_extra(generator, settings)
+    done: dict[int, Answer] = {}
+
+    def request(row: Row) -> Request:
+        q, turn = by_id[row[0]], len(replies[row])
+        prompt = generator.template.render(conversation(q.turns, [r.answer for r in replies[row]]))
+        params = SamplingParams(
+            temperature=question_temperature(q),
+            max_new_tokens=settings.max_new_token,
+            seed=row_seed(settings.seed, row[0], row[1], turn),
+        )
+        return Request(key=row, prompt=prompt, params=params)
+
+    def follow_up(finished: Request, result: GenerationOutput) -> list[Request]:
+        row: Row = finished.key  # type: ignore[assignment]
+        turn = len(replies[row])
+        if result.text is None:
+            errors[row] = f"turn {turn + 1}: {result.error}"
+        else:
+            opened = settings.reasoning.opens(finished.prompt)
+            replies[row].append(settings.reasoning.split(result.text, opened=opened))
+            if len(by_id[row[0]].turns) > turn + 1:
+                return [request(row)]
+        open_rows[row[0]] -= 1
+        if not open_rows[row[0]]:
+            finish(by_id[row[0]])
+        return []
+
+    def finish(q: Question) -> None:
+        done[q.question_id] = _answer_record(q, settings, extra, replies, errors)
+        if on_answer is not None:
+            on_answer(done[q.question_id])
+
+    for q in questions:
+        if not q.turns:  # nothing to ask
+            finish(q)
+    drive(generator, [request(row) for row in replies if by_id[row[0]].turns], follow_up, waves=waves)
+    return [done[q.question_id] for q in questions]
+
+
+def _record_extra(generator: Generator, settings: AnswerSettings) -> dict[str, Any]:
     extra: dict[str, Any] = {"chat_template": generator.template.name, "seed": settings.seed}
     template_kwargs = getattr(generator.template, "template_kwargs", None)  # Jinja templates only
     if template_kwargs:
         extra["chat_template_kwargs"] = dict(template_kwargs)
     extra.update(settings.reasoning.record())
-    return [_answer_record(q, settings, extra, replies, errors) for q in questions]
+    return extra
 
 
 def _answer_record(

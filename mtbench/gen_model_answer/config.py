@@ -40,6 +40,16 @@ def check_memory_size(value: str) -> str:
     return value.strip()
 
 
+_UNIT_BYTES = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def memory_bytes(value: str) -> int:
+    """Bytes in a size ``check_memory_size`` accepts (``40GiB`` -> 42949672960)."""
+    match = _MEMORY_SIZE.fullmatch(check_memory_size(value))
+    assert match is not None
+    return int(float(match.group(1)) * _UNIT_BYTES[match.group(2).lower()])
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to load one replica of the model; everything an actor needs, and picklable."""
@@ -56,9 +66,13 @@ class ModelSpec:
     chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)  # to apply_chat_template
     batch_size: int = 16
     cpu_threads: int | None = None  # torch intra-op threads (a CPU Ray replica gets its share)
+    max_model_len: int | None = None  # vLLM: the context it reserves KV cache for (None: the model's)
+    cpu_bind: str | None = None  # vLLM on CPU: the cores its threads are bound to, e.g. "0-1" (a replica's)
 
     def __post_init__(self) -> None:
         _at_least_one(num_gpus_per_model=self.num_gpus, batch_size=self.batch_size)
+        if self.max_model_len is not None:
+            _at_least_one(max_model_len=self.max_model_len)
         if self.engine not in ENGINES:
             raise UserError(f"--engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
         if self.device not in DEVICES:
@@ -67,6 +81,8 @@ class ModelSpec:
             raise UserError(f"--dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
         if self.max_gpu_memory is not None:
             object.__setattr__(self, "max_gpu_memory", check_memory_size(self.max_gpu_memory))
+        if self.max_model_len is not None and self.engine != "vllm":
+            raise UserError("--max-model-len applies to --engine vllm only (the HF engine has no KV cache to size)")
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,7 @@ class GenAnswerConfig:
                 "max_new_token": self.answers.max_new_token,
                 "seed": self.answers.seed,
                 "revision": self.model.revision,
+                **({"max_model_len": self.model.max_model_len} if self.model.max_model_len else {}),
             },
         }
 
@@ -201,8 +218,12 @@ def gpu_flags_problem(cfg: GenAnswerConfig, cuda_devices: int, where: str = "vis
 
 
 def ignored_gpu_flags(cfg: GenAnswerConfig, device: str) -> str | None:
-    """A warning for a GPU flag that has no effect on ``device`` (as in FastChat, the memory cap only
-    shapes how a model is split over several GPUs)."""
+    """A warning for a GPU flag that has no effect on ``device`` (as in FastChat, the HF engine's memory cap
+    only shapes how a model is split over several GPUs; vLLM sizes its memory share on one GPU too)."""
+    if cfg.model.engine == "vllm":
+        if cfg.model.max_gpu_memory and device == "cpu":
+            return "--max-gpu-memory caps GPU memory; vLLM on CPU sizes its KV cache by VLLM_CPU_KVCACHE_SPACE; ignored"
+        return None
     if cfg.model.max_gpu_memory and (device == "cpu" or cfg.model.num_gpus == 1):
         return "--max-gpu-memory only caps a model split over GPUs (--num-gpus-per-model > 1 on CUDA); ignored"
     return None

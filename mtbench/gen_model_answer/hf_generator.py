@@ -11,17 +11,19 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mtbench.gen_model_answer.engine import FinishReason, GenerationOutput, SamplingParams, first_line
+from mtbench.gen_model_answer.engine import GenerationOutput, SamplingParams, first_line
+from mtbench.gen_model_answer.tokenization import (
+    Continuations,
+    encode_prompts,
+    sampling_defaults,
+    stop_token_ids,
+)
 from mtbench.templates import ConversationFormat
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger("mtbench")
-
-# transformers' sampling defaults when the model's generation_config sets none (what FastChat ran with).
-DEFAULT_TOP_K = 50
-DEFAULT_TOP_P = 1.0
 
 
 def _row_sampler_class():
@@ -106,25 +108,12 @@ class HFGenerator:
         self.tokenizer = tokenizer
         self.template = template
         self.batch_size = batch_size
-        gc = model.generation_config
-        self.top_k = gc.top_k if gc.top_k is not None else DEFAULT_TOP_K
-        self.top_p = gc.top_p if gc.top_p is not None else DEFAULT_TOP_P
-        self.stop_ids = self._stop_token_ids()
-        self.special_strings = sorted(
-            {s for s in tokenizer.all_special_tokens if s}, key=len, reverse=True
-        )
-
-    def _stop_token_ids(self) -> list[int]:
-        ids: list[int] = []
-        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
-            for i in source if isinstance(source, list) else [source]:
-                if i is not None and i not in ids:
-                    ids.append(i)
-        return ids
+        self.top_k, self.top_p = sampling_defaults(model.generation_config)
+        self.stop_ids = stop_token_ids(model.generation_config, tokenizer)
+        self.continuations = Continuations(tokenizer, tuple(self.stop_ids), tuple(template.stop_strings))
 
     def prompt_lengths(self, prompts: Sequence[str]) -> list[int]:
-        enc = self.tokenizer(list(prompts), add_special_tokens=self.template.add_special_tokens)
-        return [len(ids) for ids in enc["input_ids"]]
+        return [len(ids) for ids in encode_prompts(self.tokenizer, self.template, prompts)]
 
     def generate(self, prompts: Sequence[str], params: Sequence[SamplingParams]) -> list[GenerationOutput]:
         """Texts for ``prompts``, in order. Batches are sorted by prompt length so padding stays small."""
@@ -162,9 +151,9 @@ class HFGenerator:
 
         import torch
 
-        enc = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=self.template.add_special_tokens
-        )
+        # The shared tokenizer call, then left padding: the vLLM engine gets the same ids unpadded.
+        enc = self.tokenizer.pad({"input_ids": encode_prompts(self.tokenizer, self.template, prompts)},
+                                 return_tensors="pt")
         device = self.model.device
         input_ids = enc["input_ids"].to(device)
         attention_mask = enc["attention_mask"].to(device)
@@ -196,7 +185,7 @@ class HFGenerator:
         new_tokens = out[:, input_ids.shape[1] :].tolist()
         prompt_tokens = attention_mask.sum(-1).tolist()
         return [
-            self._clean(ids[: p.max_new_tokens], p.max_new_tokens, n)
+            self.continuations.clean(ids[: p.max_new_tokens], p.max_new_tokens, n)
             for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
         ]
 
@@ -287,34 +276,3 @@ class HFGenerator:
         for index, (keys, values) in enumerate(merged or []):
             out.update(keys, values, index)
         return out
-
-    def _clean(self, ids: list[int], max_new_tokens: int, prompt_tokens: int) -> GenerationOutput:
-        """FastChat's post-processing: cut at EOS/pad and stop strings, drop special tokens, strip."""
-        budget_used = len(ids) >= max_new_tokens
-        # A row that ended early is padded to the batch's length; padding only ever trails.
-        pad = self.tokenizer.pad_token_id
-        stopped = bool(ids) and ids[-1] == pad  # padded: the row ended before the batch did
-        while ids and ids[-1] == pad:
-            ids = ids[:-1]
-        stops = set(self.stop_ids)
-        for n, token in enumerate(ids):
-            if token in stops:
-                ids, stopped = ids[:n], True
-                break
-        raw = self.tokenizer.decode(ids, skip_special_tokens=False)
-        text = cut_at_stop_strings(raw, self.template.stop_strings)
-        stopped = stopped or len(text) < len(raw)
-        for special in self.special_strings:
-            text = text.replace(special, "")
-        finish: FinishReason = "length" if budget_used and not stopped else "stop"
-        return GenerationOutput(text=text.strip(), new_tokens=len(ids), prompt_tokens=prompt_tokens,
-                                finish_reason=finish)
-
-
-def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
-    """``text`` up to the first stop string, wherever it is (FastChat keeps one at position 0; we do not:
-    an answer that opens with the next turn's marker has said nothing)."""
-    cuts = [i for i in (text.find(s) for s in stop_strings if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text
-
-

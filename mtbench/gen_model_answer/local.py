@@ -29,8 +29,8 @@ from mtbench.gen_model_answer.config import (
     gpu_flags_problem,
     ignored_gpu_flags,
 )
-from mtbench.gen_model_answer.engine import Generator
-from mtbench.gen_model_answer.engines import load_engine
+from mtbench.gen_model_answer.engine import Generator, Pipelining
+from mtbench.gen_model_answer.engines import check_engine, load_engine
 from mtbench.gen_model_answer.hf_loading import (
     check_model_location,
     load_tokenizer,
@@ -92,6 +92,8 @@ def gen_model_answers(runs: GenAnswerRuns, generator_factory: GeneratorFactory |
             check_devices(shared)
         todo = {i: m for i, m in models.items() if m.pending}
         replicas = max(1, min(shared.replicas, sum(len(m.pending) for m in todo.values())))
+        if todo and generator_factory is None and not shared.ray_address:
+            check_engine(shared.model)  # vLLM missing: one line now, before a model loads or Ray starts
         if todo:
             with _Progress(sum(len(m.pending) for m in todo.values()), shared.progress) as bar:
                 if shared.ray_address or replicas > 1:
@@ -195,8 +197,15 @@ def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: 
             model.fail(e)
             continue
         model.start_writing(bar)
-        for chunk in plan_replica_chunks(model.pending, 1, model.cfg.model.batch_size)[0]:
-            model.write(answer_questions(generator, chunk, model.cfg.answers), bar)
+        # An engine that pipelines gets every question at once (it keeps its own batch full); answers are
+        # written one by one as they finish either way.
+        chunk_size = len(model.pending) if isinstance(generator, Pipelining) else model.cfg.model.batch_size
+
+        def write(answer: Answer, model: _ModelRun = model) -> None:
+            model.write([answer], bar)
+
+        for chunk in plan_replica_chunks(model.pending, 1, chunk_size)[0]:
+            answer_questions(generator, chunk, model.cfg.answers, on_answer=write)
         del generator  # one model's weights in memory at a time
 
 

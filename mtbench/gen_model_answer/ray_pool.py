@@ -102,6 +102,8 @@ class _Replica:
     def answer(self, job: int, spec: ModelSpec, settings: AnswerSettings, questions: list[Question]) -> list[Answer]:
         if self.job != job or self.generator is None:
             self._unload()
+            if spec.device == "cpu" and spec.cpu_bind is None:
+                spec = replace(spec, cpu_bind=replica_cores(self.placement.replica, spec.cpu_threads or 1))
             self.generator = load_engine(spec)
             self.job = job
         tags = self.placement.tags()
@@ -116,6 +118,16 @@ class _Replica:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def replica_cores(replica: int, threads: int, cores: Sequence[int] | None = None) -> str:
+    """The cores CPU replica ``replica`` binds its ``threads`` to ("0,1"): replicas on one node take
+    consecutive shares of the node's cores, so two replicas on two cores do not fight over both."""
+    import os
+
+    available = sorted(cores if cores is not None else os.sched_getaffinity(0))
+    start = (replica * threads) % len(available)
+    return ",".join(str(available[(start + k) % len(available)]) for k in range(min(threads, len(available))))
 
 
 def ray_answers(cfg: GenAnswerConfig, jobs: Sequence[ModelJob], replicas: int) -> Iterator[PoolEvent]:
