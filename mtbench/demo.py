@@ -30,6 +30,8 @@ BANNER = (
     "  mtbench run --model NAME --base-url http://localhost:8000/v1 --judge-model gpt-4o"
 )
 
+DEMO_FOOTER = "DEMO: SmolLM2-135M judged by itself with forced verdicts; these scores mean nothing (see the top)."
+
 
 @dataclass(frozen=True)
 class DemoModel:

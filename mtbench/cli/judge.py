@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, MODES
-from mtbench.cli.common import add_budget_args, add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.cli.common import (
+    add_budget_args,
+    add_endpoint_args,
+    add_layout_args,
+    add_per_category_arg,
+    endpoint_from,
+    layout_from,
+)
 
 
 def register(sub) -> None:
@@ -41,6 +48,7 @@ def add_judge_args(parser) -> None:
     parser.add_argument("--model-list", nargs="+", metavar="MODEL",
                         help="models to judge, by answer-file stem (default: every answer file)")
     parser.add_argument("--first-n", type=int, metavar="N", help="judge only the first N questions")
+    add_per_category_arg(parser)
     parser.add_argument("--reference", default=DEFAULT_REFERENCE, metavar="NAME",
                         help="reference answers for math/reasoning/coding: BENCH/reference_answer/NAME.jsonl "
                         "(default: gpt-4; the corrected set is gpt-4-0125-preview)")
@@ -131,6 +139,7 @@ def judge_config_from(args: argparse.Namespace):
         baseline_model=args.baseline_model,
         model_list=tuple(args.model_list) if args.model_list else None,
         first_n=args.first_n,
+        per_category=args.per_category,
         reference=args.reference,
         parallel=args.parallel,
         temperature=args.temperature,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtbench.answer_file import first_per_category
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
 from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
@@ -60,6 +61,7 @@ class JudgeConfig:
     baseline_model: str = DEFAULT_BASELINE_MODEL
     model_list: tuple[str, ...] | None = None  # None: every answer file
     first_n: int | None = None
+    per_category: int | None = None  # after --first-n: only the first N questions of each category
     reference: str = DEFAULT_REFERENCE
     parallel: int = 8
     temperature: float = DEFAULT_TEMPERATURE
@@ -241,6 +243,7 @@ def _load_questions(config: JudgeConfig) -> list[Question]:
         raise UserError(f"{path} holds no questions: run `mtbench download` again (or check --bench-name)")
     if config.first_n is not None:
         questions = questions[: config.first_n]  # FastChat's --first-n: the first n questions
+    questions = first_per_category(questions, config.per_category)
     return questions
 
 
