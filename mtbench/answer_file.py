@@ -28,14 +28,33 @@ from mtbench.records import (
 log = logging.getLogger(__name__)
 
 
-def select_questions(path: Path, begin: int | None, end: int | None) -> list[Question]:
-    """The questions of ``path`` in the slice [begin, end), or one line saying why there are none."""
+def first_per_category(questions: Sequence[Question], n: int | None) -> list[Question]:
+    """The first ``n`` questions of each category, in file order (every question for None): a quick look at
+    all eight categories, where a slice of the file (ordered by category) would see one or two."""
+    if n is None:
+        return list(questions)
+    if n < 1:
+        raise UserError(f"--per-category must be at least 1, got {n}")
+    seen: dict[str, int] = {}
+    picked = []
+    for q in questions:
+        seen[q.category] = seen.get(q.category, 0) + 1
+        if seen[q.category] <= n:
+            picked.append(q)
+    return picked
+
+
+def select_questions(
+    path: Path, begin: int | None, end: int | None, per_category: int | None = None
+) -> list[Question]:
+    """The questions of ``path`` in the slice [begin, end) (then the first ``per_category`` of each
+    category), or one line saying why there are none."""
     if not path.is_file():
         raise UserError(f"{path}: no such file (run `mtbench download` first, or check --data-dir)")
     questions = load_questions(path)
     if not questions:
         raise UserError(f"{path}: the question file has no questions")
-    picked = questions[begin:end]
+    picked = first_per_category(questions[begin:end], per_category)
     if not picked:
         raise UserError(
             f"{path}: no questions in the slice --question-begin {begin or 0} --question-end "

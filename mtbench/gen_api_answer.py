@@ -53,6 +53,7 @@ class ApiAnswerConfig:
     max_tokens: int = 1024
     question_begin: int | None = None
     question_end: int | None = None
+    per_category: int | None = None  # then only the first N questions of each category
     parallel: int = 1
     system_prompt: str | None = None
     retry_failed: bool = False
@@ -206,7 +207,8 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
 
 def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
     """Answer every question of the slice not yet answered in the answer file; see the module docstring."""
-    questions = select_questions(config.layout.question_file, config.question_begin, config.question_end)
+    questions = select_questions(config.layout.question_file, config.question_begin, config.question_end,
+                                 config.per_category)
     path = config.output_file
     started = time.monotonic()
     written: list[Answer] = []

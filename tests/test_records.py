@@ -19,6 +19,7 @@ import pytest
 from mtbench import records
 from mtbench.answer_file import answer_run
 from mtbench.bench import CATEGORIES
+from mtbench.errors import UserError
 from mtbench.records import (
     Answer,
     Choice,
@@ -474,3 +475,19 @@ def test_rewrite_keeps_the_file_permissions(tmp_path: Path):
     rewrite_jsonl(path, [_answer(1), _answer(2)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # a temp file's 0600 would hide it from other users
     assert sorted(load_answers(path)) == [1, 2]
+
+
+def test_per_category_takes_the_first_n_of_each_category_in_file_order(tmp_path):
+    from mtbench.answer_file import first_per_category, select_questions
+    from tests.conftest import MT_BENCH_DATA
+
+    questions = select_questions(MT_BENCH_DATA / "question.jsonl", None, None, per_category=2)
+    assert len(questions) == 16
+    assert Counter(q.category for q in questions) == dict.fromkeys(
+        ["writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities"], 2)
+    assert [q.question_id for q in questions[:4]] == [81, 82, 91, 92]
+    # after the slice: one per category of the first 20 questions is one writing and one roleplay question
+    assert [q.question_id for q in select_questions(MT_BENCH_DATA / "question.jsonl", 0, 20, 1)] == [81, 91]
+    assert first_per_category(questions, None) == questions
+    with pytest.raises(UserError, match="--per-category must be at least 1, got 0"):
+        first_per_category(questions, 0)

@@ -20,6 +20,13 @@ def layout_from(args: argparse.Namespace) -> BenchLayout:
     return BenchLayout(data_dir=args.data_dir, bench_name=args.bench_name)
 
 
+def add_per_category_arg(parser: argparse.ArgumentParser) -> None:
+    """--per-category (gen-answer, gen-api-answer, judge, run): one meaning in every command."""
+    parser.add_argument("--per-category", type=int, metavar="N",
+                        help="only the first N questions of each of the 8 categories (after the slice or "
+                        "--first-n): a quick look at every category")
+
+
 def non_negative_int(text: str) -> int:
     """An argparse type: a whole number, 0 or more (the error names the flag through argparse)."""
     try:

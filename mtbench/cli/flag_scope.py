@@ -122,6 +122,18 @@ class FlagScope:
         """Give the step's ``dest`` a value in run's Namespace, as if its flag had been given."""
         setattr(args, self._dests[dest], value)
 
+    def set_default(self, args: argparse.Namespace, dest: str, value: Any) -> None:
+        """Give ``dest`` a different default: ``value`` unless its flag holds something other than the step's
+        own default (a flag given with the default value itself is taken as not given)."""
+        run_dest = self._dests[dest]
+        if getattr(args, run_dest) == self._table.parser.get_default(run_dest):
+            setattr(args, run_dest, value)
+
+    def given(self, args: argparse.Namespace, dest: str) -> bool:
+        """Whether ``dest`` holds something other than its default (its flag was given)."""
+        run_dest = self._dests[dest]
+        return bool(getattr(args, run_dest) != self._table.parser.get_default(run_dest))
+
     def translate(self, message: str) -> str:
         """``message`` with the step's flag names replaced by run's (a config's error names the step's)."""
         for old, new in self._rename.items():

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.cli.common import add_layout_args, add_per_category_arg, layout_from
 from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
 
 log = logging.getLogger("mtbench")
@@ -68,6 +68,7 @@ def add_gen_answer_args(p) -> None:
     add_layout_args(p)
     p.add_argument("--question-begin", type=int, help="first question (Python slice start, file order)")
     p.add_argument("--question-end", type=int, help="question slice end")
+    add_per_category_arg(p)
     p.add_argument("--answer-file", type=Path, help="output (default: DATA/BENCH/model_answer/MODEL_ID.jsonl)")
     p.add_argument("--max-new-token", type=int, default=1024, help="new tokens per turn (default: 1024)")
     p.add_argument("--num-choices", type=int, default=1, help="independent conversations per question")
@@ -134,6 +135,7 @@ def gen_answer_runs_from(args: argparse.Namespace):
         layout=layout_from(args),
         question_begin=args.question_begin,
         question_end=args.question_end,
+        per_category=args.per_category,
         answer_file=args.answer_file,
         num_gpus_total=args.num_gpus_total,
         num_cpus_per_replica=args.num_cpus_per_replica,

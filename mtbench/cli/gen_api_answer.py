@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.cli.common import add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.cli.common import (
+    add_endpoint_args,
+    add_layout_args,
+    add_per_category_arg,
+    endpoint_from,
+    layout_from,
+)
 from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
 
 
@@ -51,6 +57,7 @@ def add_gen_api_answer_args(parser) -> None:
     parser.add_argument("--max-tokens", type=int, default=1024, help="max_tokens of each turn (default: 1024)")
     parser.add_argument("--question-begin", type=int, metavar="I", help="slice start over the questions in file order")
     parser.add_argument("--question-end", type=int, metavar="I", help="slice end over the questions in file order")
+    add_per_category_arg(parser)
     parser.add_argument(
         "--system-prompt", metavar="TEXT",
         help="a system message sent first in every request (default: none, the model's own default applies)",
@@ -81,6 +88,7 @@ def api_answer_config_from(args: argparse.Namespace):
         max_tokens=args.max_tokens,
         question_begin=args.question_begin,
         question_end=args.question_end,
+        per_category=args.per_category,
         parallel=args.parallel,
         system_prompt=args.system_prompt,
         retry_failed=args.retry_failed,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 LAYOUT = ("--data-dir", "--bench-name")
 # Flags of the two answer commands that mean the same in both (gen-answer's registration is the one run has).
-ANSWERS = ("--question-begin", "--question-end", "--num-choices", "--reasoning-tags", "--keep-reasoning")
+ANSWERS = ("--question-begin", "--question-end", "--per-category", "--num-choices", "--reasoning-tags", "--keep-reasoning")
 RUN_OWN = ("--model-id", "--retry-failed", "--no-progress")
 # Where two steps' flags share a name but not a meaning, the judging and table side is renamed.
 JUDGE_RENAMES = {
@@ -99,7 +99,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
                           shared=common, drop={"--answer-file"}),
         api=table.scope("gen-api-answer", title="a model behind an OpenAI-compatible endpoint (gen-api-answer's flags)",
                         optional={"--model"}, shared=(*common, *ANSWERS), drop={"--answer-file"}),
-        judge=table.scope("judge", title="judging (judge's flags)", rename=JUDGE_RENAMES, shared=common),
+        judge=table.scope("judge", title="judging (judge's flags)", rename=JUDGE_RENAMES,
+                          shared=(*common, "--per-category")),
         show=table.scope("show", title="the tables (show's flags)", rename=TABLE_RENAMES, shared=TABLE_SHARED,
                          drop={"--input-file"}),
         report=table.scope("report", title="the HTML report (report's flags)",
@@ -118,11 +119,34 @@ def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
     return flags
 
 
+# A judge given without a model: the demo brings its own judge, so such a run is a mistake, not a demo.
+JUDGE_CHOICE = ("judge_model", "judge_model_path", "base_url")
+
+
 def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
-    """What a run with neither --model-path nor --model evaluates, as ``model_source`` answers: today
-    nothing. The seam for a default model and judge: set their flags here (``flags.local.set(args,
-    "model_path", [PATH])``, and the judge's likewise) and return "local"."""
-    raise UserError("give --model-path PATH (a local model) or --model NAME --base-url URL (a served one)")
+    """Neither --model-path nor --model: the offline demo (``mtbench.demo``), the small model the set-up
+    installs as model and forced judge, with the demo's small sizes wherever their flags were not given."""
+    from mtbench import demo
+
+    picked = [dest for dest in JUDGE_CHOICE if flags.judge.given(args, dest)]
+    if picked:
+        flag = {"judge_model": "--judge-model", "judge_model_path": "--judge-model-path",
+                "base_url": "--judge-base-url"}[picked[0]]
+        raise UserError(f"{flag} names a judge but no model is given: add --model-path PATH or --model NAME "
+                        "--base-url URL (with no model and no judge flags, mtbench run is the offline demo)")
+    model = demo.demo_model()
+    flags.local.set(args, "model_path", [str(model.folder)])
+    flags.local.set(args, "gguf_file", model.gguf_file)
+    if not args.model_id:
+        args.model_id = [demo.DEMO_MODEL_ID]
+    flags.local.set_default(args, "per_category", demo.DEMO_PER_CATEGORY)
+    flags.local.set_default(args, "max_new_token", demo.DEMO_MAX_NEW_TOKEN)
+    flags.judge.set(args, "judge_model_path", str(model.folder))
+    flags.judge.set(args, "judge_gguf_file", model.gguf_file)
+    flags.judge.set(args, "force_verdict", True)
+    flags.judge.set_default(args, "max_tokens", demo.DEMO_JUDGE_MAX_TOKENS)
+    args.demo = True
+    return "local"
 
 
 def model_source(args: argparse.Namespace, flags: RunFlags) -> str:
@@ -181,6 +205,12 @@ def run(args: argparse.Namespace) -> int:
     from mtbench.pipeline import run_pipeline
 
     config = run_config_from(args)
+    banner = None
+    if getattr(args, "demo", False):
+        from mtbench.demo import BANNER, DEMO_FOOTER
+
+        banner = BANNER.format(per_category=args.flags.local.view(args).per_category)
+        print(banner + "\n", flush=True)
     outcome = run_pipeline(config, announce=lambda text: print(text, flush=True))
     if outcome.tables is not None:
         show_view = args.flags.show.view(args)
@@ -192,4 +222,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  judgments: {outcome.judgment_file}")
         if outcome.report_file is not None:
             print(f"  report: {outcome.report_file}")
+    if banner is not None:
+        print(f"\n{DEMO_FOOTER}", flush=True)
     return outcome.exit_code

@@ -15,8 +15,12 @@ judgment FastChat would have asked for, byte for byte. What differs is deliberat
   one that refuses ``max_tokens`` or ``temperature`` is adapted to once per run and ``judge_params`` says
   what was sent (a judge with neither writes its records as it always did).
 
+A local judge (``--judge-model-path``) runs in-process behind the client's ``chat`` shape (``local``), so
+the rest is shared; ``--force-verdict`` reads its most probable verdict where its reply has none (``forced``).
+
 Modules: ``verdicts`` (reading replies), ``prompts`` (choosing and rendering), ``matches`` (what is judged,
-resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``runner``.
+resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``local`` and
+``forced`` (a local judge), ``runner``.
 """
 
 from mtbench.gen_judgment.failures import failure_kind, is_transport_failure, kept_as_done

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtbench.answer_file import first_per_category
 from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
 from mtbench.client import EndpointConfig
 from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.errors import UserError
 from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
+from mtbench.gen_judgment.local import LocalJudge
 from mtbench.gen_judgment.matches import (
     JudgmentKey,
     Match,
@@ -43,6 +45,7 @@ from mtbench.records import (
     load_single_judgments,
 )
 
+LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
 
@@ -58,6 +61,7 @@ class JudgeConfig:
     baseline_model: str = DEFAULT_BASELINE_MODEL
     model_list: tuple[str, ...] | None = None  # None: every answer file
     first_n: int | None = None
+    per_category: int | None = None  # after --first-n: only the first N questions of each category
     reference: str = DEFAULT_REFERENCE
     parallel: int = 8
     temperature: float = DEFAULT_TEMPERATURE
@@ -78,9 +82,12 @@ class JudgeConfig:
     batch_price_output: float | None = None
     batch_max_requests: int = MAX_REQUESTS_PER_BATCH
     batch_max_bytes: int = MAX_BYTES_PER_BATCH
+    local: LocalJudge | None = None  # a local judge (--judge-model-path): judged in-process, no endpoint
+    force_verdict: bool = False  # a local judge's reply with no verdict gets its most probable one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
+        self._check_local()
         checks = [
             (self.first_n is None or self.first_n >= 1, f"--first-n must be at least 1, got {self.first_n}"),
             (self.parallel >= 1, f"--parallel must be at least 1, got {self.parallel}"),
@@ -101,6 +108,22 @@ class JudgeConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+
+    def _check_local(self) -> None:
+        """Flags that mean nothing for a local judge (or only for one) are refused, not ignored."""
+        if self.local is None:
+            if self.force_verdict:
+                raise UserError("--force-verdict needs a local judge (--judge-model-path): it ranks the judge's "
+                                "own token probabilities, which an API judge does not return for a given text")
+            return
+        conflicts = [
+            (self.batch is True, "--batch: the Batch API is for an API judge"),
+            (self.endpoint.base_url is not None, "--judge-base-url: a local judge is not called over HTTP"),
+            (bool(self.extra_body), "--judge-extra-body: a local judge takes no request fields"),
+        ]
+        for conflict, why in conflicts:
+            if conflict:
+                raise UserError(f"{why}; drop it or --judge-model-path")
 
     @property
     def output(self) -> Path:
@@ -139,9 +162,11 @@ class JudgePlan:
     def describe(self) -> str:
         c = self.config
         r = self.resume
-        where = c.endpoint.resolved_base_url() or "the OpenAI API"
+        where = (f"({c.local.describe()})" if c.local is not None
+                 else f"at {c.endpoint.resolved_base_url() or 'the OpenAI API'}")
         lines = [
-            f"judge: {c.judge_model} at {where}, mode {c.mode}"
+            f"judge: {c.judge_model} {where}, mode {c.mode}"
+            + (", --force-verdict" if c.force_verdict else "")
             + (f", baseline {c.baseline_model}" if c.mode is Mode.PAIRWISE_BASELINE else ""),
             *([f"judge request fields: {json.dumps(dict(c.extra_body))} (--judge-extra-body)"] if c.extra_body else []),
             f"models ({len(self.models)}): {', '.join(self.models)}",
@@ -159,12 +184,13 @@ class JudgePlan:
             lines += [f"  {s.describe()}" for s in self.skips]
         flags = "--batch-price-input and --batch-price-output" if c.batch else "--price-input and --price-output"
         price = (
-            f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
+            "a local judge" if c.local is not None
+            else f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
             else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
             + (", the Batch API's price" if c.batch else "")
         )
         lines += [
-            f"API calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
+            f"{'judge' if c.local is not None else 'API'} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
             f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
             f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
             f"output: {self.output}",
@@ -217,6 +243,7 @@ def _load_questions(config: JudgeConfig) -> list[Question]:
         raise UserError(f"{path} holds no questions: run `mtbench download` again (or check --bench-name)")
     if config.first_n is not None:
         questions = questions[: config.first_n]  # FastChat's --first-n: the first n questions
+    questions = first_per_category(questions, config.per_category)
     return questions
 
 
@@ -293,7 +320,9 @@ def plan_for(work: JudgeWork) -> JudgePlan:
         for text in match.prompts:
             calls += 1
             input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
-    if config.batch:
+    if config.local is not None:
+        price: Price | None = LOCAL_PRICE
+    elif config.batch:
         price = price_for(config.judge_model, input_price=config.batch_price_input,
                           output_price=config.batch_price_output, batch=True)
     else:

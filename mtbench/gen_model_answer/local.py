@@ -122,7 +122,8 @@ class _ModelRun:
     def __init__(self, cfg: GenAnswerConfig, check_files: bool):
         self.cfg = cfg
         self.path = cfg.output_file
-        self.questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end)
+        self.questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end,
+                                          cfg.per_category)
         # Files only: a wrong path is said before anything is loaded. On a cluster the path need not exist
         # where the driver runs; each replica checks it on its own node.
         if check_files and not cfg.ray_address:

@@ -91,7 +91,8 @@ def answer_plans(config: RunConfig) -> tuple[AnswerPlan, ...]:
         runs = [(run, f"local model {run.model.path}", run.answers.max_new_token) for run in answers.runs]
     plans = []
     for run, source, max_tokens in runs:
-        questions = select_questions(config.layout.question_file, run.question_begin, run.question_end)
+        questions = select_questions(config.layout.question_file, run.question_begin, run.question_end,
+                                     run.per_category)
         model_id = run.model_id if isinstance(run, ApiAnswerConfig) else run.answers.model_id
         todo = questions_to_ask(questions, existing_answers(run.output_file), run.retry_failed)
         plans.append(AnswerPlan(model_id, source, run.output_file, len(questions), tuple(todo), max_tokens))

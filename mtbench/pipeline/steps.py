@@ -71,7 +71,7 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
     if config.dry_run:
         announce("dry run: nothing was generated, judged or written")
         return RunOutcome(0, plan)
-    if plan.judge is not None and plan.judge.api_calls:
+    if plan.judge is not None and plan.judge.api_calls and config.judge.local is None:
         config.judge.endpoint.api_key()  # a judge without its key is refused before the answers, not after
 
     code, answered = _answers(config, steps)

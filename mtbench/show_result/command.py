@@ -19,6 +19,7 @@ from mtbench.records import (
     load_single_judgments,
 )
 from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
 from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
@@ -120,6 +121,8 @@ def show(config: ShowConfig) -> ShowReport:
                 f"{single.failed_samples} failed sample(s) left out of their match's {config.aggregate} "
                 "(the match's other samples scored it)"
             )
+        if FORCED_COLUMN in single.scores.columns:
+            notes.append(forced_note(int(single.scores[FORCED_COLUMN].sum()), pairwise=False))
         notes.extend(coverage_notes(single.scores, bench_questions))
         cuts = _reasoning_cuts(config, single.scores.index, notes)
         return ShowReport(
@@ -156,6 +159,9 @@ def show(config: ShowConfig) -> ShowReport:
         )
     if pair.errors:
         notes.append(f"{pair.errors} match(es) with an error game left out of the counts; see n_error")
+    if FORCED_COLUMN in pair.table.columns:
+        forced = sum(is_forced(j) and not j.failed for j in pair_judgments)
+        notes.append(forced_note(forced, pairwise=True))
     notes.extend(coverage_notes(pair.table, bench_questions))
     shown = [*pair.table.index, *([baseline] if baseline else [])]
     cuts = _reasoning_cuts(config, shown, notes)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from mtbench.errors import UserError
 from mtbench.records import PairJudgment
+from mtbench.show_result.forced import FORCED_COLUMN, forced_per_model
 from mtbench.show_result.samples import majority_pairs, sample_count
 from mtbench.show_result.selection import dedupe_pairs, partial_rows, require_models
 from mtbench.show_result.stats import (
@@ -157,6 +158,8 @@ def pairwise_table(
             },
             index=pd.Index(models, name="model"),
         )
+    if (forced := forced_per_model(judgments, models)) is not None:
+        table[FORCED_COLUMN] = forced  # matches with a forced game
     table = table.sort_values("win_rate_adjusted", ascending=False, na_position="last", kind="stable")
     return PairwiseTable(
         table=table,

@@ -13,6 +13,7 @@ import pandas as pd
 from mtbench.bench import FORMATS
 from mtbench.errors import UserError
 from mtbench.show_result.command import PARTIAL_MARK, ShowReport
+from mtbench.show_result.forced import forced_cells, forced_header
 
 
 def render(report: ShowReport, fmt: str = "table") -> str:
@@ -165,11 +166,13 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         rows = [
             [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
              _ci(r.ci_low, r.ci_high, 2), *_noise_cells(r, s.samples),
-             _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0), _fmt(r.n_failed, 0)]
+             _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0), _fmt(r.n_failed, 0),
+             *forced_cells(r)]
             for m, r in s.scores.iterrows()
         ]
         noise = ["samples", "noise sd", "noise range", f"{pct} CI +noise"] if s.samples > 1 else []
-        header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise, "questions", "valid", "failed"]
+        header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise, "questions", "valid", "failed",
+                  *forced_header(s.scores)]
         parts.append(_grid(header, rows, markdown))
         provenance_line()
         if s.samples > 1:
@@ -193,11 +196,11 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
             [str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.n_error, 0),
              _fmt(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _fmt(r.loss_rate, 3),
              _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _fmt(r.consistency, 3),
-             _questions(r.n_questions, r.partial, markdown)]
+             _questions(r.n_questions, r.partial, markdown), *forced_cells(r)]
             for m, r in p.table.iterrows()
         ]
         header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
-                  "win_rate_adjusted", f"{pct} CI", "consistent", "questions"]
+                  "win_rate_adjusted", f"{pct} CI", "consistent", "questions", *forced_header(p.table)]
         parts.append(_grid(header, rows, markdown))
         provenance_line()
         parts.append("")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mtbench.records import SingleJudgment
+from mtbench.show_result.forced import FORCED_COLUMN, forced_per_model
 from mtbench.show_result.samples import (
     DEFAULT_AGGREGATE,
     aggregate_single,
@@ -45,7 +46,8 @@ class SingleTables:
     CI of ``overall`` over questions), ``n_valid``, ``n_failed``, ``n_questions`` (questions with a valid
     score) and ``partial`` (fewer questions than the most-covered model or the bench: see ``partial_rows``).
     ``by_category``: categories (rows) x models (columns, in ``scores`` order), the mean valid score of both
-    turns; None when categories are unknown. A file with repeated judging (``sample`` above 0) adds
+    turns; None when categories are unknown. Where any verdict was forced (``--force-verdict``), ``n_forced``
+    counts each model's valid judgments (samples each) whose score was forced. A file with repeated judging (``sample`` above 0) adds
     ``samples``, ``noise_sd``/``noise_min``/``noise_max`` (the spread of the model's per-sample means) and
     ``ci2_low``/``ci2_high`` (a bootstrap over questions and, within each, samples).
     """
@@ -142,6 +144,8 @@ def single_tables(
         },
         index=pd.Index(models, name="model"),
     )
+    if (forced := forced_per_model(sampled, models)) is not None:
+        scores[FORCED_COLUMN] = forced
     if samples > 1:
         scores = scores.join(_noise_columns(sampled, models, q_index, weights, seed, confidence, aggregate))
     scores = scores.sort_values("overall", ascending=False, na_position="last", kind="stable")

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mtbench import __version__
 from mtbench.show_result.command import PARTIAL_MARK
+from mtbench.show_result.forced import forced_cells, forced_header
 from mtbench.webview.bench_view import BenchView, preview, sample_spread
 
 CSS_TEMPLATE = "report.css"
@@ -129,13 +130,15 @@ def _tables(report: Any) -> list[dict[str, Any]]:
             _row(
                 m,
                 [_num(r.first_turn, 2), _num(r.second_turn, 2), _num(r.overall, 2), _ci(r.ci_low, r.ci_high, 2),
-                 *(_noise_cells(r) if noisy else []), _num(int(r.n_valid), 0), _num(int(r.n_failed), 0)],
+                 *(_noise_cells(r) if noisy else []), _num(int(r.n_valid), 0), _num(int(r.n_failed), 0),
+                 *forced_cells(r)],
                 r,
             )
             for m, r in s.scores.iterrows()
         ]
         noise = ["samples", "noise sd", "noise range", f"{pct} +noise"] if noisy else []
-        header = ["model", "turn 1", "turn 2", "score", pct, *noise, "valid", "failed", _questions_header(report)]
+        header = ["model", "turn 1", "turn 2", "score", pct, *noise, "valid", "failed", *forced_header(s.scores),
+                  _questions_header(report)]
         tables = [{"heading": "Leaderboard", "id": "scores", "header": header, "rows": rows}]
         if s.by_category is not None:
             by_cat = [
@@ -151,13 +154,13 @@ def _tables(report: Any) -> list[dict[str, Any]]:
             m,
             [_num(int(r.win), 0), _num(int(r.loss), 0), _num(int(r.tie), 0), _num(int(r.n_error), 0),
              _num(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _num(r.win_rate_adjusted, 3),
-             _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _num(r.consistency, 3)],
+             _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _num(r.consistency, 3), *forced_cells(r)],
             r,
         )
         for m, r in p.table.iterrows()
     ]
     header = ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-              _questions_header(report)]
+              *forced_header(p.table), _questions_header(report)]
     what = f"against {p.baseline}" if p.baseline else "all pairs"
     heading = f"Leaderboard (pairwise, {what})"
     return [{"heading": heading, "id": "scores", "header": header, "rows": rows}]

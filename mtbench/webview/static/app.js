@@ -224,6 +224,10 @@ async function renderBoard() {
   const data = await api("/api/leaderboard", params);
   const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
   const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
+  // show's forced-verdict column (--force-verdict), only for a file that has forced verdicts
+  const forced = data.models.length > 0 && data.models[0].n_forced !== undefined;
+  const forcedHeader = forced ? ["forced"] : [];
+  const forcedCells = (r) => forced ? [num(r.n_forced, 0)] : [];
   if (mode === "single") {
     // show's judge-noise columns, only for a file judged several times per match (--judge-samples)
     const noisy = data.samples > 1;
@@ -231,10 +235,10 @@ async function renderBoard() {
     const noiseCells = (r) => !noisy ? [] : [num(r.samples, 0), num(r.noise_sd, 3),
       r.noise_min === null ? "-" : num(r.noise_min, 2) + "-" + num(r.noise_max, 2),
       r.ci2_low === null ? "-" : "[" + num(r.ci2_low, 2) + ", " + num(r.ci2_high, 2) + "]"];
-    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, ...noiseHeader, "valid", "failed", questionsHeader(data)],
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, ...noiseHeader, "valid", "failed", ...forcedHeader, questionsHeader(data)],
       data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
         r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", ...noiseCells(r), num(r.n_valid, 0), num(r.n_failed, 0),
-        covered(r)]), data.models.map((r) => r.partial)));
+        ...forcedCells(r), covered(r)]), data.models.map((r) => r.partial)));
     if (data.by_category) {
       const models = data.models.map((r) => r.model);
       parts.push(el("h2", {}, "Score by category"), table("by-category", ["category", ...models],
@@ -246,11 +250,11 @@ async function renderBoard() {
   } else {
     parts.push(el("h2", {}, data.baseline ? "Against " + data.baseline : "All pairs"),
       table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-        questionsHeader(data)],
+        ...forcedHeader, questionsHeader(data)],
         data.models.map((r) => [r.model, num(r.win, 0), num(r.loss, 0), num(r.tie, 0), num(r.n_error, 0),
           num(r.win_rate, 3), "[" + num(r.win_rate_ci_low, 3) + ", " + num(r.win_rate_ci_high, 3) + "]",
           num(r.win_rate_adjusted, 3), "[" + num(r.adjusted_ci_low, 3) + ", " + num(r.adjusted_ci_high, 3) + "]",
-          num(r.consistency, 3), covered(r)]), data.models.map((r) => r.partial)));
+          num(r.consistency, 3), ...forcedCells(r), covered(r)]), data.models.map((r) => r.partial)));
     parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
       " matches had both games agree (disagreements count as ties)."));
   }

