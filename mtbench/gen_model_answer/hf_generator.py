@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mtbench.gen_model_answer.engine import GenerationOutput, SamplingParams, first_line
 from mtbench.gen_model_answer.tokenization import (
     Continuations,
+    encode_option,
     encode_prompts,
     sampling_defaults,
     stop_token_ids,
@@ -201,8 +202,8 @@ class HFGenerator:
 
         if not options:
             return []
-        prompt_ids = self.tokenizer(prompt, add_special_tokens=self.template.add_special_tokens)["input_ids"]
-        option_ids = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        prompt_ids = encode_prompts(self.tokenizer, self.template, [prompt])[0]
+        option_ids = [encode_option(self.tokenizer, o) for o in options]
         if not prompt_ids or not all(option_ids):
             raise ValueError("score_options needs a prompt and options that each tokenize to something")
         device = self.model.device

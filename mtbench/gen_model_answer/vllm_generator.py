@@ -196,10 +196,12 @@ class VLLMGenerator:
         from vllm import SamplingParams as VLLMSampling
 
         base = encode_prompts(self.tokenizer, self.template, [prompt])[0]
+        tails = [encode_option(self.tokenizer, option) for option in options]
+        if not base or not all(tails):  # as the HF engine says it
+            raise ValueError("score_options needs a prompt and options that each tokenize to something")
         scores: list[float | None] = [None] * len(options)
         running: dict[str, OnFinished] = {}
-        for i, option in enumerate(options):
-            tail = encode_option(self.tokenizer, option)
+        for i, tail in enumerate(tails):
 
             def finished(output: Any, i: int = i, tail: list[int] = tail) -> None:
                 if isinstance(output, _Failed):
