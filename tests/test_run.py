@@ -143,7 +143,8 @@ def test_killed_in_the_judge_step_a_rerun_judges_each_match_once_and_answers_not
 
 @pytest.mark.parametrize("flags, message", [
     (["--model", MODEL, "--model-path", "/models/x"], "give --model-path (a local model) or --model (a served one), not both"),
-    ([], "give --model-path PATH (a local model) or --model NAME --base-url URL (a served one)"),
+    # neither model flag, with a judge: the demo brings its own judge, so this is a mistake
+    ([], "--judge-base-url names a judge but no model is given: add --model-path PATH or --model NAME"),
     (["--model-path", "/nonexistent/model"], "--model-path /nonexistent/model: no such folder"),
     (["--model-path", "FILE"], "a file, not a model folder"),
     (["--model", MODEL], f"--model {MODEL} needs --base-url URL"),
