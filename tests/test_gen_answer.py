@@ -593,8 +593,11 @@ def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tin
             "--question-end", "40", "--max-new-token", "256", "--batch-size", "40", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    # The run at the lowest priority: on a loaded machine its two threads would otherwise keep this test
+    # from sending the signal until the (fast, tiny) generation is over.
     proc = subprocess.Popen([sys.executable, "-m", "mtbench", *args], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.nice(19))
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None and not path.exists():
