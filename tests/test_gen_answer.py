@@ -586,6 +586,14 @@ def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
 
 
 @pytest.mark.slow
+def _interruptible_low_priority() -> None:
+    """The child's SIGINT back to the default (an ignored SIGINT is inherited, and Python then installs no
+    KeyboardInterrupt handler: a test process started in the background would pass that on), and the
+    lowest priority."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.nice(19)
+
+
 def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tiny_model_dir, data_dir):
     """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
     (Finished turn-1 texts are not kept: a rerun answers those questions again from the start.)"""
@@ -597,7 +605,7 @@ def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tin
     # from sending the signal until the (fast, tiny) generation is over.
     proc = subprocess.Popen([sys.executable, "-m", "mtbench", *args], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: os.nice(19))
+                            preexec_fn=_interruptible_low_priority)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None and not path.exists():
