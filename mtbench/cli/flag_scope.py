@@ -125,9 +125,8 @@ class FlagScope:
     def set_default(self, args: argparse.Namespace, dest: str, value: Any) -> None:
         """Give ``dest`` a different default: ``value`` unless its flag holds something other than the step's
         own default (a flag given with the default value itself is taken as not given)."""
-        run_dest = self._dests[dest]
-        if getattr(args, run_dest) == self._table.parser.get_default(run_dest):
-            setattr(args, run_dest, value)
+        if not self.given(args, dest):
+            setattr(args, self._dests[dest], value)
 
     def given(self, args: argparse.Namespace, dest: str) -> bool:
         """Whether ``dest`` holds something other than its default (its flag was given)."""

@@ -120,7 +120,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
 
 
 # A judge given without a model: the demo brings its own judge, so such a run is a mistake, not a demo.
-JUDGE_CHOICE = ("judge_model", "judge_model_path", "base_url")
+JUDGE_CHOICE = {"judge_model": "--judge-model", "judge_model_path": "--judge-model-path",
+                "base_url": "--judge-base-url"}
 
 
 def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
@@ -128,11 +129,9 @@ def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
     installs as model and forced judge, with the demo's small sizes wherever their flags were not given."""
     from mtbench import demo
 
-    picked = [dest for dest in JUDGE_CHOICE if flags.judge.given(args, dest)]
+    picked = [flag for dest, flag in JUDGE_CHOICE.items() if flags.judge.given(args, dest)]
     if picked:
-        flag = {"judge_model": "--judge-model", "judge_model_path": "--judge-model-path",
-                "base_url": "--judge-base-url"}[picked[0]]
-        raise UserError(f"{flag} names a judge but no model is given: add --model-path PATH or --model NAME "
+        raise UserError(f"{picked[0]} names a judge but no model is given: add --model-path PATH or --model NAME "
                         "--base-url URL (with no model and no judge flags, mtbench run is the offline demo)")
     model = demo.demo_model()
     flags.local.set(args, "model_path", [str(model.folder)])
