@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from mtbench import __version__
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.options import ConfigError
 
 # Subcommand modules, in the order --help lists them.
 COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "show", "agreement", "browse", "report", "repair")
@@ -31,7 +32,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The parser of every command; the options of ``command`` alone (all of them where None).
+
+    A command's options are generated from its config classes, which import the command's library;
+    building only the one typed keeps ``mtbench COMMAND`` from importing every other command's.
+    """
     parser = Parser(
         prog="mtbench",
         description="MT-bench end to end: download the data, generate answers, judge them, show the scores.",
@@ -40,12 +46,22 @@ def build_parser() -> Parser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        importlib.import_module(f"mtbench.cli.{name}").register(sub)
+        module = importlib.import_module(f"mtbench.cli.{name}")
+        command_parser = module.register(sub)
+        add_options = getattr(module, "add_options", None)
+        if add_options is not None and command in (None, command_parser.prog.split()[-1]):
+            add_options(command_parser)
     return parser
 
 
+def typed_command(argv: list[str]) -> str | None:
+    """The command's name in ``argv``: the first word that is not a flag (the top level takes no values)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(typed_command(argv) or "")
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
@@ -59,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.run(args) or 0)
+    except ConfigError as e:
+        print(f"mtbench {args.command}: error: {args.flag_map.render(e)}", file=sys.stderr)
+        return e.exit_code
     except (UserError, RunFailed) as e:
         print(f"mtbench {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -10,7 +10,7 @@ from mtbench.cli.common import add_layout_args, layout_from
 from mtbench.core.bench import FORMATS
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "agreement",
         help="agreement between pairwise judges, or between a judge and human votes",
@@ -43,6 +43,7 @@ def register(sub) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.set_defaults(run=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ DEFAULT_HOST = "127.0.0.1"  # = browse.DEFAULT_HOST, without importing aiohttp f
 DEFAULT_PORT = 8765
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "browse",
         help="browse questions, answers, judgments and the leaderboard in a local web page",
@@ -38,6 +38,7 @@ def register(sub) -> None:
         "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)"
     )
     parser.set_defaults(run=run)
+    return parser
 
 
 def _port(text: str) -> int:

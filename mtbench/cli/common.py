@@ -90,3 +90,15 @@ def add_budget_args(parser: argparse.ArgumentParser) -> None:
                         help="judge price per 1M input tokens (overrides the built-in table)")
     parser.add_argument("--price-output", type=float, metavar="USD",
                         help="judge price per 1M output tokens (overrides the built-in table)")
+
+
+def parsed(flag: str, parse, text: str | None):
+    """``parse(text)`` for a flag's text, None where it was not given; its ValueError as a one-line UserError."""
+    from mtbench.core.errors import UserError
+
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise UserError(f"{flag} {e}") from None

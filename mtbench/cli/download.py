@@ -9,7 +9,7 @@ from pathlib import Path
 from mtbench.cli.common import add_layout_args
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "download",
         help="fetch the MT-bench questions, judge prompts and reference answers (sha256-verified)",
@@ -23,6 +23,7 @@ def register(sub) -> None:
     )
     add_download_args(parser)
     parser.set_defaults(run=run)
+    return parser
 
 
 def add_download_args(parser) -> None:

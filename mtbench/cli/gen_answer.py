@@ -45,7 +45,7 @@ Rerunning the same command resumes: answered questions are skipped (--retry-fail
 """
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "gen-answer",
         help="generate answers with a local model (transformers or vLLM)",
@@ -56,6 +56,7 @@ def register(sub) -> None:
     )
     add_gen_answer_args(p)
     p.set_defaults(run=run)
+    return p
 
 
 def add_gen_answer_args(p) -> None:
@@ -109,7 +110,8 @@ def add_gen_answer_args(p) -> None:
 
 def gen_answer_runs_from(args: argparse.Namespace):
     """The ``GenAnswerRuns`` of gen-answer's flags (each config checks itself: one-line UserError)."""
-    from mtbench.core.json_flags import json_object
+    from mtbench.cli.common import parsed
+    from mtbench.core.json_flags import chat_template_kwargs
     from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, GenAnswerRuns, ModelSpec
     from mtbench.gen_model_answer.engines import resolve_engine
 
@@ -124,7 +126,7 @@ def gen_answer_runs_from(args: argparse.Namespace):
             num_gpus=args.num_gpus_per_model,
             max_gpu_memory=args.max_gpu_memory,
             chat_template=args.chat_template,
-            chat_template_kwargs=json_object("--chat-template-kwargs", args.chat_template_kwargs, '{"enable_thinking": true}'),
+            chat_template_kwargs=parsed("--chat-template-kwargs", chat_template_kwargs, args.chat_template_kwargs) or {},
             batch_size=args.batch_size,
             max_model_len=args.max_model_len,
         ),

@@ -16,7 +16,7 @@ from mtbench.cli.common import (
 from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "gen-api-answer",
         help="answer the questions with a model behind an OpenAI-compatible API (vLLM, transformers serve, OpenAI)",
@@ -35,6 +35,7 @@ def register(sub) -> None:
     )
     add_gen_api_answer_args(parser)
     parser.set_defaults(run=run)
+    return parser
 
 
 def add_gen_api_answer_args(parser) -> None:
@@ -74,7 +75,8 @@ def add_gen_api_answer_args(parser) -> None:
 
 def api_answer_config_from(args: argparse.Namespace):
     """The ``ApiAnswerConfig`` of gen-api-answer's flags (it checks itself: one-line UserError)."""
-    from mtbench.core.request_params import extra_body_from_json
+    from mtbench.cli.common import parsed
+    from mtbench.core.request_params import extra_body
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id
 
     return ApiAnswerConfig(
@@ -94,7 +96,7 @@ def api_answer_config_from(args: argparse.Namespace):
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
         reasoning=reasoning_from(args),
-        extra_body=extra_body_from_json(args.extra_body, "--extra-body"),
+        extra_body=parsed("--extra-body", extra_body, args.extra_body) or {},
     )
 
 

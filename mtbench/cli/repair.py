@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     from mtbench.repair import KINDS, SIDE_SUFFIX
 
     parser = sub.add_parser(
@@ -25,6 +25,7 @@ def register(sub) -> None:
     parser.add_argument("--kind", choices=tuple(KINDS), help="what every FILE holds (default: from its name and folder)")
     parser.add_argument("--dry-run", action="store_true", help="list the lines it would set aside (FILE:LINE: why); write nothing")
     parser.set_defaults(run=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
 from mtbench.core.bench import DEFAULT_BASELINE_MODEL, MODES
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "report",
         help="write a self-contained HTML report (leaderboard, CIs, radar chart, every answer and judgment)",
@@ -23,6 +23,7 @@ def register(sub) -> None:
     )
     add_report_args(parser)
     parser.set_defaults(run=run)
+    return parser
 
 
 def add_report_args(parser) -> None:

@@ -65,7 +65,7 @@ class RunFlags:
     download: FlagScope
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "run",
         help="the whole evaluation in one command: download, answers, judge, show (and an HTML report)",
@@ -77,7 +77,12 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(run=run, flags=add_run_args(parser))
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(flags=add_run_args(parser))
 
 
 def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:

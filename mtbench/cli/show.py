@@ -10,7 +10,7 @@ from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
 from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
 
 
-def register(sub) -> None:
+def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "show",
         help="show scores, win rates and confidence intervals from the judgments",
@@ -27,6 +27,7 @@ def register(sub) -> None:
     )
     add_show_args(parser)
     parser.set_defaults(run=run)
+    return parser
 
 
 def add_show_args(parser) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtbench.core.errors import UserError
+from mtbench.core.options import option
 
 if TYPE_CHECKING:
     from mtbench.core.records import Question
@@ -112,8 +113,9 @@ class BenchLayout:
     official files disagree with their names, e.g. vicuna-13b-v1.3.jsonl says vicuna-13b-hao-0515).
     """
 
-    data_dir: Path = DEFAULT_DATA_DIR
-    bench_name: str = DEFAULT_BENCH
+    data_dir: Path = option(DEFAULT_DATA_DIR, help="folder holding judge_prompts.jsonl and BENCH/",
+                            default_help="./data, as FastChat")
+    bench_name: str = option(DEFAULT_BENCH, help="benchmark folder name")
 
     @property
     def bench_dir(self) -> Path:

@@ -30,7 +30,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx2
@@ -39,6 +39,7 @@ import openai
 from mtbench.core.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
 from mtbench.core.cost import estimate_input_tokens
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.options import check, nested, option
 from mtbench.core.rate_limit import RateController
 from mtbench.core.request_params import ParamAdapter, Refusal, refused_parameter
 from mtbench.core.runner import UsageMeter, run_bounded
@@ -62,13 +63,12 @@ class EndpointFatal(RunFailed):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_retries: int = 6  # retries after the first attempt
+    max_retries: int = option(6, metavar="N", help="retries of a request after 429, 5xx, timeouts and dropped connections")
     base_delay: float = 1.0
     max_delay: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise UserError(f"--max-retries must be 0 or more, got {self.max_retries}")
+        check(self.max_retries >= 0, f"{{max_retries}} must be 0 or more, got {self.max_retries}")
         if not (0 <= self.base_delay <= self.max_delay):
             raise UserError(f"retry delays must be 0 <= base <= max, got {self.base_delay:g} and {self.max_delay:g}")
 
@@ -83,11 +83,13 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
 
 
-def check_base_url(url: str, flag: str) -> None:
-    """A base URL is http(s)://HOST[...]: ``localhost:8401`` parses as scheme 'localhost', no host."""
+def bad_base_url(url: str) -> str | None:
+    """What is wrong with a base URL, or None. It is http(s)://HOST[...]: ``localhost:8401`` parses as
+    scheme 'localhost', no host."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"{flag} must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1; got {url!r}")
+        return f"must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1; got {url!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -95,22 +97,25 @@ class EndpointConfig:
     """Where to send requests. The key is read from the environment variable named here, never stored.
 
     Checks itself once: the base URL (the one given, else $OPENAI_BASE_URL), a positive timeout.
-    ``url_flag`` names the flag in that error (the judge's is --judge-base-url).
     """
 
-    base_url: str | None = None  # None: $OPENAI_BASE_URL, else the OpenAI API
-    api_key_env: str = DEFAULT_API_KEY_ENV
-    timeout: float = 120.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    url_flag: str = field(default="--base-url", compare=False)
+    base_url: str | None = option(
+        None, metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1",
+        default_help="$OPENAI_BASE_URL, else the OpenAI API")
+    api_key_env: str = option(
+        DEFAULT_API_KEY_ENV, metavar="VAR",
+        help="environment variable holding the API key (a self-hosted endpoint that takes no key needs none)")
+    timeout: float = option(120.0, metavar="SECONDS", help="timeout of each request")
+    retry: RetryPolicy = nested(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
-        if not (self.timeout > 0 and math.isfinite(self.timeout)):
-            raise UserError(f"--timeout must be a number of seconds more than 0, got {self.timeout:g}")
+        check(self.timeout > 0 and math.isfinite(self.timeout),
+              f"{{timeout}} must be a number of seconds more than 0, got {self.timeout:g}")
         if self.base_url:
-            check_base_url(self.base_url, self.url_flag)
-        elif url := self.resolved_base_url():
-            check_base_url(url, "$OPENAI_BASE_URL")
+            problem = bad_base_url(self.base_url)
+            check(problem is None, f"{{base_url}} {problem}")
+        elif (url := self.resolved_base_url()) and (problem := bad_base_url(url)):
+            raise UserError(f"$OPENAI_BASE_URL {problem}")
 
     def resolved_base_url(self) -> str | None:
         return self.base_url or os.environ.get("OPENAI_BASE_URL") or None

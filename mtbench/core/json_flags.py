@@ -1,22 +1,23 @@
-"""Flags whose value is a JSON object (``--extra-body``, ``--judge-extra-body``, ``--chat-template-kwargs``):
-parsed once, at the CLI, into a dict or a one-line ``UserError`` that names the flag."""
+"""Options whose value is a JSON object (``--extra-body``, ``--judge-extra-body``, ``--chat-template-kwargs``):
+parsed once, into a dict, or a ``ValueError`` saying what is wrong (the caller names the option)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from mtbench.core.errors import UserError
 
-
-def json_object(flag: str, text: str | None, example: str = '{"reasoning_effort": "high"}') -> dict[str, Any]:
-    """``text`` as a JSON object ({} when the flag was not given); ``example`` shows the shape in errors."""
-    if text is None:
-        return {}
+def json_object(text: str, example: str = '{"reasoning_effort": "high"}') -> dict[str, Any]:
+    """``text`` as a JSON object; ``example`` shows the shape in errors."""
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise UserError(f"{flag} must be a JSON object, e.g. '{example}': {e}") from None
+        raise ValueError(f"must be a JSON object, e.g. '{example}': {e}") from None
     if not isinstance(value, dict):
-        raise UserError(f"{flag} must be a JSON object, e.g. '{example}'; got {text!r}")
+        raise ValueError(f"must be a JSON object, e.g. '{example}'; got {text!r}")
     return value
+
+
+def chat_template_kwargs(text: str) -> dict[str, Any]:
+    """``--chat-template-kwargs``: keyword arguments for the tokenizer's chat template."""
+    return json_object(text, '{"enable_thinking": true}')

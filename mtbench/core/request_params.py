@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.core.errors import UserError
 from mtbench.core.json_flags import json_object
 
 log = logging.getLogger("mtbench")
@@ -116,13 +115,13 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else repr(value)
 
 
-def extra_body_from_json(text: str | None, flag: str) -> dict[str, Any]:
-    """The request fields a ``flag`` JSON object adds (``{"reasoning_effort": "high"}``); {} for None.
+def extra_body(text: str) -> dict[str, Any]:
+    """The request fields a JSON object adds (``{"reasoning_effort": "high"}``).
 
-    Not JSON, not an object, or a field the client sets itself: a one-line UserError naming the flag.
+    Not JSON, not an object, or a field the client sets itself: a ValueError saying which.
     """
-    value = json_object(flag, text)
+    value = json_object(text)
     reserved = [k for k in RESERVED_FIELDS if k in value]
     if reserved:
-        raise UserError(f"{flag} may not set {', '.join(reserved)}: mtbench sets those itself")
+        raise ValueError(f"may not set {', '.join(reserved)}: mtbench sets those itself")
     return value

@@ -23,6 +23,7 @@ resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records,
 ``forced`` (a local judge), ``runner``.
 """
 
+from mtbench.gen_judgment.config import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, JudgeConfig
 from mtbench.gen_judgment.failures import failure_kind, is_transport_failure, kept_as_done
 from mtbench.gen_judgment.matches import (
     Match,
@@ -34,9 +35,6 @@ from mtbench.gen_judgment.matches import (
     resume,
 )
 from mtbench.gen_judgment.plan import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_TEMPERATURE,
-    JudgeConfig,
     JudgePlan,
     JudgeWork,
     check_budget,

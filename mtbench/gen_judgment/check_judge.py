@@ -13,16 +13,26 @@ published file when the judge is called gpt-4 too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.agreement.stats import cohen_kappa
 from mtbench.core.bench import DEFAULT_JUDGE_MODEL, BenchLayout, Mode, judge_file_stem
 from mtbench.core.client import EndpointConfig
 from mtbench.core.errors import UserError
+from mtbench.core.options import check, nested, option
 from mtbench.core.record_files import load_single_judgments
 from mtbench.core.records import SingleJudgment, latest_by_key
 from mtbench.download.pregenerated import JUDGE_MODEL as PUBLISHED_JUDGE
+from mtbench.gen_judgment.config import (
+    JUDGE_ENDPOINT_FLAGS,
+    check_money,
+    dry_run_option,
+    max_cost_option,
+    parallel_option,
+    price_option,
+    progress_option,
+)
 
 DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")
 DEFAULT_FIRST_N = 10
@@ -35,23 +45,26 @@ Item = tuple[int, str, int]  # (question_id, model, turn)
 class CheckJudgeConfig:
     """One drift check; validates itself once (one-line UserError)."""
 
-    layout: BenchLayout
-    judge_model: str = DEFAULT_JUDGE_MODEL
-    models: tuple[str, ...] = DEFAULT_MODELS
-    first_n: int = DEFAULT_FIRST_N
-    published_file: Path | None = None  # None: the layout's gpt-4_single.jsonl
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    parallel: int = 8
-    max_cost: float | None = None
-    price_input: float | None = None
-    price_output: float | None = None
-    progress: bool = True
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    judge_model: str = option(DEFAULT_JUDGE_MODEL, help="judge model name sent to the endpoint")
+    models: tuple[str, ...] = option(DEFAULT_MODELS, metavar="MODEL", help="published models to re-judge")
+    first_n: int = option(DEFAULT_FIRST_N, metavar="K", help="questions to re-judge")
+    published_file: Path | None = option(None, help="the published GPT-4 single judgments",
+                                         default_help="BENCH/model_judgment/gpt-4_single.jsonl")
+    endpoint: EndpointConfig = nested(flags=JUDGE_ENDPOINT_FLAGS, default_factory=EndpointConfig)
+    parallel: int = parallel_option()
+    dry_run: bool = dry_run_option()
+    max_cost: float | None = max_cost_option()
+    price_input: float | None = price_option("input")
+    price_output: float | None = price_option("output")
+    progress: bool = progress_option()
 
     def __post_init__(self) -> None:
-        if self.first_n < 1:
-            raise UserError(f"--first-n must be at least 1, got {self.first_n}")
-        if not self.models:
-            raise UserError("--models needs at least one model")
+        object.__setattr__(self, "models", tuple(dict.fromkeys(self.models)))
+        check(self.first_n >= 1, f"{{first_n}} must be at least 1, got {self.first_n}")
+        check(bool(self.models), "{models} needs at least one model")
+        check(self.parallel >= 1, f"{{parallel}} must be at least 1, got {self.parallel}")
+        check_money(price_input=self.price_input, price_output=self.price_output, max_cost=self.max_cost)
 
     @property
     def published(self) -> Path:
@@ -154,9 +167,11 @@ def _published_items(config: CheckJudgeConfig, question_ids: Sequence[int]) -> d
 
 
 def check_judge(
-    config: CheckJudgeConfig, *, dry_run: bool = False, announce: Callable[[str], None] = print
+    config: CheckJudgeConfig, *, announce: Callable[[str], None] = print
 ) -> DriftReport | None:
-    """Judge the subset with the user's judge (or only plan it: ``dry_run``), then compare with the published."""
+    """Judge the subset with the user's judge (or only plan it: ``config.dry_run``), then compare with the
+    published."""
+    dry_run = config.dry_run
     from mtbench.core.record_files import load_questions
     from mtbench.gen_judgment import JudgeConfig, judge
 

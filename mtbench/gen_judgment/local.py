@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtbench.core.chat_result import CallFailure, ChatResult, FailureKind
 from mtbench.core.errors import UserError
+from mtbench.core.options import check, option
 from mtbench.core.templates import ASSISTANT, USER, ConversationFormat, Message, NamedTemplate
 from mtbench.gen_model_answer.config import DEVICES, DTYPES, ENGINES, ModelSpec
 
@@ -46,20 +47,26 @@ def judge_flags(message: str) -> str:
 class LocalJudge:
     """Which local model judges and how it is loaded (``--judge-model-path`` and its companions)."""
 
-    path: str
-    gguf_file: str | None = None
-    engine: str = "hf"
-    dtype: str | None = None  # None: float16 on CUDA, float32 on CPU (as gen-answer)
-    device: str = "auto"
-    chat_template: str | None = None  # None: the tokenizer's own
+    path: str = option(help="a local model folder (or a hub id in the local cache) to judge with",
+                       flag="--judge-model-path", metavar="PATH")
+    gguf_file: str | None = option(None, help="GGUF file name inside --judge-model-path", flag="--judge-gguf-file",
+                                   metavar="FILE")
+    engine: str = option("hf", help="hf (transformers) or vllm", flag="--judge-engine", choices=ENGINES)
+    dtype: str | None = option(None, help="float32, float16 or bfloat16", flag="--judge-dtype", choices=DTYPES,
+                               default_help="float16 on CUDA, float32 on CPU")
+    device: str = option("auto", help="auto, cuda or cpu; auto: CUDA when available, else CPU",
+                         flag="--judge-device", choices=DEVICES)
+    chat_template: str | None = option(
+        None, flag="--judge-chat-template", metavar="NAME|FILE",
+        help="vicuna_v1.1, llama-2, alpaca, chatml, zero_shot, or a Jinja file; it renders FastChat's system and "
+        "user messages", default_help="the tokenizer's chat template")
 
     def __post_init__(self) -> None:
-        for flag, value, choices in (("--judge-engine", self.engine, ENGINES), ("--judge-device", self.device, DEVICES),
-                                     ("--judge-dtype", self.dtype, DTYPES)):
-            if value is not None and value not in choices:
-                raise UserError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
-        if not self.path.strip():
-            raise UserError("--judge-model-path must not be empty")
+        for name, value, choices in (("engine", self.engine, ENGINES), ("device", self.device, DEVICES),
+                                     ("dtype", self.dtype, DTYPES)):
+            check(value is None or value in choices,
+                  f"{{{name}}} must be one of {', '.join(choices)}; got {value!r}")
+        check(bool(self.path.strip()), "{path} must not be empty")
 
     @property
     def name(self) -> str:

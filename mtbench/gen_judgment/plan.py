@@ -9,27 +9,20 @@ it runs.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mtbench.core.answer_file import first_per_category
 from mtbench.core.bench import (
-    DEFAULT_BASELINE_MODEL,
-    DEFAULT_JUDGE_MODEL,
-    DEFAULT_REFERENCE,
     BenchLayout,
     Mode,
 )
-from mtbench.core.client import EndpointConfig
 from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.core.errors import UserError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
-from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
-from mtbench.gen_judgment.local import LocalJudge
+from mtbench.gen_judgment.config import JudgeConfig
 from mtbench.gen_judgment.matches import (
     JudgmentKey,
     Match,
@@ -43,88 +36,6 @@ from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_ref
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
 
 LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
-DEFAULT_TEMPERATURE = 0.0
-DEFAULT_MAX_TOKENS = 2048
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    """Everything one judging run needs; checks itself once, here (a bad value is a one-line UserError)."""
-
-    layout: BenchLayout
-    mode: Mode = Mode.SINGLE  # a mode's name is accepted and parsed
-    judge_file: Path | None = None  # None: data/judge_prompts.jsonl
-    judge_model: str = DEFAULT_JUDGE_MODEL
-    baseline_model: str = DEFAULT_BASELINE_MODEL
-    model_list: tuple[str, ...] | None = None  # None: every answer file
-    first_n: int | None = None
-    per_category: int | None = None  # after --first-n: only the first N questions of each category
-    reference: str = DEFAULT_REFERENCE
-    parallel: int = 8
-    temperature: float = DEFAULT_TEMPERATURE
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    # Request fields sent with every judge call (--judge-extra-body): reasoning_effort, thinking budgets.
-    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    retry_failed: bool = False
-    price_input: float | None = None  # USD per 1M tokens
-    price_output: float | None = None
-    max_cost: float | None = None  # USD: refuse to start above this estimate
-    progress: bool = True
-    judge_samples: int = 1  # each match judged this many times (records carry ``sample`` when above 1)
-    output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
-    batch: bool | None = None  # the Batch API; None: only to resume batches in flight (``runner.judge``)
-    batch_poll_interval: float = 30.0
-    batch_price_input: float | None = None  # USD per 1M tokens, batch: overrides the table's batch column
-    batch_price_output: float | None = None
-    batch_max_requests: int = MAX_REQUESTS_PER_BATCH
-    batch_max_bytes: int = MAX_BYTES_PER_BATCH
-    local: LocalJudge | None = None  # a local judge (--judge-model-path): judged in-process, no endpoint
-    force_verdict: bool = False  # a local judge's reply with no verdict gets its most probable one
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mode", Mode.parse(self.mode))
-        self._check_local()
-        checks = [
-            (self.first_n is None or self.first_n >= 1, f"--first-n must be at least 1, got {self.first_n}"),
-            (self.parallel >= 1, f"--parallel must be at least 1, got {self.parallel}"),
-            (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}"),
-            (math.isfinite(self.temperature) and self.temperature >= 0,
-             f"--temperature must be 0 or more, got {self.temperature:g}"),
-            (bool(self.judge_model.strip()), "--judge-model must not be empty"),
-            (self.judge_samples >= 1, f"--judge-samples must be at least 1, got {self.judge_samples}"),
-            (math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
-             f"--batch-poll-interval must be a number of seconds more than 0, got {self.batch_poll_interval:g}"),
-            (self.batch_max_requests >= 2, f"--batch-size must be at least 2, got {self.batch_max_requests}"),
-        ]
-        for flag, value in (("--price-input", self.price_input), ("--price-output", self.price_output),
-                            ("--batch-price-input", self.batch_price_input),
-                            ("--batch-price-output", self.batch_price_output), ("--max-cost", self.max_cost)):
-            checks.append((value is None or (math.isfinite(value) and value >= 0),
-                           f"{flag} must be 0 or more, got {value:g}" if value is not None else ""))
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-
-    def _check_local(self) -> None:
-        """Flags that mean nothing for a local judge (or only for one) are refused, not ignored."""
-        if self.local is None:
-            if self.force_verdict:
-                raise UserError("--force-verdict needs a local judge (--judge-model-path): it ranks the judge's "
-                                "own token probabilities, which an API judge does not return for a given text")
-            return
-        conflicts = [
-            (self.batch is True, "--batch: the Batch API is for an API judge"),
-            (self.endpoint.base_url is not None, "--judge-base-url: a local judge is not called over HTTP"),
-            (bool(self.extra_body), "--judge-extra-body: a local judge takes no request fields"),
-        ]
-        for conflict, why in conflicts:
-            if conflict:
-                raise UserError(f"{why}; drop it or --judge-model-path")
-
-    @property
-    def output(self) -> Path:
-        return self.output_file or self.layout.judgment_file(self.judge_model, self.mode)
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ from mtbench.core.errors import RunFailed
 from mtbench.core.jsonl import LazyJsonlWriter
 from mtbench.core.records import PairJudgment, SingleJudgment, exclusive_output
 from mtbench.core.runner import Outcome, ProbeFailed, Runner
+from mtbench.gen_judgment.config import JudgeConfig
 from mtbench.gen_judgment.failures import failure_kind
 from mtbench.gen_judgment.forced import choice_to_force
 from mtbench.gen_judgment.local import LocalChatBackend, load_backend
 from mtbench.gen_judgment.matches import Match, SingleMatch, sample_seed
-from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, JudgeWork, check_budget, load_work, plan_for
+from mtbench.gen_judgment.plan import JudgePlan, JudgeWork, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
 

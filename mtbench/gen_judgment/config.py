@@ -1,0 +1,160 @@
+"""A judging run's configuration: every option of `mtbench judge`, declared once (``mtbench.core.options``).
+
+The command line, ``--help`` and the docs' flag tables are generated from these fields; the checks in
+``__post_init__`` name fields (``{parallel}``), and each front end names them as its user knows them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtbench.core.bench import (
+    DEFAULT_BASELINE_MODEL,
+    DEFAULT_JUDGE_MODEL,
+    DEFAULT_REFERENCE,
+    BenchLayout,
+    Mode,
+)
+from mtbench.core.client import EndpointConfig
+from mtbench.core.options import check, nested, option
+from mtbench.core.request_params import extra_body
+from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
+from mtbench.gen_judgment.local import LocalJudge
+
+DEFAULT_TEMPERATURE = 0.0
+DEFAULT_MAX_TOKENS = 2048
+DEFAULT_PARALLEL = 8
+# The judge's endpoint flags: its own names, so `mtbench run` can hold the answers' endpoint beside it.
+JUDGE_ENDPOINT_FLAGS = {"base_url": "--judge-base-url", "api_key_env": "--judge-api-key-env"}
+LOCAL_JUDGE_HELP = ("judge in this process with a local model (no endpoint, no key, no cost); --parallel is the "
+                    "prompts per batch, --max-tokens the new tokens per reply, temperature 0 decodes greedily")
+
+
+def judge_model_option() -> Any:
+    return option("", help="judge model name sent to the endpoint; names the output file and the records' judge",
+                  default_help="gpt-4; a local judge: its model folder's name, or its GGUF file's")
+
+
+def parallel_option() -> Any:
+    return option(DEFAULT_PARALLEL, help="concurrent judge requests")
+
+
+def dry_run_option() -> Any:
+    return option(False, help="print the plan and estimated cost; call nothing")
+
+
+def max_cost_option() -> Any:
+    return option(None, metavar="USD", help="refuse to start (exit 2) if the estimated cost is above this "
+                  "(a --dry-run says so and exits 2 too)")
+
+
+def price_option(which: str) -> Any:
+    return option(None, metavar="USD", help=f"judge price per 1M {which} tokens (overrides the built-in table)")
+
+
+def progress_option() -> Any:
+    return option(True, flag="--no-progress", help="no progress bar")
+
+
+def check_money(**values: float | None) -> None:
+    """Prices and budgets are 0 or more (a named field each)."""
+    for name, value in values.items():
+        check(value is None or (math.isfinite(value) and value >= 0), f"{{{name}}} must be 0 or more, got {value}")
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Everything one judging run needs; checks itself once, here (a bad value is a one-line ConfigError)."""
+
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    mode: Mode = option(Mode.SINGLE, help="single: a 1-10 score per answer; pairwise-baseline: each model against "
+                        "--baseline-model; pairwise-all: every pair of models")
+    judge_file: Path | None = option(None, help="judge prompts", default_help="DATA_DIR/judge_prompts.jsonl")
+    judge_model: str = judge_model_option()  # "": gpt-4, or a local judge's own name
+    baseline_model: str = option(DEFAULT_BASELINE_MODEL, help="baseline for --mode pairwise-baseline")
+    model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="models to judge, by answer-file stem",
+                                                default_help="every answer file")
+    first_n: int | None = option(None, metavar="N", help="judge only the first N questions")
+    per_category: int | None = option(
+        None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice or "
+        "--first-n): a quick look at every category")
+    reference: str = option(DEFAULT_REFERENCE, metavar="NAME", help="reference answers for math/reasoning/coding: "
+                            "BENCH/reference_answer/NAME.jsonl (the corrected set is gpt-4-0125-preview)")
+    endpoint: EndpointConfig = nested(flags=JUDGE_ENDPOINT_FLAGS, default_factory=EndpointConfig)
+    parallel: int = parallel_option()
+    temperature: float = option(DEFAULT_TEMPERATURE, help="judge temperature (left out where the judge refuses it)")
+    max_tokens: int = option(
+        DEFAULT_MAX_TOKENS, help="judge max_tokens; a reasoning judge (o-series, gpt-5, R1, Qwen3) spends it on its "
+        "thinking too, so give it a larger one (e.g. 16384) or its replies are cut before the verdict; sent as "
+        "max_completion_tokens where the judge refuses max_tokens")
+    # Request fields sent with every judge call: reasoning_effort, thinking budgets.
+    extra_body: Mapping[str, Any] = option(
+        default_factory=dict, compare=False, flag="--judge-extra-body", metavar="JSON", parse=extra_body,
+        help="a JSON object of request fields added to every judge call, e.g. '{\"reasoning_effort\": \"high\"}' "
+        "or a thinking budget your endpoint takes")
+    judge_samples: int = option(
+        1, metavar="N", help="judge every match N times (records carry sample 0..N-1; `mtbench show` takes the "
+        "median and reports the judge's noise); the plan and cost multiply by N")
+    retry_failed: bool = option(False, help="judge again the matches whose earlier judgment failed (API error or "
+                                "no verdict)")
+    dry_run: bool = dry_run_option()
+    max_cost: float | None = max_cost_option()
+    price_input: float | None = price_option("input")
+    price_output: float | None = price_option("output")
+    batch: bool | None = option(
+        None, negative="--no-batch", help="judge through the provider's Batch API (OpenAI-compatible: /v1/files, "
+        "/v1/batches) at its price, half of live for OpenAI; kill-safe: a rerun resumes the batches in flight; "
+        "--no-batch judges live even where batches are in flight", default_help="resume batches in flight, else live")
+    batch_poll_interval: float = option(30.0, metavar="SECONDS", help="seconds between polls of a batch's status")
+    batch_max_requests: int = option(
+        MAX_REQUESTS_PER_BATCH, flag="--batch-size", metavar="N",
+        help="requests per batch at most (OpenAI's limit; files stay under 200 MB)")
+    batch_price_input: float | None = option(None, metavar="USD", help="batch price per 1M input tokens (overrides "
+                                             "the table's batch column)")
+    batch_price_output: float | None = option(None, metavar="USD", help="batch price per 1M output tokens "
+                                              "(overrides the table's batch column)")
+    batch_max_bytes: int = MAX_BYTES_PER_BATCH
+    local: LocalJudge | None = nested(key="path", default=None, group="local judge", group_help=LOCAL_JUDGE_HELP)
+    force_verdict: bool = option(
+        False, group="local judge", help="a reply with no verdict is continued with '\\n\\nRating: [[' (pairwise "
+        "'\\n\\nVerdict: [[') and the judge's most probable 1..10 (A/B/C) is read; recorded with verdict_forced: "
+        "true and counted by `mtbench show` (a local judge only)")
+    progress: bool = progress_option()
+    output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode.parse(self.mode))
+        if not self.judge_model:
+            object.__setattr__(self, "judge_model", self.local.name if self.local is not None else DEFAULT_JUDGE_MODEL)
+        self._check_local()
+        check(self.first_n is None or self.first_n >= 1, f"{{first_n}} must be at least 1, got {self.first_n}")
+        check(self.parallel >= 1, f"{{parallel}} must be at least 1, got {self.parallel}")
+        check(self.max_tokens >= 1, f"{{max_tokens}} must be at least 1, got {self.max_tokens}")
+        check(math.isfinite(self.temperature) and self.temperature >= 0,
+              f"{{temperature}} must be 0 or more, got {self.temperature:g}")
+        check(bool(self.judge_model.strip()), "{judge_model} must not be empty")
+        check(self.judge_samples >= 1, f"{{judge_samples}} must be at least 1, got {self.judge_samples}")
+        check(math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
+              f"{{batch_poll_interval}} must be a number of seconds more than 0, got {self.batch_poll_interval:g}")
+        check(self.batch_max_requests >= 2, f"{{batch_max_requests}} must be at least 2, got {self.batch_max_requests}")
+        check_money(price_input=self.price_input, price_output=self.price_output, max_cost=self.max_cost,
+                    batch_price_input=self.batch_price_input, batch_price_output=self.batch_price_output)
+
+    def _check_local(self) -> None:
+        """Options that mean nothing for a local judge (or only for one) are refused, not ignored."""
+        if self.local is None:
+            check(not self.force_verdict, "{force_verdict} needs a local judge ({local.path}): it ranks the judge's "
+                  "own token probabilities, which an API judge does not return for a given text")
+            return
+        check(self.batch is not True, "{batch}: the Batch API is for an API judge; drop it or {local.path}")
+        check(self.endpoint.base_url is None,
+              "{endpoint.base_url}: a local judge is not called over HTTP; drop it or {local.path}")
+        check(not self.extra_body, "{extra_body}: a local judge takes no request fields; drop it or {local.path}")
+
+    @property
+    def output(self) -> Path:
+        return self.output_file or self.layout.judgment_file(self.judge_model, self.mode)
