@@ -20,6 +20,7 @@ from mtbench.core.client import (
     run_bounded,
 )
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.request_params import Refusal, refused_parameter
 from mtbench.core.runner import Level
 from tests.openai_server import (
@@ -201,8 +202,9 @@ def test_each_client_draws_its_own_jitter_unless_seeded(monkeypatch):
 
 @pytest.mark.parametrize("url", ["localhost:8401", "localhost:8401/v1", "ftp://host/v1", "http://", "http:///v1", "127.0.0.1"])
 def test_a_base_url_needs_a_scheme_and_a_host(url):
-    with pytest.raises(UserError, match="--judge-base-url must be an http:// or https:// URL with a host"):
-        EndpointConfig(base_url=url, url_flag="--judge-base-url")
+    with pytest.raises(ConfigError, match="base_url must be an http:// or https:// URL with a host") as raised:
+        EndpointConfig(base_url=url)
+    assert raised.value.fields == ("base_url",)
 
 
 def test_a_bad_base_url_in_the_environment_is_named(monkeypatch):

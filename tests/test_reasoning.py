@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mtbench.core.errors import UserError
 from mtbench.core.reasoning import (
     ReasoningTags,
     SplitReply,
@@ -40,10 +39,10 @@ def test_other_tags():
     assert split_reasoning("<think>x</think>y", tags) == SplitReply("<think>x</think>y")
 
 
-def test_bad_tags_are_user_errors():
-    with pytest.raises(UserError, match="non-empty"):
+def test_bad_tags_are_value_errors():
+    with pytest.raises(ValueError, match="non-empty"):
         ReasoningTags("<think>", " ")
-    with pytest.raises(UserError, match="must differ"):
+    with pytest.raises(ValueError, match="must differ"):
         ReasoningTags("|", "|")
 
 

@@ -183,26 +183,15 @@ def test_a_renamed_judge_flag_is_named_as_run_spells_it(data_dir, tmp_path):
     assert done.stderr == "mtbench run: error: --judge-parallel must be at least 1, got 0\n"
 
 
-def test_a_flag_two_steps_register_is_refused_unless_renamed_or_shared():
-    import argparse
+def test_a_flag_two_steps_add_is_refused_unless_renamed_or_shared():
+    from mtbench.cli.run_steps import SHARED, STEPS, check_collisions
 
-    from mtbench.cli.flag_scope import FlagTable
-
-    parser = argparse.ArgumentParser()
-    table = FlagTable(parser)
-    answers = table.scope("answers", title="answers")
-    answers.add_argument("--parallel", type=int, default=1)
-    with pytest.raises(ValueError, match="judge's --parallel collides with --parallel"):
-        table.scope("judge", title="judge").add_argument("--parallel", type=int, default=8)
-    renamed = table.scope("judging", title="judging", rename={"--parallel": "--judge-parallel"})
-    renamed.add_argument("--parallel", type=int, default=8)
-    shared = table.scope("batch", title="batch", shared={"--parallel"})
-    shared.add_argument("--parallel", type=int, default=3)
-    renamed.add_argument_group("local judge").add_argument("--timeout", type=float)  # a group renames as its scope
-    args = parser.parse_args(["--parallel", "2", "--judge-parallel", "5", "--timeout", "9"])
-    assert (answers.view(args).parallel, renamed.view(args).parallel, shared.view(args).parallel) == (2, 5, 2)
-    assert renamed.view(args).timeout == 9 and not hasattr(answers.view(args), "timeout")
-    assert renamed.translate("--parallel must be at least 1") == "--judge-parallel must be at least 1"
+    check_collisions()  # run's own table builds
+    api, judge = (next(s for s in STEPS if s.name == name) for name in ("api", "judge"))
+    bare_judge = dataclasses.replace(judge, renames={})
+    with pytest.raises(ValueError, match="--parallel is api's and judge's; declare it shared or rename it"):
+        check_collisions((api, bare_judge))
+    check_collisions((api, bare_judge), SHARED | {"--parallel", "--timeout", "--max-retries", "--max-tokens"})
 
 
 def test_local_models_are_answered_by_gen_answer_a_broken_one_reported_the_others_judged(data_dir, tmp_path):

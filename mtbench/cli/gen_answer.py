@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, add_per_category_arg, layout_from
-from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 log = logging.getLogger("mtbench")
 
@@ -54,104 +51,24 @@ def register(sub) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_gen_answer_args(p)
     p.set_defaults(run=run)
     return p
 
 
-def add_gen_answer_args(p) -> None:
-    """gen-answer's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
-    p.add_argument("--model-path", required=True, nargs="+", metavar="PATH",
-                   help="local model folder (or a Hugging Face hub id already in the local cache); "
-                   "several checkpoints share one run")
-    p.add_argument("--model-id", required=True, nargs="+", metavar="ID",
-                   help="your name for the model: the answer file's name (one per --model-path)")
-    add_layout_args(p)
-    p.add_argument("--question-begin", type=int, help="first question (Python slice start, file order)")
-    p.add_argument("--question-end", type=int, help="question slice end")
-    add_per_category_arg(p)
-    p.add_argument("--answer-file", type=Path, help="output (default: DATA/BENCH/model_answer/MODEL_ID.jsonl)")
-    p.add_argument("--max-new-token", type=int, default=1024, help="new tokens per turn (default: 1024)")
-    p.add_argument("--num-choices", type=int, default=1, help="independent conversations per question")
-    p.add_argument("--num-gpus-per-model", type=int, default=1, help="GPUs per replica (model parallel)")
-    p.add_argument("--num-gpus-total", type=int, default=1, help="GPUs in all; replicas = total / per model")
-    p.add_argument("--max-gpu-memory", metavar="SIZE",
-                   help="per-GPU memory cap for the weights of a model split over GPUs, e.g. 40GiB, 40GB, 4000MiB")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
-                   help="weights dtype (default: float16 on CUDA, float32 on CPU)")
-    p.add_argument("--revision", default="main", help="model revision on the hub (default: main)")
-    p.add_argument("--gguf-file", help="GGUF file name inside --model-path (de-quantized by transformers)")
-    p.add_argument("--chat-template", metavar="NAME|FILE",
-                   help="vicuna_v1.1, llama-2, alpaca, chatml, zero_shot, or a Jinja file "
-                   "(default: the tokenizer's chat template)")
-    p.add_argument("--chat-template-kwargs", metavar="JSON",
-                   help="a JSON object passed to apply_chat_template, e.g. '{\"enable_thinking\": true}' "
-                   "(recorded in each answer)")
-    add_reasoning_args(p)
-    # literal choices: importing mtbench.gen_model_answer costs every command half a second
-    p.add_argument("--engine", choices=("hf", "vllm", "auto"), default="hf",
-                   help="hf: transformers (the reference, default); vllm: vLLM; auto: vllm where it imports "
-                   "and a CUDA GPU is visible, else hf")
-    p.add_argument("--max-model-len", type=int, metavar="TOKENS",
-                   help="vLLM only: the context vLLM reserves KV cache for (default: the model's)")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="HF engine: prompts per forward batch (default: 16)")
-    p.add_argument("--seed", type=int, default=0, help="base of the per-question sampling seeds (default: 0)")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
-                   help="auto: CUDA when available, else CPU")
-    p.add_argument("--num-cpus-per-replica", type=int, default=1,
-                   help="CPU replicas: Ray CPUs and torch threads each (default: 1)")
-    p.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
-                   help="join this Ray cluster, e.g. HEAD_IP:6379 or auto (default: $RAY_ADDRESS, which "
-                   "`ray job submit` sets)")
-    p.add_argument("--retry-failed", action="store_true", help="regenerate answers recorded as failed")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    from mtbench.gen_model_answer.config import GenAnswerJob
 
-
-def gen_answer_runs_from(args: argparse.Namespace):
-    """The ``GenAnswerRuns`` of gen-answer's flags (each config checks itself: one-line UserError)."""
-    from mtbench.cli.common import parsed
-    from mtbench.core.json_flags import chat_template_kwargs
-    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, GenAnswerRuns, ModelSpec
-    from mtbench.gen_model_answer.engines import resolve_engine
-
-    config = GenAnswerConfig(
-        model=ModelSpec(
-            path=args.model_path[0],
-            engine=resolve_engine(args.engine),
-            revision=args.revision,
-            gguf_file=args.gguf_file,
-            dtype=args.dtype,
-            device=args.device,
-            num_gpus=args.num_gpus_per_model,
-            max_gpu_memory=args.max_gpu_memory,
-            chat_template=args.chat_template,
-            chat_template_kwargs=parsed("--chat-template-kwargs", chat_template_kwargs, args.chat_template_kwargs) or {},
-            batch_size=args.batch_size,
-            max_model_len=args.max_model_len,
-        ),
-        answers=AnswerSettings(
-            model_id=args.model_id[0], max_new_token=args.max_new_token, num_choices=args.num_choices,
-            seed=args.seed, reasoning=reasoning_from(args),
-        ),
-        layout=layout_from(args),
-        question_begin=args.question_begin,
-        question_end=args.question_end,
-        per_category=args.per_category,
-        answer_file=args.answer_file,
-        num_gpus_total=args.num_gpus_total,
-        num_cpus_per_replica=args.num_cpus_per_replica,
-        ray_address=args.ray_address,
-        retry_failed=args.retry_failed,
-        progress=not args.no_progress,
-    )
-    return GenAnswerRuns.of(config, args.model_path, args.model_id)
+    flag_map = FlagMap()
+    add_config_options(parser, GenAnswerJob, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_model_answer import gen_model_answers
+    from mtbench.gen_model_answer.config import GenAnswerJob
 
-    outcomes = gen_model_answers(gen_answer_runs_from(args))
+    job = config_from(GenAnswerJob, args, args.flag_map)
+    outcomes = gen_model_answers(job.runs())
     if len(outcomes) == 1:
         outcomes[0].result()  # one model: its error is the command's
     for outcome in outcomes:
@@ -164,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             )
             if summary.cut_while_reasoning:
                 log.info("%d turn(s) cut by --max-new-token %d while reasoning: empty answers, listed in "
-                         "'cut_while_reasoning'", summary.cut_while_reasoning, args.max_new_token)
+                         "'cut_while_reasoning'", summary.cut_while_reasoning, job.settings.answers.max_new_token)
         if outcome.error is not None:
             print(f"mtbench gen-answer: error: model {outcome.model_id}: {outcome.error}", file=sys.stderr)
     if any(o.summary and o.summary.failed for o in outcomes):

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from mtbench.cli.common import (
-    add_endpoint_args,
-    add_layout_args,
-    add_per_category_arg,
-    endpoint_from,
-    layout_from,
-)
-from mtbench.cli.reasoning_flags import add_reasoning_args, reasoning_from
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -33,78 +25,24 @@ def register(sub) -> argparse.ArgumentParser:
             "carries only the visible turn-1 answer."
         ),
     )
-    add_gen_api_answer_args(parser)
     parser.set_defaults(run=run)
     return parser
 
 
-def add_gen_api_answer_args(parser) -> None:
-    """gen-api-answer's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
-    add_layout_args(parser)
-    parser.add_argument("--model", required=True, help="the model name sent to the endpoint")
-    parser.add_argument(
-        "--model-id",
-        help="the answer file's name, i.e. the model's name in judgments and tables "
-        "(default: --model with '/' replaced by '--', e.g. meta-llama/Llama-3-8B -> meta-llama--Llama-3-8B)",
-    )
-    parser.add_argument("--answer-file", type=Path, help="output file (default: BENCH/model_answer/MODEL_ID.jsonl)")
-    add_endpoint_args(parser, url_flags=("--openai-api-base", "--base-url"), key_flag="--api-key-env",
-                      parallel_default=1, parallel_help="conversations in flight at once (default: 1)")
-    parser.add_argument("--num-choices", type=int, default=1, help="conversations per question (default: 1)")
-    parser.add_argument(
-        "--force-temperature", type=float, metavar="T",
-        help="one temperature for every question, over required_temperature and the per-category table",
-    )
-    parser.add_argument("--max-tokens", type=int, default=1024, help="max_tokens of each turn (default: 1024)")
-    parser.add_argument("--question-begin", type=int, metavar="I", help="slice start over the questions in file order")
-    parser.add_argument("--question-end", type=int, metavar="I", help="slice end over the questions in file order")
-    add_per_category_arg(parser)
-    parser.add_argument(
-        "--system-prompt", metavar="TEXT",
-        help="a system message sent first in every request (default: none, the model's own default applies)",
-    )
-    parser.add_argument(
-        "--extra-body", metavar="JSON",
-        help="more request fields, a JSON object, e.g. '{\"reasoning_effort\": \"high\"}' or "
-        "'{\"chat_template_kwargs\": {\"enable_thinking\": true}}' (recorded in each answer)",
-    )
-    add_reasoning_args(parser)
-    parser.add_argument("--retry-failed", action="store_true", help="ask again the questions recorded as failures")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    from mtbench.gen_api_answer import ApiAnswerConfig
 
-
-def api_answer_config_from(args: argparse.Namespace):
-    """The ``ApiAnswerConfig`` of gen-api-answer's flags (it checks itself: one-line UserError)."""
-    from mtbench.cli.common import parsed
-    from mtbench.core.request_params import extra_body
-    from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id
-
-    return ApiAnswerConfig(
-        layout=layout_from(args),
-        model=args.model,
-        model_id=args.model_id or default_model_id(args.model),
-        endpoint=endpoint_from(args),
-        answer_file=args.answer_file,
-        num_choices=args.num_choices,
-        force_temperature=args.force_temperature,
-        max_tokens=args.max_tokens,
-        question_begin=args.question_begin,
-        question_end=args.question_end,
-        per_category=args.per_category,
-        parallel=args.parallel,
-        system_prompt=args.system_prompt,
-        retry_failed=args.retry_failed,
-        progress=not args.no_progress,
-        reasoning=reasoning_from(args),
-        extra_body=parsed("--extra-body", extra_body, args.extra_body) or {},
-    )
+    flag_map = FlagMap()
+    add_config_options(parser, ApiAnswerConfig, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.core.rate_limit import rate_limit_line
-    from mtbench.gen_api_answer import generate_api_answers
+    from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
 
-    summary = generate_api_answers(api_answer_config_from(args))
+    config = config_from(ApiAnswerConfig, args, args.flag_map)
+    summary = generate_api_answers(config)
     asked = summary.answered + len(summary.failed)
     if not asked:
         print(f"{summary.answer_file}: all {summary.selected} questions already answered; nothing to do")
@@ -115,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         f" tokens: {summary.prompt_tokens} prompt, {summary.completion_tokens} completion"
     )
     if summary.truncated_turns:
-        line += f"; {summary.truncated_turns} turn(s) cut at --max-tokens {args.max_tokens}"
+        line += f"; {summary.truncated_turns} turn(s) cut at --max-tokens {config.max_tokens}"
         if summary.cut_while_reasoning:
             line += f" ({summary.cut_while_reasoning} while reasoning: an empty answer)"
     print(line)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench.core.options import ConfigError, Declared, build, declared
+from mtbench.core.options import ConfigError, Declared, Spelling, build, declared
 
 
 @dataclass
@@ -46,8 +46,14 @@ def help_text(d: Declared) -> str:
 
 
 def add_declared(parser: argparse.ArgumentParser, options: Iterable[Declared], flag_map: FlagMap,
-                 *, prefix: str = "", groups: dict[str, Any] | None = None) -> None:
-    """Add each option to ``parser`` (once per flag; a flag already there is shared, not added again)."""
+                 *, prefix: str = "", groups: dict[str, Any] | None = None, optional: Iterable[str] = (),
+                 title: str | None = None) -> None:
+    """Add each option to ``parser`` (once per flag; a flag already there is shared, not added again).
+
+    An option whose field has no default is required, unless its flag is in ``optional`` (a command that
+    fills it another way). ``title``: the --help section of the options that name none of their own.
+    """
+    optional = set(optional)
     groups = {} if groups is None else groups
     taken = {a for action in parser._actions for a in action.option_strings}
     for d in options:
@@ -57,11 +63,13 @@ def add_declared(parser: argparse.ArgumentParser, options: Iterable[Declared], f
             continue
         taken.update(d.flags)
         target: Any = parser
-        if d.group:
-            if d.group not in groups:
-                groups[d.group] = parser.add_argument_group(d.group, d.group_help)
-            target = groups[d.group]
-        common = {"dest": d.flag, "default": argparse.SUPPRESS, "help": help_text(d)}
+        if section := d.group or title:
+            if section not in groups:
+                groups[section] = parser.add_argument_group(section, d.group_help if d.group else None)
+            target = groups[section]
+        common: dict[str, Any] = {"dest": d.flag, "default": argparse.SUPPRESS, "help": help_text(d)}
+        if d.required and d.flag not in optional:
+            common["required"] = True
         if d.kind is bool and d.option.negative:
             both = target.add_mutually_exclusive_group()
             both.add_argument(*d.flags, action="store_const", const=True, **common)
@@ -71,18 +79,19 @@ def add_declared(parser: argparse.ArgumentParser, options: Iterable[Declared], f
         elif d.kind is bool:
             target.add_argument(*d.flags, action="store_false" if d.default is True else "store_true", **common)
         else:
+            nargs = d.option.count or ("+" if d.many else None)
             target.add_argument(*d.flags, type=_argparse_type(d), choices=d.choices, metavar=d.metavar,
-                                nargs="+" if d.many else None, **common)
+                                nargs=nargs, **common)
 
 
 def add_config_options(parser: argparse.ArgumentParser, config: type, flag_map: FlagMap, *,
-                       prefix: str = "", renames: Mapping[str, str] | None = None,
-                       skip: Iterable[str] = ()) -> None:
+                       prefix: str = "", renames: Mapping[str, Spelling] | None = None,
+                       skip: Iterable[str] = (), optional: Iterable[str] = (), title: str | None = None) -> None:
     """The options of ``config`` as flags of ``parser`` (``renames`` and ``skip`` by field path)."""
     skipped = tuple(skip)
     options = [d for d in declared(config, flags=renames)
                if not any(d.path == s or d.path.startswith(s + ".") for s in skipped)]
-    add_declared(parser, options, flag_map, prefix=prefix)
+    add_declared(parser, options, flag_map, prefix=prefix, optional=optional, title=title)
 
 
 def given(args: argparse.Namespace, flag_map: FlagMap, prefix: str = "") -> dict[str, Any]:
@@ -96,11 +105,12 @@ def given(args: argparse.Namespace, flag_map: FlagMap, prefix: str = "") -> dict
 
 
 def _typed(d: Declared, value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_typed(d, v) for v in value)
-    if not isinstance(value, str) or _argparse_type(d) is not None:
-        return value
     try:
+        if isinstance(value, list):
+            values = tuple(_typed(d, v) for v in value)
+            return d.option.combine(values) if d.option.combine is not None else values
+        if not isinstance(value, str) or _argparse_type(d) is not None:
+            return value
         return d.parse(value)
     except ValueError as e:
         raise ConfigError("{" + d.path + "} " + str(e)) from None

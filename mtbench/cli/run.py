@@ -1,37 +1,24 @@
-"""`mtbench run`: download, answers, judge, show (and --report) in one command, resumable at any step."""
+"""`mtbench run`: download, answers, judge, show (and --report) in one command, resumable at any step.
+
+Its flags are its steps' own, generated from their configs as ``mtbench.cli.run_steps`` lays them out;
+each step's config is built from the flags of that step alone, and ``RunConfig`` holds them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtbench.cli import download, gen_answer, gen_api_answer, judge, report, show
-from mtbench.cli.common import add_layout_args
-from mtbench.cli.flag_scope import FlagScope, FlagTable
+from mtbench.cli.options import FlagMap, given
+from mtbench.cli.run_steps import add_step_options
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError, build
 
 if TYPE_CHECKING:
-    from mtbench.gen_api_answer import ApiAnswerConfig
-    from mtbench.gen_model_answer import GenAnswerRuns
     from mtbench.pipeline import RunConfig
-
-LAYOUT = ("--data-dir", "--bench-name")
-# Flags of the two answer commands that mean the same in both (gen-answer's registration is the one run has).
-ANSWERS = ("--question-begin", "--question-end", "--per-category", "--num-choices", "--reasoning-tags", "--keep-reasoning")
-RUN_OWN = ("--model-id", "--retry-failed", "--no-progress")
-# Where two steps' flags share a name but not a meaning, the judging and table side is renamed.
-JUDGE_RENAMES = {
-    "--parallel": "--judge-parallel",  # gen-api-answer's --parallel: conversations in flight
-    "--timeout": "--judge-timeout",
-    "--max-retries": "--judge-max-retries",
-    "--max-tokens": "--judge-max-tokens",  # gen-api-answer's --max-tokens: the answers' limit
-    "--batch-size": "--judge-batch-size",  # gen-answer's --batch-size: prompts per forward batch
-}
-TABLE_RENAMES = {"--seed": "--bootstrap-seed"}  # gen-answer's --seed: the sampling seeds
-TABLE_SHARED = (*LAYOUT, "--judge-model", "--baseline-model", "--model-list", "--mode")
 
 EPILOG = """\
 Steps: [1] download the data if a file is missing, [2] answers (gen-answer with --model-path, or
@@ -53,18 +40,6 @@ Every flag is the separate command's, with its meaning, except where two steps' 
 """
 
 
-@dataclass(frozen=True)
-class RunFlags:
-    """The scopes of run's flags, one per step (see ``cli.flag_scope``)."""
-
-    local: FlagScope
-    api: FlagScope
-    judge: FlagScope
-    show: FlagScope
-    report: FlagScope
-    download: FlagScope
-
-
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "run",
@@ -82,88 +57,41 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(flags=add_run_args(parser))
+    flag_map = FlagMap()
+    add_step_options(parser, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
-def add_run_args(parser: argparse.ArgumentParser) -> RunFlags:
-    """Every step's flags, through the steps' own ``add_*_args``, named as the epilog says."""
-    table = FlagTable(parser)
-    own: Any = parser.add_argument_group("the run")  # add_layout_args takes it as a parser
-    add_layout_args(own)
-    table.dests.update({"--data-dir": "data_dir", "--bench-name": "bench_name"})
-    table.own("--model-id", nargs="+", metavar="ID", group=own,
-              help="the model's name: its answer file's stem, its name in judgments and tables (default: the "
-              "--model-path folder's name; --model with '/' as '--'); one per --model-path")
-    table.own("--retry-failed", action="store_true", group=own,
-              help="redo the answers and the judgments recorded as failed")
-    table.own("--no-progress", action="store_true", group=own, help="no progress bars")
-    common = (*LAYOUT, *RUN_OWN)
-    flags = RunFlags(
-        local=table.scope("gen-answer", title="a local model (gen-answer's flags; the slice, --num-choices and "
-                          "the reasoning flags apply to --model too)", optional={"--model-path"},
-                          shared=common, drop={"--answer-file"}),
-        api=table.scope("gen-api-answer", title="a model behind an OpenAI-compatible endpoint (gen-api-answer's flags)",
-                        optional={"--model"}, shared=(*common, *ANSWERS), drop={"--answer-file"}),
-        judge=table.scope("judge", title="judging (judge's flags)", rename=JUDGE_RENAMES,
-                          shared=(*common, "--per-category")),
-        show=table.scope("show", title="the tables (show's flags)", rename=TABLE_RENAMES, shared=TABLE_SHARED,
-                         drop={"--input-file"}),
-        report=table.scope("report", title="the HTML report (report's flags)",
-                           rename={**TABLE_RENAMES, "--out": "--report"}, optional={"--out"},
-                           shared=(*TABLE_SHARED, "--bootstrap", "--seed")),
-        download=table.scope("download", title="the data, fetched when a file is missing (download's flags)",
-                             rename={"--timeout": "--download-timeout"}, shared=LAYOUT,
-                             drop={"--force", "--pregenerated", "--pregenerated-base-url"}),
-    )
-    gen_answer.add_gen_answer_args(flags.local)
-    gen_api_answer.add_gen_api_answer_args(flags.api)
-    judge.add_judge_args(flags.judge)
-    show.add_show_args(flags.show)
-    report.add_report_args(flags.report)
-    download.add_download_args(flags.download)
-    return flags
+def _step(name: str, config: type, values: Mapping[str, Any]) -> Any:
+    """Step ``name``'s config from ``values``; its errors name the fields as run's flags."""
+    try:
+        return build(config, values)
+    except ConfigError as e:
+        raise e.within(name) from e.__cause__
 
 
 # A judge given without a model: the demo brings its own judge, so such a run is a mistake, not a demo.
-JUDGE_CHOICE = {"judge_model": "--judge-model", "judge_model_path": "--judge-model-path",
-                "base_url": "--judge-base-url"}
+JUDGE_CHOICE = ("judge_model", "local.path", "endpoint.base_url")
 
 
-def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
+def demo_values(local: dict[str, Any], judge: dict[str, Any], flag_map: FlagMap) -> tuple[str, ...]:
     """Neither --model-path nor --model: the offline demo (``mtbench.pipeline.demo``), the small model the set-up
-    installs as model and forced judge, with the demo's small sizes wherever their flags were not given."""
+    installs as model and forced judge, with the demo's small sizes wherever their flags were not given.
+    Fills ``local`` and ``judge`` in place; returns the demo's model ids."""
     from mtbench.pipeline import demo
 
-    picked = [flag for dest, flag in JUDGE_CHOICE.items() if flags.judge.given(args, dest)]
+    picked = [flag_map.flag(f"judge.{path}") for path in JUDGE_CHOICE if path in judge]
     if picked:
         raise UserError(f"{picked[0]} names a judge but no model is given: add --model-path PATH or --model NAME "
                         "--base-url URL (with no model and no judge flags, mtbench run is the offline demo)")
     model = demo.demo_model()
-    flags.local.set(args, "model_path", [str(model.folder)])
-    flags.local.set(args, "gguf_file", model.gguf_file)
-    if not args.model_id:
-        args.model_id = [demo.DEMO_MODEL_ID]
-    flags.local.set_default(args, "per_category", demo.DEMO_PER_CATEGORY)
-    flags.local.set_default(args, "max_new_token", demo.DEMO_MAX_NEW_TOKEN)
-    flags.judge.set(args, "judge_model_path", str(model.folder))
-    flags.judge.set(args, "judge_gguf_file", model.gguf_file)
-    flags.judge.set(args, "force_verdict", True)
-    flags.judge.set_default(args, "max_tokens", demo.DEMO_JUDGE_MAX_TOKENS)
-    args.demo = True
-    return "local"
-
-
-def model_source(args: argparse.Namespace, flags: RunFlags) -> str:
-    """"local" or "api", from the model flags; both, or a bad pairing with --model-id, is a UserError."""
-    paths = flags.local.view(args).model_path
-    model = flags.api.view(args).model
-    if paths and model:
-        raise UserError("give --model-path (a local model) or --model (a served one), not both")
-    if not paths and not model:
-        return no_model_flags(args, flags)
-    if model and args.model_id and len(args.model_id) > 1:
-        raise UserError(f"--model-id: one id for --model {model}, got {len(args.model_id)}")
-    return "local" if paths else "api"
+    local.update({"model_path": (str(model.folder),), "settings.model.gguf_file": model.gguf_file})
+    local.setdefault("settings.per_category", demo.DEMO_PER_CATEGORY)
+    judge.setdefault("per_category", local["settings.per_category"])
+    local.setdefault("settings.answers.max_new_token", demo.DEMO_MAX_NEW_TOKEN)
+    judge.update({"local.path": str(model.folder), "local.gguf_file": model.gguf_file, "force_verdict": True})
+    judge.setdefault("max_tokens", demo.DEMO_JUDGE_MAX_TOKENS)
+    return (demo.DEMO_MODEL_ID,)
 
 
 def default_local_id(path: str, gguf_file: str | None) -> str:
@@ -178,48 +106,65 @@ def default_local_id(path: str, gguf_file: str | None) -> str:
 
 
 def run_config_from(args: argparse.Namespace) -> RunConfig:
-    """The ``RunConfig`` of run's flags: each step's config built by its own command's ``*_config_from``."""
+    """The ``RunConfig`` of run's flags: each step's config built from its own flags (``run_steps``)."""
+    from mtbench.download import DownloadConfig
+    from mtbench.gen_api_answer import ApiAnswerConfig
+    from mtbench.gen_judgment.config import JudgeConfig
+    from mtbench.gen_model_answer.config import GenAnswerJob
     from mtbench.pipeline import RunConfig
+    from mtbench.pipeline.options import RunOptions
+    from mtbench.report import ReportConfig
+    from mtbench.show_result import ShowConfig
 
-    flags: RunFlags = args.flags
-    answers: GenAnswerRuns | ApiAnswerConfig
-    if model_source(args, flags) == "local":
-        local = flags.local.view(args)
-        ids = args.model_id or [default_local_id(p, local.gguf_file) for p in local.model_path]
-        with flags.local.errors():
-            answers = gen_answer.gen_answer_runs_from(flags.local.view(args, model_id=ids))
+    flag_map: FlagMap = args.flag_map
+    own: RunOptions = _step("run", RunOptions, given(args, flag_map, "run."))
+    fills = {"retry_failed": own.retry_failed, "progress": own.progress}
+    local, api, judge = (given(args, flag_map, f"{step}.") for step in ("local", "api", "judge"))
+    ids = own.model_id
+    if "model_path" in local and "model" in api:
+        raise UserError("give --model-path (a local model) or --model (a served one), not both")
+    if "model_path" not in local and "model" not in api:
+        ids = ids or demo_values(local, judge, flag_map)
+    answers: Any
+    if "model_path" in local:
+        paths = local["model_path"]
+        ids = ids or tuple(default_local_id(p, local.get("settings.model.gguf_file")) for p in paths)
+        settings = {f"settings.{k}": v for k, v in fills.items()}
+        answers = _step("local", GenAnswerJob, {**local, **settings, "model_id": ids})
+        try:
+            answers = answers.runs()
+        except ConfigError as e:
+            raise e.within("local") from None
     else:
-        with flags.api.errors():
-            model_id = args.model_id[0] if args.model_id else None
-            answers = gen_api_answer.api_answer_config_from(flags.api.view(args, model_id=model_id))
-    judge_view = flags.judge.view(args)
-    with flags.judge.errors():
-        judge_config = judge.judge_config_from(judge_view)
+        if ids and len(ids) > 1:
+            raise UserError(f"--model-id: one id for --model {api['model']}, got {len(ids)}")
+        answers = _step("api", ApiAnswerConfig, {**api, **fills, **({"model_id": ids[0]} if ids else {})})
+    judge_config = _step("judge", JudgeConfig, {**judge, **fills})
     # The tables and the report read the judge the judging step resolved (its flag may leave it to a default).
-    with flags.show.errors():
-        show_config = show.show_config_from(flags.show.view(args, judge_model=judge_config.judge_model))
-    report_view = flags.report.view(args, judge_model=judge_config.judge_model)
-    report_config = report.report_config_from(report_view) if report_view.out is not None else None
-    with flags.download.errors():
-        download_config = download.download_config_from(flags.download.view(args))
-    return RunConfig(download_config, answers, judge_config, show_config, report_config, dry_run=judge_view.dry_run)
+    resolved = {"judge_model": judge_config.judge_model}
+    show_config = _step("show", ShowConfig, {**given(args, flag_map, "show."), **resolved})
+    report = given(args, flag_map, "report.")
+    report_config = _step("report", ReportConfig, {**report, **resolved}) if "out" in report else None
+    download_config = _step("download", DownloadConfig, given(args, flag_map, "download."))
+    return RunConfig(download_config, answers, judge_config, show_config, report_config,
+                     dry_run=judge_config.dry_run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.cli.show import print_show
     from mtbench.pipeline import run_pipeline
 
     config = run_config_from(args)
     banner = None
-    if getattr(args, "demo", False):
+    if "--model-path" not in vars(args) and "--model" not in vars(args):
         from mtbench.pipeline.demo import BANNER, DEMO_FOOTER
 
-        banner = BANNER.format(per_category=args.flags.local.view(args).per_category)
+        banner = BANNER.format(per_category=config.judge.per_category)
         print(banner + "\n", flush=True)
     outcome = run_pipeline(config, announce=lambda text: print(text, flush=True))
     if outcome.tables is not None:
-        show_view = args.flags.show.view(args)
         sys.stdout.flush()
-        show.print_show(outcome.tables, show_view.format, show_view.plot)
+        print_show(outcome.tables, config.show.format, config.show.plot)
         print("files:")
         for path in outcome.answer_files:
             print(f"  answers: {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtbench.core.errors import UserError
 from mtbench.core.options import option
@@ -103,6 +103,20 @@ def judge_file_stem(judge_model: str) -> str:
     '/' becomes '__' (the records keep the real name in ``judge``).
     """
     return judge_model.replace("/", "__").replace("\\", "__")
+
+
+def per_category_option() -> Any:
+    """--per-category (gen-answer, gen-api-answer, judge, run): one meaning in every command."""
+    return option(None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice "
+                  "or --first-n): a quick look at every category")
+
+
+def question_begin_option() -> Any:
+    return option(None, metavar="I", help="slice start over the questions in file order (Python slice)")
+
+
+def question_end_option() -> Any:
+    return option(None, metavar="I", help="slice end over the questions in file order")
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,14 @@ class Option:
     help: str
     flag: str | None = None  # default: --field-name
     aliases: tuple[str, ...] = ()  # further spellings of the same flag (FastChat's, for one)
-    metavar: str | None = None
+    metavar: str | tuple[str, ...] | None = None
     parse: Callable[[str], Any] | None = None  # text -> value; default: from the field's type
     choices: tuple[str, ...] | None = None  # default: an enum field's values
     negative: str | None = None  # a ``bool | None`` field: the flag that sets False (the flag sets True)
     default_help: str | None = None  # the default as --help states it, where the value alone would mislead
     group: str | None = None  # a titled section of --help
+    count: int | None = None  # exactly this many values (a tuple-valued field takes one or more by default)
+    combine: Callable[[tuple[Any, ...]], Any] | None = None  # the values of a ``count`` option -> the field's value
 
 
 @dataclass(frozen=True)
@@ -102,22 +104,23 @@ class Declared:
     option: Option
     kind: type  # the value type, None and containers stripped (int, float, str, Path, bool, an enum)
     many: bool  # a tuple: one or more values
-    optional: bool  # None is a value of the field
+    nullable: bool  # None is a value of the field
     default: Any  # dataclasses.MISSING where the field must be given
     group: str | None
     group_help: str | None
     aliases: tuple[str, ...] = ()
+    required: bool = False  # no default, and not inside a config that exists only when given
 
     @property
     def flags(self) -> tuple[str, ...]:
         return (self.flag, *self.aliases)
 
     @property
-    def metavar(self) -> str | None:
-        """How --help names the value: the declared one, else the field's name (choices show themselves)."""
-        if self.kind is bool or self.choices is not None:
+    def metavar(self) -> str | tuple[str, ...] | None:
+        """How --help names the value: the declared one, else the flag's name (choices show themselves)."""
+        if self.kind is bool or self.choices is not None or self.option.count:
             return self.option.metavar
-        return self.option.metavar or self.path.rsplit(".", 1)[-1].upper()
+        return self.option.metavar or self.flag.lstrip("-").replace("-", "_").upper()
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -186,7 +189,7 @@ def _default_of(f: dataclasses.Field) -> Any:
 
 
 def declared(config: type, *, flags: Mapping[str, Spelling] | None = None, prefix: str = "",
-             group: tuple[str | None, str | None] = (None, None)) -> Iterator[Declared]:
+             group: tuple[str | None, str | None] = (None, None), optional: bool = False) -> Iterator[Declared]:
     """Every option of ``config`` and of the configs nested in it, in field order.
 
     ``flags`` renames options by path (relative to ``config``); a nested field's own renames apply
@@ -200,14 +203,16 @@ def declared(config: type, *, flags: Mapping[str, Spelling] | None = None, prefi
             inner, _, _ = _unwrap(hints[f.name])
             renames = {**how.flags, **{k[len(f.name) + 1:]: v for k, v in flags.items()
                                       if k.startswith(f.name + ".")}}
-            yield from declared(inner, flags=renames, prefix=f"{path}.",
+            yield from declared(inner, flags=renames, prefix=f"{path}.", optional=optional or how.key is not None,
                                 group=(how.group, how.group_help) if how.group else group)
         elif (opt := f.metadata.get(OPTION)) is not None:
-            kind, many, optional = _unwrap(hints[f.name])
+            kind, many, nullable = _unwrap(hints[f.name])
             spelled = flags.get(f.name) or (opt.flag or "--" + f.name.replace("_", "-"), *opt.aliases)
             names = (spelled,) if isinstance(spelled, str) else spelled
             title, text = (opt.group, None) if opt.group else group
-            yield Declared(path, names[0], opt, kind, many, optional, _default_of(f), title, text, names[1:])
+            default = _default_of(f)
+            yield Declared(path, names[0], opt, kind, many, nullable, default, title, text, names[1:],
+                           required=default is dataclasses.MISSING and not optional)
 
 
 def build(config: type, given: Mapping[str, Any]) -> Any:

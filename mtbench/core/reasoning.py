@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mtbench.core.errors import UserError
+from mtbench.core.options import option
 from mtbench.core.records import Choice
 
 
@@ -36,11 +36,9 @@ class ReasoningTags:
 
     def __post_init__(self) -> None:
         if not self.open.strip() or not self.close.strip():
-            raise UserError("--reasoning-tags needs two non-empty tags, e.g. --reasoning-tags '<think>' '</think>'")
+            raise ValueError("needs two non-empty tags, e.g. '<think>' '</think>'")
         if self.open == self.close:
-            raise UserError(
-                f"--reasoning-tags {self.open!r} {self.close!r}: the closing tag must differ from the opening one"
-            )
+            raise ValueError(f"{self.open!r} {self.close!r}: the closing tag must differ from the opening one")
 
 
 THINK_TAGS = ReasoningTags()
@@ -113,8 +111,13 @@ def merge_reasoning(field: str | None, inline: SplitReply) -> SplitReply:
 class ReasoningOptions:
     """How an answer command treats reasoning: which inline tags, or none split at all (``keep``)."""
 
-    tags: ReasoningTags = THINK_TAGS
-    keep: bool = False  # --keep-reasoning: the text stays as the model wrote it
+    tags: ReasoningTags = option(
+        THINK_TAGS, flag="--reasoning-tags", count=2, metavar=("OPEN", "CLOSE"), combine=lambda pair: ReasoningTags(*pair),
+        default_help=f"{THINK_TAGS.open} {THINK_TAGS.close}",
+        help="the tags around a reasoning model's inline thinking; what is between them goes to the record's "
+        "'reasoning', the rest is the answer the judge reads")
+    keep: bool = option(False, flag="--keep-reasoning", help="do not split inline reasoning from the answer: the "
+                        "answer is the text as the model wrote it")
 
     def opens(self, prompt: str) -> bool:
         """Whether a rendered local prompt ends inside a reasoning block the template opened."""

@@ -21,19 +21,27 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import shortuuid
 
 from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
-from mtbench.core.bench import BenchLayout, question_temperature
+from mtbench.core.bench import (
+    BenchLayout,
+    per_category_option,
+    question_begin_option,
+    question_end_option,
+    question_temperature,
+)
 from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, FailureKind
-from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed
+from mtbench.core.options import check, nested, option
 from mtbench.core.rate_limit import RateController
 from mtbench.core.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.core.records import Answer, Choice, JsonlWriter, Question
+from mtbench.core.request_params import extra_body
 from mtbench.core.runner import Level, Outcome, ProbeFailed, Runner
 
 log = logging.getLogger("mtbench")
@@ -43,39 +51,45 @@ log = logging.getLogger("mtbench")
 class ApiAnswerConfig:
     """Everything one ``gen-api-answer`` run needs; built by the CLI, never from an argparse Namespace."""
 
-    layout: BenchLayout
-    model: str  # the name sent to the endpoint
-    model_id: str  # the answer file's stem: the model's identity for judge and show
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    answer_file: Path | None = None  # default: layout.answer_file(model_id)
-    num_choices: int = 1
-    force_temperature: float | None = None
-    max_tokens: int = 1024
-    question_begin: int | None = None
-    question_end: int | None = None
-    per_category: int | None = None  # then only the first N questions of each category
-    parallel: int = 1
-    system_prompt: str | None = None
-    retry_failed: bool = False
-    progress: bool = True
-    reasoning: ReasoningOptions = field(default_factory=ReasoningOptions)
-    extra_body: Mapping[str, Any] = field(default_factory=dict)  # more request fields (reasoning_effort, ...)
+    model: str = option(help="the model name sent to the endpoint")
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    # The answer file's stem: the model's identity for judge and show ("": from --model).
+    model_id: str = option("", help="the answer file's name, i.e. the model's name in judgments and tables",
+                           default_help="--model with '/' replaced by '--', e.g. meta-llama/Llama-3-8B -> "
+                           "meta-llama--Llama-3-8B")
+    answer_file: Path | None = option(None, help="output file", default_help="BENCH/model_answer/MODEL_ID.jsonl")
+    endpoint: EndpointConfig = nested(flags={"base_url": ("--openai-api-base", "--base-url")},
+                                      default_factory=EndpointConfig)
+    parallel: int = option(1, help="conversations in flight at once")
+    num_choices: int = option(1, help="conversations per question")
+    force_temperature: float | None = option(
+        None, metavar="T", help="one temperature for every question, over required_temperature and the "
+        "per-category table")
+    max_tokens: int = option(1024, help="max_tokens of each turn")
+    question_begin: int | None = question_begin_option()
+    question_end: int | None = question_end_option()
+    per_category: int | None = per_category_option()
+    system_prompt: str | None = option(None, metavar="TEXT", help="a system message sent first in every request",
+                                       default_help="none, the model's own default applies")
+    extra_body: Mapping[str, Any] = option(
+        default_factory=dict, metavar="JSON", parse=extra_body,
+        help="more request fields, a JSON object, e.g. '{\"reasoning_effort\": \"high\"}' or "
+        "'{\"chat_template_kwargs\": {\"enable_thinking\": true}}' (recorded in each answer)")
+    reasoning: ReasoningOptions = nested(default_factory=ReasoningOptions)
+    retry_failed: bool = option(False, help="ask again the questions recorded as failures")
+    progress: bool = option(True, flag="--no-progress", help="no progress bar")
 
     def __post_init__(self) -> None:
+        if not self.model_id:
+            object.__setattr__(self, "model_id", default_model_id(self.model))
         for key, flag in FLAG_FIELDS.items():
-            if key in self.extra_body:
-                raise UserError(f"--extra-body must not set {key!r}: {flag}")
-        checks = [
-            (self.num_choices >= 1, f"--num-choices must be at least 1, got {self.num_choices}"),
-            (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}"),
-            (self.parallel >= 1, f"--parallel must be at least 1, got {self.parallel}"),
-            (self.force_temperature is None or self.force_temperature >= 0,
-             f"--force-temperature must be 0 or more, got {self.force_temperature}"),
-            (bool(self.model.strip()), "--model must not be empty"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+            check(key not in self.extra_body, f"{{extra_body}} must not set {key!r}: use {{{flag}}}")
+        check(self.num_choices >= 1, f"{{num_choices}} must be at least 1, got {self.num_choices}")
+        check(self.max_tokens >= 1, f"{{max_tokens}} must be at least 1, got {self.max_tokens}")
+        check(self.parallel >= 1, f"{{parallel}} must be at least 1, got {self.parallel}")
+        check(self.force_temperature is None or self.force_temperature >= 0,
+              f"{{force_temperature}} must be 0 or more, got {self.force_temperature}")
+        check(bool(self.model.strip()), "{model} must not be empty")
 
     @property
     def output_file(self) -> Path:
@@ -84,7 +98,7 @@ class ApiAnswerConfig:
 
 # Request fields an --extra-body must leave to their own flags (the rest of the reserved ones:
 # request_params.RESERVED_FIELDS).
-FLAG_FIELDS = {"max_tokens": "use --max-tokens", "temperature": "use --force-temperature"}
+FLAG_FIELDS = {"max_tokens": "max_tokens", "temperature": "force_temperature"}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from mtbench.core.bench import (
     DEFAULT_REFERENCE,
     BenchLayout,
     Mode,
+    per_category_option,
 )
 from mtbench.core.client import EndpointConfig
 from mtbench.core.options import check, nested, option
@@ -79,9 +80,7 @@ class JudgeConfig:
     model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="models to judge, by answer-file stem",
                                                 default_help="every answer file")
     first_n: int | None = option(None, metavar="N", help="judge only the first N questions")
-    per_category: int | None = option(
-        None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice or "
-        "--first-n): a quick look at every category")
+    per_category: int | None = per_category_option()
     reference: str = option(DEFAULT_REFERENCE, metavar="NAME", help="reference answers for math/reasoning/coding: "
                             "BENCH/reference_answer/NAME.jsonl (the corrected set is gpt-4-0125-preview)")
     endpoint: EndpointConfig = nested(flags=JUDGE_ENDPOINT_FLAGS, default_factory=EndpointConfig)

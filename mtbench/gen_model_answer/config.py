@@ -6,14 +6,17 @@ machine (is a CUDA GPU visible?) is checked by ``gpu_flags_problem`` against a c
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.core.bench import BenchLayout
-from mtbench.core.errors import UserError
+from mtbench.core.bench import BenchLayout, per_category_option, question_begin_option, question_end_option
+from mtbench.core.json_flags import chat_template_kwargs
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.reasoning import ReasoningOptions
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -23,21 +26,28 @@ ENGINES = ("hf", "vllm")  # hf: transformers generate (the reference); vllm: vLL
 _MEMORY_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMG]i?B)", re.IGNORECASE)
 
 
-def _at_least_one(**flags: int) -> None:
-    for name, value in flags.items():
-        if value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1; got {value}")
+def _at_least_one(**fields: int) -> None:
+    for name, value in fields.items():
+        check(value >= 1, f"{{{name}}} must be at least 1; got {value}")
 
 
 def check_memory_size(value: str) -> str:
-    """``value`` if it is a size accelerate reads (``40GiB``, ``40GB``, ``4000MiB``), else a UserError."""
+    """``value`` if it is a size accelerate reads (``40GiB``, ``40GB``, ``4000MiB``), else a ValueError."""
     match = _MEMORY_SIZE.fullmatch(value.strip())
     if not match or float(match.group(1)) <= 0 or match.group(2)[-1] != "B":
-        raise UserError(
-            f"--max-gpu-memory {value!r} is not a memory size: write a number and a unit, "
-            "e.g. 40GiB, 40GB or 4000MiB"
-        )
+        raise ValueError(f"{value!r} is not a memory size: write a number and a unit, e.g. 40GiB, 40GB or 4000MiB")
     return value.strip()
+
+
+def resolve_engine(name: str) -> str:
+    """``auto`` -> ``vllm`` where vLLM is installed and a CUDA GPU is visible, else ``hf``; others as given."""
+    if name != "auto":
+        return name
+    if importlib.util.find_spec("vllm") is None:
+        return "hf"
+    from mtbench.gen_model_answer.hf_loading import visible_cuda_devices
+
+    return "vllm" if visible_cuda_devices() else "hf"
 
 
 _UNIT_BYTES = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -54,58 +64,63 @@ def memory_bytes(value: str) -> int:
 class ModelSpec:
     """How to load one replica of the model; everything an actor needs, and picklable."""
 
-    path: str
-    engine: str = "hf"
-    revision: str = "main"
-    gguf_file: str | None = None
-    dtype: str | None = None  # None: float16 on CUDA (as FastChat), float32 on CPU
-    device: str = "auto"  # auto: CUDA when present, else CPU
-    num_gpus: int = 1  # GPUs per replica (model parallel through accelerate's device_map)
-    max_gpu_memory: str | None = None  # per-GPU cap for the weights, e.g. "40GiB"
-    chat_template: str | None = None  # a named template or a Jinja file; None: the tokenizer's
-    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)  # to apply_chat_template
-    batch_size: int = 16
+    path: str = ""  # filled per model (``GenAnswerRuns.of``)
+    engine: str = option("hf", choices=(*ENGINES, "auto"), parse=resolve_engine,
+                         help="hf: transformers (the reference); vllm: vLLM; auto: vllm where it imports and a CUDA "
+                         "GPU is visible, else hf")
+    revision: str = option("main", help="model revision on the hub")
+    gguf_file: str | None = option(None, help="GGUF file name inside --model-path (de-quantized by transformers)")
+    dtype: str | None = option(None, choices=DTYPES, help="weights dtype", default_help="float16 on CUDA, float32 on CPU")
+    device: str = option("auto", choices=DEVICES, help="auto: CUDA when available, else CPU")
+    num_gpus: int = option(1, flag="--num-gpus-per-model", help="GPUs per replica (model parallel)")
+    max_gpu_memory: str | None = option(
+        None, metavar="SIZE", help="per-GPU memory cap for the weights of a model split over GPUs, e.g. 40GiB, 40GB, 4000MiB")
+    chat_template: str | None = option(None, metavar="NAME|FILE", help="vicuna_v1.1, llama-2, alpaca, chatml, "
+                                       "zero_shot, or a Jinja file", default_help="the tokenizer's chat template")
+    chat_template_kwargs: Mapping[str, Any] = option(
+        default_factory=dict, metavar="JSON", parse=chat_template_kwargs,
+        help="a JSON object passed to apply_chat_template, e.g. '{\"enable_thinking\": true}' (recorded in each answer)")
+    batch_size: int = option(16, help="HF engine: prompts per forward batch")
     cpu_threads: int | None = None  # torch intra-op threads (a CPU Ray replica gets its share)
-    max_model_len: int | None = None  # vLLM: the context it reserves KV cache for (None: the model's)
+    max_model_len: int | None = option(None, metavar="TOKENS", default_help="the model's",
+                                       help="vLLM only: the context vLLM reserves KV cache for")
     cpu_bind: str | None = None  # vLLM on CPU: the cores its threads are bound to, e.g. "0-1" (a replica's)
 
     def __post_init__(self) -> None:
-        _at_least_one(num_gpus_per_model=self.num_gpus, batch_size=self.batch_size)
+        _at_least_one(num_gpus=self.num_gpus, batch_size=self.batch_size)
         if self.max_model_len is not None:
             _at_least_one(max_model_len=self.max_model_len)
-        if self.engine not in ENGINES:
-            raise UserError(f"--engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
-        if self.device not in DEVICES:
-            raise UserError(f"--device must be one of {', '.join(DEVICES)}; got {self.device!r}")
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise UserError(f"--dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
+        for name, value, choices in (("engine", self.engine, ENGINES), ("device", self.device, DEVICES),
+                                     ("dtype", self.dtype, DTYPES)):
+            check(value is None or value in choices, f"{{{name}}} must be one of {', '.join(choices)}; got {value!r}")
         if self.max_gpu_memory is not None:
-            object.__setattr__(self, "max_gpu_memory", check_memory_size(self.max_gpu_memory))
-        if self.max_model_len is not None and self.engine != "vllm":
-            raise UserError("--max-model-len applies to --engine vllm only (the HF engine has no KV cache to size)")
+            try:
+                object.__setattr__(self, "max_gpu_memory", check_memory_size(self.max_gpu_memory))
+            except ValueError as e:
+                raise ConfigError(f"{{max_gpu_memory}} {e}") from None
+        check(self.max_model_len is None or self.engine == "vllm",
+              "{max_model_len} applies to {engine} vllm only (the HF engine has no KV cache to size)")
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
     """What shapes the answers themselves (the same on every replica)."""
 
-    model_id: str
-    max_new_token: int = 1024
-    num_choices: int = 1
-    seed: int = 0
-    reasoning: ReasoningOptions = field(default_factory=ReasoningOptions)
+    model_id: str = ""  # filled per model (``GenAnswerRuns.of``)
+    max_new_token: int = option(1024, help="new tokens per turn")
+    num_choices: int = option(1, help="independent conversations per question")
+    seed: int = option(0, help="base of the per-question sampling seeds")
+    reasoning: ReasoningOptions = nested(default_factory=ReasoningOptions)
 
     def __post_init__(self) -> None:
         _at_least_one(max_new_token=self.max_new_token, num_choices=self.num_choices)
 
 
 def replica_count(num_gpus_total: int, num_gpus_per_model: int) -> int:
-    """Replicas = total GPUs / GPUs per replica, which must divide."""
-    _at_least_one(num_gpus_total=num_gpus_total, num_gpus_per_model=num_gpus_per_model)
-    if num_gpus_total % num_gpus_per_model:
-        raise UserError(
-            f"--num-gpus-total {num_gpus_total} is not a multiple of --num-gpus-per-model {num_gpus_per_model}"
-        )
+    """Replicas = total GPUs / GPUs per replica, which must divide (errors name ``GenAnswerConfig``'s fields)."""
+    _at_least_one(num_gpus_total=num_gpus_total)
+    check(num_gpus_total % num_gpus_per_model == 0,
+          f"{{num_gpus_total}} {num_gpus_total} is not a multiple of {{model.num_gpus}} {num_gpus_per_model}")
     return num_gpus_total // num_gpus_per_model
 
 
@@ -113,20 +128,24 @@ def replica_count(num_gpus_total: int, num_gpus_per_model: int) -> int:
 class GenAnswerConfig:
     """One gen-answer run: the model, the answers' settings, which questions, where, on how many replicas."""
 
-    model: ModelSpec
-    answers: AnswerSettings
-    layout: BenchLayout = field(default_factory=BenchLayout)
-    question_begin: int | None = None
-    question_end: int | None = None
-    per_category: int | None = None  # then only the first N questions of each category
-    answer_file: Path | None = None  # default: the layout's model_answer/<model_id>.jsonl
-    num_gpus_total: int = 1  # replicas = num_gpus_total / model.num_gpus (on CPU: just the replica count)
-    num_cpus_per_replica: int = 1  # CPU replicas' Ray resource request and torch threads
-    ray_address: str | None = None  # join this Ray cluster instead of starting a local one
-    retry_failed: bool = False
-    progress: bool = True
+    model: ModelSpec = nested(default_factory=ModelSpec)
+    answers: AnswerSettings = nested(default_factory=AnswerSettings)
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    question_begin: int | None = question_begin_option()
+    question_end: int | None = question_end_option()
+    per_category: int | None = per_category_option()
+    answer_file: Path | None = option(None, help="output", default_help="DATA/BENCH/model_answer/MODEL_ID.jsonl")
+    # replicas = num_gpus_total / model.num_gpus (on CPU: just the replica count)
+    num_gpus_total: int = option(1, help="GPUs in all; replicas = total / per model")
+    num_cpus_per_replica: int = option(1, help="CPU replicas: Ray CPUs and torch threads each")
+    ray_address: str | None = option(None, help="join this Ray cluster, e.g. HEAD_IP:6379 or auto",
+                                     default_help="$RAY_ADDRESS, which `ray job submit` sets")
+    retry_failed: bool = option(False, help="regenerate answers recorded as failed")
+    progress: bool = option(True, flag="--no-progress", help="no progress bar")
 
     def __post_init__(self) -> None:
+        if self.ray_address is None and os.environ.get("RAY_ADDRESS"):
+            object.__setattr__(self, "ray_address", os.environ["RAY_ADDRESS"])
         _at_least_one(num_cpus_per_replica=self.num_cpus_per_replica)
         replica_count(self.num_gpus_total, self.model.num_gpus)
 
@@ -163,29 +182,21 @@ class GenAnswerRuns:
     runs: tuple[GenAnswerConfig, ...]
 
     def __post_init__(self) -> None:
-        if not self.runs:
-            raise UserError("--model-path: give at least one model")
+        check(bool(self.runs), "{model_path}: give at least one model")
         seen: dict[Path, str] = {}
         for run in self.runs:
-            if run.output_file in seen:
-                raise UserError(
-                    f"--model-id {run.answers.model_id}: {seen[run.output_file]} already writes "
-                    f"{run.output_file}; give each model its own id"
-                )
+            check(run.output_file not in seen, f"{{model_id}} {run.answers.model_id}: {seen.get(run.output_file)} "
+                  f"already writes {run.output_file}; give each model its own id")
             seen[run.output_file] = run.answers.model_id
 
     @classmethod
     def of(cls, base: GenAnswerConfig, paths: Sequence[str], model_ids: Sequence[str]) -> GenAnswerRuns:
-        """``base`` once per (path, id) pair: the pairs must match one to one."""
-        if len(paths) != len(model_ids):
-            raise UserError(
-                f"--model-path has {len(paths)} value(s) but --model-id has {len(model_ids)}; "
-                "give one id per model, in the same order"
-            )
-        if len(paths) > 1 and base.answer_file is not None:
-            raise UserError(
-                "--answer-file names one file; with several models each writes DATA/BENCH/model_answer/MODEL_ID.jsonl"
-            )
+        """``base`` once per (path, id) pair: the pairs must match one to one (errors name ``GenAnswerJob``'s
+        fields)."""
+        check(len(paths) == len(model_ids), f"{{model_path}} has {len(paths)} value(s) but {{model_id}} has "
+              f"{len(model_ids)}; give one id per model, in the same order")
+        check(len(paths) <= 1 or base.answer_file is None, "{settings.answer_file} names one file; with several "
+              "models each writes DATA/BENCH/model_answer/MODEL_ID.jsonl")
         return cls(tuple(
             replace(base, model=replace(base.model, path=path), answers=replace(base.answers, model_id=model_id))
             for path, model_id in zip(paths, model_ids, strict=True)
@@ -195,6 +206,20 @@ class GenAnswerRuns:
     def shared(self) -> GenAnswerConfig:
         """The settings every model shares (replicas, device, cluster)."""
         return self.runs[0]
+
+
+@dataclass(frozen=True)
+class GenAnswerJob:
+    """What `mtbench gen-answer` is asked: the models (paths and ids, one to one) and the settings they share."""
+
+    model_path: tuple[str, ...] = option(metavar="PATH", help="local model folder (or a Hugging Face hub id already "
+                                         "in the local cache); several checkpoints share one run")
+    model_id: tuple[str, ...] = option(metavar="ID", help="your name for the model: the answer file's name (one per "
+                                       "--model-path)")
+    settings: GenAnswerConfig = nested(default_factory=GenAnswerConfig)
+
+    def runs(self) -> GenAnswerRuns:
+        return GenAnswerRuns.of(self.settings, self.model_path, self.model_id)
 
 
 def gpu_flags_problem(cfg: GenAnswerConfig, cuda_devices: int, where: str = "visible") -> str | None:

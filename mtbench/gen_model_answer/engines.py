@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-from mtbench.gen_model_answer.config import ModelSpec
+from mtbench.gen_model_answer.config import ModelSpec, resolve_engine
 from mtbench.gen_model_answer.engine import Generator
 
-
-def resolve_engine(name: str) -> str:
-    """``auto`` -> ``vllm`` where vLLM is installed and a CUDA GPU is visible, else ``hf``; others as given."""
-    if name != "auto":
-        return name
-    if importlib.util.find_spec("vllm") is None:
-        return "hf"
-    from mtbench.gen_model_answer.hf_loading import visible_cuda_devices
-
-    return "vllm" if visible_cuda_devices() else "hf"
+__all__ = ["check_engine", "load_engine", "resolve_engine"]
 
 
 def check_engine(spec: ModelSpec) -> None:
