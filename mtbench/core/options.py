@@ -12,6 +12,7 @@ the flag the user typed (``--parallel``, or ``--judge-parallel`` under ``mtbench
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import re
@@ -241,6 +242,16 @@ def build(config: type, given: Mapping[str, Any]) -> Any:
         elif f.name in given:
             kwargs[f.name] = given[f.name]
     return config(**kwargs)
+
+
+@contextlib.contextmanager
+def fields_within(prefix: str) -> Iterator[None]:
+    """Errors raised inside name their fields from the config that holds this one under ``prefix`` (a
+    pipeline step's errors, seen from the whole run)."""
+    try:
+        yield
+    except ConfigError as e:
+        raise e.within(prefix) from e.__cause__
 
 
 def check(ok: bool, template: str) -> None:

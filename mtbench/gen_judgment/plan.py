@@ -20,6 +20,7 @@ from mtbench.core.bench import (
 )
 from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
 from mtbench.gen_judgment.config import JudgeConfig
@@ -130,9 +131,9 @@ def _load_references(
         return None
     path = layout.reference_file(name)
     if not path.is_file():
-        raise UserError(
+        raise ConfigError(
             f"reference answers {path} not found ({len(needed)} questions are judged against a reference): "
-            f"run `mtbench download`, or pick another file in {layout.reference_dir} with --reference NAME"
+            f"run `mtbench download`, or pick another file in {layout.reference_dir} with {{reference}} NAME"
         )
     refs = load_answers(path)
     for q in needed:
@@ -145,10 +146,10 @@ def _load_references(
 def _load_questions(config: JudgeConfig) -> list[Question]:
     path = config.layout.question_file
     if not path.is_file():
-        raise UserError(f"{path} not found: run `mtbench download` (or check --data-dir/--bench-name)")
+        raise ConfigError(f"{path} not found: run `mtbench download` (or check {{layout.data_dir}}/{{layout.bench_name}})")
     questions = load_questions(path)
     if not questions:
-        raise UserError(f"{path} holds no questions: run `mtbench download` again (or check --bench-name)")
+        raise ConfigError(f"{path} holds no questions: run `mtbench download` again (or check {{layout.bench_name}})")
     if config.first_n is not None:
         questions = questions[: config.first_n]  # FastChat's --first-n: the first n questions
     questions = first_per_category(questions, config.per_category)
@@ -170,13 +171,13 @@ def _models(config: JudgeConfig, pending: Mapping[str, object]) -> tuple[tuple[s
     if config.mode is Mode.PAIRWISE_BASELINE:
         baseline = config.baseline_model
         if not layout.answer_file(baseline).is_file() and baseline not in pending:
-            raise UserError(
+            raise ConfigError(
                 f"baseline answers {layout.answer_file(baseline)} not found "
-                f"(--baseline-model {baseline}); generate them or pick another baseline"
+                f"({{baseline_model}} {baseline}); generate them or pick another baseline"
             )
         needed.append(baseline)
         if not [m for m in models if m != baseline]:
-            raise UserError(f"--model-list has no model other than the baseline {baseline!r}")
+            raise ConfigError(f"{{model_list}} has no model other than the baseline {baseline!r}")
     if config.mode is Mode.PAIRWISE_ALL and len(models) < 2:
         raise UserError(f"pairwise-all needs at least 2 models, got {len(models)}: {', '.join(models)}")
     return models, list(dict.fromkeys(needed))
@@ -251,7 +252,7 @@ def plan_judging(config: JudgeConfig) -> JudgePlan:
 
 
 def check_budget(plan: JudgePlan, *, dry_run: bool = False) -> None:
-    """Refuse (UserError) a plan whose estimated cost is above ``--max-cost``, or cannot be known.
+    """Refuse (ConfigError) a plan whose estimated cost is above ``max_cost``, or cannot be known.
 
     A dry run is refused the same way, so it says what the real run would do and exits as it would.
     """
@@ -262,14 +263,14 @@ def check_budget(plan: JudgePlan, *, dry_run: bool = False) -> None:
     why = ""
     if cost is None:
         why = (
-            f"--max-cost {max_cost:g}: the price of {plan.config.judge_model} is unknown; "
-            + ("give --batch-price-input and --batch-price-output" if plan.config.batch
-               else "give --price-input and --price-output") + " (USD per 1M tokens)"
+            f"{{max_cost}} {max_cost:g}: the price of {plan.config.judge_model} is unknown; "
+            + ("give {batch_price_input} and {batch_price_output}" if plan.config.batch
+               else "give {price_input} and {price_output}") + " (USD per 1M tokens)"
         )
     elif cost > max_cost:
         why = (
-            f"estimated cost {format_usd(cost)} is above --max-cost {format_usd(max_cost)}; "
-            "judge fewer models/questions (--model-list, --first-n) or raise --max-cost"
+            f"estimated cost {format_usd(cost)} is above {{max_cost}} {format_usd(max_cost)}; "
+            "judge fewer models/questions ({model_list}, {first_n}) or raise {max_cost}"
         )
     if why:
-        raise UserError(f"dry run: the real run would be refused: {why}" if dry_run else why)
+        raise ConfigError(f"dry run: the real run would be refused: {why}" if dry_run else why)
