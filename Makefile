@@ -4,5 +4,6 @@ setup:
 test:
 	bash scripts/test.sh
 lint:
-	.venv/bin/ruff check mtbench tests scripts
+	.venv/bin/ruff check mtbench tests scripts docs/hooks
 	.venv/bin/mypy
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
