@@ -9,6 +9,7 @@ can give one flag (``--data-dir``) to several steps and rename another (``--judg
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,18 +62,28 @@ def add_declared(parser: argparse.ArgumentParser, options: Iterable[Declared], f
             if d.group not in groups:
                 groups[d.group] = parser.add_argument_group(d.group, d.group_help)
             target = groups[d.group]
-        common = {"dest": d.flag, "default": argparse.SUPPRESS, "help": help_text(d)}
+        common: dict[str, Any] = {"dest": d.flag, "default": argparse.SUPPRESS, "help": help_text(d)}
+        if d.default is dataclasses.MISSING and "." not in d.path:
+            # A top-level field without a default: the config cannot be built without it. (A nested
+            # optional config's key, such as the local judge's path, is what makes that config exist.)
+            common["required"] = True
         if d.kind is bool and d.option.negative:
             both = target.add_mutually_exclusive_group()
             both.add_argument(*d.flags, action="store_const", const=True, **common)
             both.add_argument(d.option.negative, action="store_const", const=False, dest=d.flag,
                               default=argparse.SUPPRESS, help=f"the opposite of {d.flag}")
             taken.add(d.option.negative)
+        elif not d.flag.startswith("-"):
+            # A positional (repair's FILE ...): its name is the dest, as argparse wants; no default, given.
+            target.add_argument(d.flag, type=_argparse_type(d), choices=d.choices, nargs="+" if d.many else None,
+                                help=d.option.help)
         elif d.kind is bool:
             target.add_argument(*d.flags, action="store_false" if d.default is True else "store_true", **common)
         else:
+            # A tuple metavar names each of a fixed number of values (--compare A B).
+            count = len(d.metavar) if isinstance(d.metavar, tuple) else "+"
             target.add_argument(*d.flags, type=_argparse_type(d), choices=d.choices, metavar=d.metavar,
-                                nargs="+" if d.many else None, **common)
+                                nargs=count if d.many else None, **common)
 
 
 def add_config_options(parser: argparse.ArgumentParser, config: type, flag_map: FlagMap, *,
