@@ -27,17 +27,6 @@ def add_per_category_arg(parser: argparse.ArgumentParser) -> None:
                         "--first-n): a quick look at every category")
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number, 0 or more (the error names the flag through argparse)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def add_endpoint_args(
     parser: argparse.ArgumentParser,
     *,
@@ -78,18 +67,6 @@ def endpoint_from(args: argparse.Namespace):
     if args.max_retries is not None:
         given["retry"] = RetryPolicy(max_retries=args.max_retries)
     return EndpointConfig(**given)
-
-
-def add_budget_args(parser: argparse.ArgumentParser) -> None:
-    """The flags that bound what a judge run may cost (judge, check-judge)."""
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost; call nothing")
-    parser.add_argument("--max-cost", type=float, metavar="USD",
-                        help="refuse to start (exit 2) if the estimated cost is above this "
-                        "(a --dry-run says so and exits 2 too)")
-    parser.add_argument("--price-input", type=float, metavar="USD",
-                        help="judge price per 1M input tokens (overrides the built-in table)")
-    parser.add_argument("--price-output", type=float, metavar="USD",
-                        help="judge price per 1M output tokens (overrides the built-in table)")
 
 
 def parsed(flag: str, parse, text: str | None):
