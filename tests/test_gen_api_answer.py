@@ -351,7 +351,7 @@ def test_endpoint_dying_mid_run_stops_after_a_streak(openai_server, data_dir):
 
 
 def test_bad_settings_are_user_errors(openai_server, data_dir, tmp_path):
-    with pytest.raises(UserError, match="--parallel"):
+    with pytest.raises(UserError, match="^parallel must be at least 1"):  # the library names fields, the CLI flags
         generate_api_answers(config(openai_server, data_dir, parallel=0))
     with pytest.raises(UserError, match="no such file.*mtbench download"):
         generate_api_answers(config(openai_server, tmp_path / "nowhere"))

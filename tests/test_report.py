@@ -276,7 +276,7 @@ def test_cli_missing_judgments_is_one_line_exit_2(data, tmp_path):
     "options, message",
     [
         ({"mode": "pairwise-baseline"}, "no matches against the baseline 'gpt-3.5-turbo'"),
-        ({"model_list": ("nobody",)}, "--model-list: no judgments for nobody"),
+        ({"model_list": ("nobody",)}, "model_list: no judgments for nobody"),  # a field: the CLI says --model-list
         ({"mode": "pairwise-x"}, "--mode must be one of"),
     ],
 )

@@ -17,25 +17,35 @@ from mtbench.agreement.stats import (
 )
 from mtbench.agreement.vote_files import judge_label, load_human_votes
 from mtbench.agreement.votes import AUTHOR, HUMAN, Vote, VoteKey, votes_from_pair_judgments
-from mtbench.core.bench import BenchLayout
+from mtbench.core.bench import FORMATS, BenchLayout
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments
 from mtbench.core.records import PairJudgment
 
 
 @dataclass(frozen=True)
 class AgreementConfig:
-    """Which judges and votes to compare; checks its own flags once, as one-line user errors."""
+    """Which judges and votes to compare, and how to print them; checks its own options (one-line ConfigError)."""
 
-    judgment_files: tuple[Path, ...] = ()  # JUDGE_pair.jsonl files, each one judge (named by judge_label)
-    human_files: tuple[Path, ...] = ()  # vote files in the mt_bench_human_judgments layout, pooled
-    human_vs_human: bool = False
-    judge_models: tuple[str, ...] = ()  # judges by name: layout.pair_judgment_file(name), named as given
-    layout: BenchLayout = field(default_factory=BenchLayout)
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    judgment_files: tuple[Path, ...] = option(
+        (), flag="--judgments", metavar="FILE",
+        help="pairwise judgment files (JUDGE_pair.jsonl, ours or FastChat's); each is one judge")
+    judge_models: tuple[str, ...] = option(
+        (), metavar="JUDGE", help="judges whose BENCH/model_judgment/JUDGE_pair.jsonl to compare (e.g. gpt-4 "
+        "llama-judge)")  # named as given; the file by layout.pair_judgment_file(name)
+    human_files: tuple[Path, ...] = option(
+        (), flag="--human", metavar="FILE", help="vote files in the lmsys/mt_bench_human_judgments layout (JSON "
+        "array or JSONL), pooled; non-human votes in them (e.g. the gpt4_pair split) count as one more judge")
+    human_vs_human: bool = option(
+        False, help="also the agreement between experts: every pair of expert votes on the same question, turn "
+        "and pair")
+    format: str = option("table", choices=FORMATS, help="output format")
 
     def __post_init__(self) -> None:
-        if self.human_vs_human and not self.human_files:
-            raise UserError("--human-vs-human needs --human FILE")
+        check(not self.human_vs_human or bool(self.human_files), "{human_vs_human} needs {human_files} FILE")
+        check(self.format in FORMATS, f"{{format}} must be one of {', '.join(FORMATS)}; got {self.format!r}")
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,8 @@ def _judge_sources(config: AgreementConfig) -> list[tuple[Path, str, list[PairJu
     for name in config.judge_models:
         path = config.layout.pair_judgment_file(name)  # the one judge-name -> file-name mapping
         if not path.is_file():
-            raise UserError(
-                f"--judge-models: no pairwise judgments for {name} at {path}; create them with "
+            raise ConfigError(
+                f"{{judge_models}}: no pairwise judgments for {name} at {path}; create them with "
                 f"`mtbench judge --mode pairwise-all --judge-model {name}`"
             )
         sources.append((path, name, load_pair_judgments(path)))
@@ -68,7 +78,7 @@ def agreement(config: AgreementConfig) -> AgreementReport:
     judges: dict[str, dict[VoteKey, list[str]]] = {}
     for path, name, judgments in _judge_sources(config):
         if name in judges:
-            raise UserError(f"--judgments: {path} is given twice")
+            raise ConfigError(f"{{judgment_files}}: {path} is given twice")
         votes = votes_from_pair_judgments(judgments, name)
         if votes.errors:
             notes.append(f"{path}: {votes.errors} matches with a failed game left out")
@@ -108,9 +118,9 @@ def agreement(config: AgreementConfig) -> AgreementReport:
         if config.human_vs_human:
             comparisons.append((f"{HUMAN} vs {HUMAN}", compare_within(humans)))
     if not comparisons:
-        raise UserError(
-            "nothing to compare: give two judgment files (--judgments A_pair.jsonl B_pair.jsonl or "
-            "--judge-models A B), or a judge and --human FILE, or --human FILE --human-vs-human"
+        raise ConfigError(
+            "nothing to compare: give two judgment files ({judgment_files} A_pair.jsonl B_pair.jsonl or "
+            "{judge_models} A B), or a judge and {human_files} FILE, or {human_files} FILE {human_vs_human}"
         )
 
     turns = sorted({key[0] for votes in [*judges.values(), humans] for key in votes} | {1, 2})

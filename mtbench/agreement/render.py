@@ -10,7 +10,7 @@ from dataclasses import asdict
 from mtbench.agreement.command import AgreementReport
 from mtbench.agreement.stats import AgreementRow
 from mtbench.core.bench import FORMATS
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 
 COLUMNS = ("comparison", "turn", "setup", "total", "agree", "ratio", "kappa")
 
@@ -40,7 +40,7 @@ def render(report: AgreementReport, fmt: str = "table") -> str:
                              "" if r.ratio is None else repr(r.ratio), "" if r.kappa is None else repr(r.kappa)])
         return buf.getvalue()
     if fmt not in FORMATS:
-        raise UserError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        raise ConfigError(f"{{format}} must be one of {', '.join(FORMATS)}; got {fmt!r}")
     rows = [_cells(r) for r in report.rows]
     header = list(COLUMNS)
     widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]

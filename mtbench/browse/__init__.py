@@ -22,6 +22,8 @@ from aiohttp import web
 
 from mtbench.core.bench import BenchLayout, Mode
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError, check, nested, option
+from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_SEED
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
 from mtbench.webview.board import judge_report, radar_png
 
@@ -53,14 +55,33 @@ SECURITY_HEADERS = {
 }
 
 
+def port_number(text: str) -> int:
+    """--port's text as a port number, 0-65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise ValueError(f"must be 0-65535, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class BrowseConfig:
-    layout: BenchLayout
-    judge_model: str | None = None  # None: every judge with a judgment file
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT  # 0: any free port
-    n_bootstrap: int = 1000
-    seed: int = 0
+    """What the browser serves and where it listens."""
+
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    judge_model: str | None = option(
+        None, metavar="JUDGE", help="show only this judge's JUDGE_single/JUDGE_pair.jsonl",
+        default_help="every judge found")
+    host: str = option(DEFAULT_HOST, help="address to listen on",
+                       default_help=f"{DEFAULT_HOST}: this machine only; 0.0.0.0 shares it on the network")
+    port: int = option(DEFAULT_PORT, parse=port_number, help="port", default_help=f"{DEFAULT_PORT}; 0 picks a free one")
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        check(0 <= self.port <= 65535, f"{{port}} must be 0-65535, got {self.port}")
 
 
 def static_text(name: str) -> str:
@@ -277,8 +298,8 @@ async def _serve(app: web.Application, config: BrowseConfig, on_ready: Callable[
         await site.start()
     except OSError as e:
         await runner.cleanup()
-        raise UserError(
-            f"--host/--port: cannot listen on {config.host}:{config.port}: {e.strerror or e}"
+        raise ConfigError(
+            f"{{host}}/{{port}}: cannot listen on {config.host}:{config.port}: {e.strerror or e}"
         ) from None
     sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
     port = sockets[0].getsockname()[1] if sockets else config.port

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.common import add_layout_args, layout_from
-
-DEFAULT_HOST = "127.0.0.1"  # = browse.DEFAULT_HOST, without importing aiohttp for --help
-DEFAULT_PORT = 8765
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -23,40 +20,22 @@ def register(sub) -> argparse.ArgumentParser:
             "unless --host says otherwise."
         ),
     )
-    add_layout_args(parser)
-    parser.add_argument(
-        "--judge-model",
-        metavar="JUDGE",
-        help="show only this judge's JUDGE_single/JUDGE_pair.jsonl (default: every judge found)",
-    )
-    parser.add_argument(
-        "--host",
-        default=DEFAULT_HOST,
-        help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0 shares it on the network)",
-    )
-    parser.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)"
-    )
     parser.set_defaults(run=run)
     return parser
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
-    return value
+def add_options(parser: argparse.ArgumentParser) -> None:
+    from mtbench.browse import BrowseConfig
+
+    flag_map = FlagMap()
+    add_config_options(parser, BrowseConfig, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.browse import BrowseConfig, serve
 
-    config = BrowseConfig(
-        layout=layout_from(args), judge_model=args.judge_model, host=args.host, port=args.port
-    )
+    config = config_from(BrowseConfig, args, args.flag_map)
 
     def ready(url: str) -> None:
         print(f"mtbench browse: serving {config.layout.bench_dir} at {url} (Ctrl-C to stop)", flush=True)

@@ -76,10 +76,16 @@ def add_declared(parser: argparse.ArgumentParser, options: Iterable[Declared], f
             both.add_argument(d.option.negative, action="store_const", const=False, dest=d.flag,
                               default=argparse.SUPPRESS, help=f"the opposite of {d.flag}")
             taken.add(d.option.negative)
+        elif not d.flag.startswith("-"):
+            # A positional (repair's FILE ...): its name is the dest, as argparse wants; no default, given.
+            target.add_argument(d.flag, type=_argparse_type(d), choices=d.choices, nargs="+" if d.many else None,
+                                help=d.option.help)
         elif d.kind is bool:
             target.add_argument(*d.flags, action="store_false" if d.default is True else "store_true", **common)
         else:
-            nargs = d.option.count or ("+" if d.many else None)
+            # A tuple metavar names each of a fixed number of values (--compare A B).
+            fixed = d.option.count or (len(d.option.metavar) if isinstance(d.option.metavar, tuple) else None)
+            nargs = fixed or ("+" if d.many else None)
             target.add_argument(*d.flags, type=_argparse_type(d), choices=d.choices, metavar=d.metavar,
                                 nargs=nargs, **common)
 

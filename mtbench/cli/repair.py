@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 
 def register(sub) -> argparse.ArgumentParser:
-    from mtbench.repair import KINDS, SIDE_SUFFIX
+    from mtbench.repair import SIDE_SUFFIX
 
     parser = sub.add_parser(
         "repair",
@@ -21,17 +22,22 @@ def register(sub) -> argparse.ArgumentParser:
             "questions, judge_prompts.jsonl judge prompts; --kind says it for any other name."
         ),
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the record files to repair")
-    parser.add_argument("--kind", choices=tuple(KINDS), help="what every FILE holds (default: from its name and folder)")
-    parser.add_argument("--dry-run", action="store_true", help="list the lines it would set aside (FILE:LINE: why); write nothing")
     parser.set_defaults(run=run)
     return parser
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    from mtbench.repair import RepairConfig
+
+    flag_map = FlagMap()
+    add_config_options(parser, RepairConfig, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.repair import RepairConfig, repair
 
-    for outcome in repair(RepairConfig(files=tuple(args.files), kind=args.kind, dry_run=args.dry_run)):
+    for outcome in repair(config_from(RepairConfig, args, args.flag_map)):
         for line in outcome.bad:
             print(f"{outcome.path}:{line.number}: {line.reason}")
         count = f"{len(outcome.bad)} line{'s' if len(outcome.bad) != 1 else ''}"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
-from mtbench.core.bench import DEFAULT_BASELINE_MODEL, MODES
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -21,70 +19,22 @@ def register(sub) -> argparse.ArgumentParser:
             "escaped and the page runs no script: safe to attach to a model card or a pull request."
         ),
     )
-    add_report_args(parser)
     parser.set_defaults(run=run)
     return parser
 
 
-def add_report_args(parser) -> None:
-    """report's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
-    add_layout_args(parser)
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="FILE.html", help="where to write the report"
-    )
-    parser.add_argument(
-        "--judge-model",
-        metavar="JUDGE",
-        help="judge whose judgments to report (default: gpt-4, or the only judge with judgments)",
-    )
-    parser.add_argument(
-        "--mode", choices=MODES, default="single", help="which judgments to report (default: single)"
-    )
-    parser.add_argument(
-        "--baseline-model",
-        default=DEFAULT_BASELINE_MODEL,
-        help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
-    )
-    parser.add_argument(
-        "--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)"
-    )
-    parser.add_argument(
-        "--bootstrap",
-        type=non_negative_int,
-        default=1000,
-        metavar="N",
-        help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    parser.add_argument(
-        "--no-questions",
-        dest="drilldown",
-        action="store_false",
-        help="leave out the per-question drill-down (a much smaller file)",
-    )
-
-
-def report_config_from(args: argparse.Namespace):
-    """The ``ReportConfig`` of report's flags."""
+def add_options(parser: argparse.ArgumentParser) -> None:
     from mtbench.report import ReportConfig
 
-    return ReportConfig(
-        layout=layout_from(args),
-        out=args.out,
-        judge_model=args.judge_model,
-        mode=args.mode,
-        baseline_model=args.baseline_model,
-        model_list=tuple(args.model_list) if args.model_list else None,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        drilldown=args.drilldown,
-    )
+    flag_map = FlagMap()
+    add_config_options(parser, ReportConfig, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.report import write_report
+    from mtbench.report import ReportConfig, write_report
 
-    out = write_report(report_config_from(args))
+    out = write_report(config_from(ReportConfig, args, args.flag_map))
     size = out.stat().st_size
     print(f"mtbench report: wrote {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = run_pipeline(config, announce=lambda text: print(text, flush=True))
     if outcome.tables is not None:
         sys.stdout.flush()
-        print_show(outcome.tables, config.show.format, config.show.plot)
+        print_show(outcome.tables)
         print("files:")
         for path in outcome.answer_files:
             print(f"  answers: {path}")

@@ -59,12 +59,12 @@ STEPS = (
          skip=RUN_FILLS),
     Step("show", "mtbench.show_result:ShowConfig", "the tables (show's flags)",
          renames={"seed": "--bootstrap-seed"},  # gen-answer's --seed: the sampling seeds
-         skip=("input_file",)),
+         skip=("judgment_file",)),  # the run's judgments are the judge step's
     Step("report", "mtbench.report:ReportConfig", "the HTML report (report's flags)",
          renames={"seed": "--bootstrap-seed", "out": "--report"}, optional=("--report",)),
     Step("download", "mtbench.download:DownloadConfig",
          "the data, fetched when a file is missing (download's flags)",
-         renames={"timeout": "--download-timeout"}, skip=("force", "pregenerated", "pregenerated_base_url")),
+         renames={"timeout_s": "--download-timeout"}, skip=("force", "pregenerated", "pregenerated_base_url")),
 )
 # Flags that more than one step adds, with one meaning: the first step's registration is the one shown.
 SHARED = frozenset({*LAYOUT, *ANSWERS, "--judge-model", "--baseline-model", "--model-list", "--mode",

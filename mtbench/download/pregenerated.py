@@ -21,9 +21,8 @@ from mtbench.core.errors import RunFailed
 from mtbench.core.record_files import load_pair_judgments, load_single_judgments
 from mtbench.core.records import LineError
 from mtbench.download import DEFAULT_TIMEOUT_S, FileOutcome, HttpSource, PinnedFile, fetch_files
+from mtbench.download.mt_bench import PREGENERATED_BASE_URL, PREGENERATED_BASE_URL_ENV  # noqa: F401 (re-exported)
 
-PREGENERATED_BASE_URL = "https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/"
-PREGENERATED_BASE_URL_ENV = "MTBENCH_PREGENERATED_BASE_URL"
 SPACE_DATA_PREFIX = "data/"  # the space keeps FastChat's data/ folder at its root
 JUDGE_MODEL = DEFAULT_JUDGE_MODEL  # the published judgments are GPT-4's
 

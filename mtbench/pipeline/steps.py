@@ -83,7 +83,7 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
     tables = show(config.show)
-    steps.line("show", f"the tables of {config.show.judgment_file} (below)")
+    steps.line("show", f"the tables of {config.show.judgments} (below)")
     report_file = None
     if config.report is not None:
         from mtbench.report import write_report

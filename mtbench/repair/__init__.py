@@ -20,6 +20,7 @@ from typing import Any
 
 from mtbench.core.errors import UserError
 from mtbench.core.jsonl import FieldError, exclusive_output, parse_line, read_lines, rewrite_lines
+from mtbench.core.options import ConfigError, check, option
 from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 
 # kind -> (what one line is, in words; its parser)
@@ -52,9 +53,9 @@ def kind_of(path: Path) -> str:
         return "single"
     if name.endswith("_pair.jsonl"):
         return "pair"
-    raise UserError(
+    raise ConfigError(
         f"{path}: cannot tell what it holds from its name or folder (model_answer/*.jsonl, *_single.jsonl, "
-        f"*_pair.jsonl, question.jsonl, judge_prompts.jsonl); say it with --kind {{{','.join(KINDS)}}}"
+        f"*_pair.jsonl, question.jsonl, judge_prompts.jsonl); say it with {{kind}} {{{','.join(KINDS)}}}"
     )
 
 
@@ -86,15 +87,17 @@ class RepairOutcome:
 
 @dataclass(frozen=True)
 class RepairConfig:
-    files: tuple[Path, ...]
-    kind: str | None = None  # None: each file's kind from its name and folder
-    dry_run: bool = False
+    """The files to repair; checks them once, before any is touched (one-line errors)."""
+
+    files: tuple[Path, ...] = option(flag="FILE", help="the record files to repair")
+    kind: str | None = option(None, choices=tuple(KINDS), help="what every FILE holds",
+                              default_help="from its name and folder")
+    dry_run: bool = option(False, help="list the lines it would set aside (FILE:LINE: why); write nothing")
 
     def __post_init__(self) -> None:
-        if not self.files:
-            raise UserError("name at least one file to repair")
-        if self.kind is not None and self.kind not in KINDS:
-            raise UserError(f"--kind must be one of {', '.join(KINDS)}; got {self.kind!r}")
+        check(bool(self.files), "name at least one file to repair ({files})")
+        check(self.kind is None or self.kind in KINDS,
+              f"{{kind}} must be one of {', '.join(KINDS)}; got {self.kind!r}")
         for path in self.files:
             if not path.exists():
                 raise UserError(f"{path}: no such file")

@@ -12,8 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
-from mtbench.core.errors import UserError
+from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES, BenchLayout, Mode
+from mtbench.core.options import ConfigError, nested, option
+from mtbench.show_result.command import bootstrap_option, check_bootstrap
+from mtbench.show_result.stats import DEFAULT_SEED
 from mtbench.webview.bench_view import load_bench_view
 from mtbench.webview.board import judge_report, radar_png
 from mtbench.webview.judges import find_judges
@@ -22,17 +24,26 @@ from mtbench.webview.report_page import render_report
 __all__ = ["ReportConfig", "build_report", "render_report", "resolve_judge", "write_report"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReportConfig:
-    layout: BenchLayout
-    out: Path
-    judge_model: str | None = None  # None: gpt-4 if it has judgments, else the only judge found
-    mode: str = "single"
-    baseline_model: str = DEFAULT_BASELINE_MODEL
-    model_list: tuple[str, ...] | None = None
-    n_bootstrap: int = 1000
-    seed: int = 0
-    drilldown: bool = True
+    """One report: what it reads (the layout's judge file), what it shows, where it goes."""
+
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    out: Path = option(metavar="FILE.html", help="where to write the report")
+    judge_model: str | None = option(None, metavar="JUDGE", help="judge whose judgments to report",
+                                     default_help="gpt-4, or the only judge with judgments")
+    mode: str = option(Mode.SINGLE.value, choices=MODES, help="which judgments to report")
+    baseline_model: str = option(DEFAULT_BASELINE_MODEL, help="the baseline in --mode pairwise-baseline")
+    model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="only these models",
+                                                default_help="all judged")
+    n_bootstrap: int = bootstrap_option()
+    seed: int = option(DEFAULT_SEED, help="bootstrap seed")
+    drilldown: bool = option(True, flag="--no-questions",
+                             help="leave out the per-question drill-down (a much smaller file)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode.parse(self.mode).value)
+        check_bootstrap(self.n_bootstrap)
 
 
 def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> str:
@@ -45,8 +56,8 @@ def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> st
         return DEFAULT_JUDGE_MODEL
     if len(judges) == 1:
         return judges[0]
-    raise UserError(
-        f"several judges have {kind} judgments ({', '.join(judges)}); pick one with --judge-model"
+    raise ConfigError(
+        f"several judges have {kind} judgments ({', '.join(judges)}); pick one with {{judge_model}}"
     )
 
 
@@ -82,5 +93,5 @@ def write_report(config: ReportConfig) -> Path:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out)
     except OSError as e:
-        raise UserError(f"--out: cannot write {out}: {e.strerror or e}") from None
+        raise ConfigError(f"{{out}}: cannot write {out}: {e.strerror or e}") from None
     return out

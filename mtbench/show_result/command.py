@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.bench import (
+    DEFAULT_BASELINE_MODEL,
+    DEFAULT_BENCH,
+    DEFAULT_JUDGE_MODEL,
+    FORMATS,
+    MODES,
+    BenchLayout,
+    Mode,
+)
 from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.show_result.compare import PairedComparison, paired_comparison
@@ -18,7 +27,7 @@ from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
 from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
-from mtbench.show_result.samples import DEFAULT_AGGREGATE, check_aggregate
+from mtbench.show_result.samples import AGGREGATES, DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
@@ -26,33 +35,83 @@ from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEF
 PARTIAL_MARK = "*"  # after the question count of a partial row, in the table and Markdown
 
 
+def bootstrap_option() -> Any:
+    return option(DEFAULT_BOOTSTRAP, flag="--bootstrap", metavar="N",
+                  help="bootstrap resamples for the confidence intervals; 0 turns them off")
+
+
+def check_bootstrap(n_bootstrap: int) -> None:
+    check(n_bootstrap >= 0, f"{{n_bootstrap}} must be 0 or more, got {n_bootstrap}")
+
+
 @dataclass(frozen=True)
 class ShowConfig:
-    """What ``show`` reads and computes; checks its own flags once, as one-line user errors."""
+    """What ``show`` reads, computes and prints; checks its own options once (one-line ConfigError).
 
-    judgment_file: Path
-    mode: str = "single"
-    question_file: Path | None = None  # read when it exists, for categories and the bench's question count
-    judge_model: str = DEFAULT_JUDGE_MODEL  # names the file in messages; the report shows the recorded judges
-    baseline_model: str | None = DEFAULT_BASELINE_MODEL
-    model_list: tuple[str, ...] | None = None
-    compare: tuple[str, str] | None = None
-    n_bootstrap: int = DEFAULT_BOOTSTRAP
-    seed: int = DEFAULT_SEED
+    The files default to the layout's: the judge's file for the mode, BENCH/question.jsonl (read when it
+    exists, for categories and the bench's question count) and BENCH/model_answer (to count turns cut
+    while reasoning).
+    """
+
+    layout: BenchLayout = nested(default_factory=BenchLayout)
+    judgment_file: Path | None = option(
+        None, flag="--input-file", metavar="INPUT_FILE",
+        help="judgment file; the report names the judges its records hold",
+        default_help="BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise modes")
+    judge_model: str = option(
+        DEFAULT_JUDGE_MODEL, help="judge whose file to read, named as for `mtbench judge` (a served name or a "
+        "path such as /models/x maps to its file name the same way)")
+    baseline_model: str | None = option(DEFAULT_BASELINE_MODEL, help="the baseline in --mode pairwise-baseline")
+    model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="only these models",
+                                                default_help="all judged")
+    mode: str = option(Mode.SINGLE.value, choices=MODES, help="which judgments to show")
+    compare: tuple[str, ...] | None = option(
+        None, metavar=("A", "B"), help="paired bootstrap of A's score minus B's over the questions both have "
+        "(single mode)")
+    n_bootstrap: int = bootstrap_option()
+    seed: int = option(DEFAULT_SEED, help="bootstrap seed: same seed, same intervals")
+    aggregate: str = option(
+        DEFAULT_AGGREGATE, choices=AGGREGATES, help="how the samples of a match judged several times (judge "
+        "--judge-samples) become one score")
+    allow_mixed: bool = option(
+        False, help="show a table whose judgments come from different judge snapshots, judge prompt files or "
+        "reference sets (refused by default, exit 2: such scores do not compare); the table then carries a warning")
+    format: str = option("table", choices=FORMATS, help="output format")
+    plot: Path | None = option(None, metavar="FILE.png", help="write the per-category radar chart (single mode)")
+    question_file: Path | None = None  # None: the layout's
+    answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
-    mt_bench_fallback: bool = True  # without a question file, use MT-bench's fixed id blocks for categories
-    aggregate: str = DEFAULT_AGGREGATE  # how a match's samples (--judge-samples) become one score
-    allow_mixed: bool = False  # show a table that mixes judge snapshots, prompt files or reference sets
-    answer_dir: Path | None = None  # read when given, to count each model's turns cut while reasoning
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
+        check_bootstrap(self.n_bootstrap)
         mode = Mode.parse(self.mode)
         object.__setattr__(self, "mode", mode.value)
-        if self.compare is not None and mode is not Mode.SINGLE:
-            raise UserError("--compare works with --mode single (a paired test of two models' scores)")
-        if mode is Mode.PAIRWISE_BASELINE and not self.baseline_model:
-            raise UserError("--mode pairwise-baseline needs --baseline-model")
+        check(self.format in FORMATS, f"{{format}} must be one of {', '.join(FORMATS)}; got {self.format!r}")
+        check(self.compare is None or len(self.compare) == 2, "{compare} takes two models, A and B")
+        check(self.compare is None or mode is Mode.SINGLE,
+              "{compare} works with {mode} single (a paired test of two models' scores)")
+        check(mode is not Mode.PAIRWISE_BASELINE or bool(self.baseline_model),
+              "{mode} pairwise-baseline needs {baseline_model}")
+        check(self.plot is None or mode is Mode.SINGLE, "{plot} draws the per-category radar chart of {mode} single")
+
+    @property
+    def judgments(self) -> Path:
+        """The judgment file read: the one given, else the judge's file for the mode in the layout."""
+        return self.judgment_file or self.layout.judgment_file(self.judge_model, self.mode)
+
+    @property
+    def questions(self) -> Path:
+        return self.question_file or self.layout.question_file
+
+    @property
+    def answers(self) -> Path:
+        return self.answer_dir or self.layout.answer_dir
+
+    @property
+    def mt_bench_fallback(self) -> bool:
+        """Without a question file, MT-bench's fixed id blocks give the categories (mt_bench only)."""
+        return self.layout.bench_name == DEFAULT_BENCH
 
 
 @dataclass(frozen=True)
@@ -75,14 +134,14 @@ def _judge_command(mode: str, judge_model: str) -> str:
 
 def show(config: ShowConfig) -> ShowReport:
     """Read the judgment file (and question file) named in ``config`` and compute the mode's tables."""
-    path = config.judgment_file
+    path = config.judgments
     if not path.is_file():
-        raise UserError(
+        raise ConfigError(
             f"no judgment file at {path}; create it with `{_judge_command(config.mode, config.judge_model)}` "
-            "(or name one with --input-file)"
+            "(or name one with {judgment_file})"
         )
     notes: list[str] = []
-    question_categories = _question_categories(config.question_file)
+    question_categories = _question_categories(config.questions)
     bench_questions = None if question_categories is None else len(question_categories)
 
     if config.mode == Mode.SINGLE:
@@ -129,8 +188,8 @@ def show(config: ShowConfig) -> ShowReport:
     pair_judgments = _load(load_pair_judgments, path)
     baseline = config.baseline_model if config.mode == Mode.PAIRWISE_BASELINE else None
     if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in pair_judgments):
-        raise UserError(
-            f"no matches against the baseline {baseline!r} in {path}; pick one with --baseline-model "
+        raise ConfigError(
+            f"no matches against the baseline {baseline!r} in {path}; pick one with {{baseline_model}} "
             f"or create them with `{_judge_command('pairwise-baseline', config.judge_model)}`"
         )
     present = {m for j in pair_judgments for m in (j.model_1, j.model_2)} - ({baseline} if baseline else set())
@@ -175,16 +234,14 @@ def _provenance(
 ) -> TableProvenance:
     """The table's provenance; a mix of sources refused (UserError) or, with --allow-mixed, the first note."""
     provenance = table_provenance(judgments)
-    warning = check_mixed(provenance, str(config.judgment_file), allow_mixed=config.allow_mixed)
+    warning = check_mixed(provenance, str(config.judgments), allow_mixed=config.allow_mixed)
     if warning:
         notes.insert(0, warning)
     return provenance
 
 
-def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str]) -> dict[str, int] | None:
-    if config.answer_dir is None:
-        return None
-    cuts = turns_cut_while_reasoning(config.answer_dir, models)
+def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str]) -> dict[str, int]:
+    cuts = turns_cut_while_reasoning(config.answers, models)
     notes.extend(reasoning_cut_notes(cuts))
     return cuts
 
@@ -230,7 +287,7 @@ def _question_categories(question_file: Path | None) -> dict[int, str] | None:
 def _categories(
     config: ShowConfig, by_id: dict[int, str] | None, qids: set[int], notes: list[str]
 ) -> tuple[dict[int, str] | None, str | None]:
-    qf = config.question_file
+    qf = config.questions
     if by_id is not None:
         unknown = len(qids - set(by_id))
         if unknown:

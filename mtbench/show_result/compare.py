@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.records import SingleJudgment
 from mtbench.show_result.samples import (
     DEFAULT_AGGREGATE,
@@ -94,7 +94,7 @@ def paired_comparison(
     a, b = cells[model_a], cells[model_b]
     items = sorted(set(a) & set(b))
     if not items:
-        raise UserError(f"--compare: {model_a} and {model_b} have no question with a valid score for both")
+        raise ConfigError(f"{{compare}}: {model_a} and {model_b} have no question with a valid score for both")
     qids = sorted({q for q, _ in items})
     q_index = {q: i for i, q in enumerate(qids)}
     diff_sum = np.zeros(len(qids))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.records import PairJudgment
 from mtbench.show_result.forced import FORCED_COLUMN, forced_per_model
 from mtbench.show_result.samples import majority_pairs, sample_count
@@ -86,7 +86,7 @@ def pairwise_table(
     if baseline is not None:
         judgments = [j for j in judgments if baseline in (j.model_1, j.model_2)]
         if not judgments:
-            raise UserError(f"no pairwise matches against the baseline {baseline!r} (set --baseline-model)")
+            raise ConfigError(f"no pairwise matches against the baseline {baseline!r} (set {{baseline_model}})")
     present = {m for j in judgments for m in (j.model_1, j.model_2)} - ({baseline} if baseline else set())
     require_models(model_list, present, "the judgments" + (f" against {baseline}" if baseline else ""))
     if model_list:

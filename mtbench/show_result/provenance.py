@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.records import PairJudgment, SingleJudgment
 
 UNKNOWN = "unknown"
@@ -96,8 +96,8 @@ def check_mixed(provenance: TableProvenance, where: str, *, allow_mixed: bool) -
     if conflict is None:
         return None
     if not allow_mixed:
-        raise UserError(
+        raise ConfigError(
             f"{where}: one table would mix {conflict}: such scores do not compare; "
-            "show them apart (--model-list, --input-file) or pass --allow-mixed"
+            "show them apart ({model_list}, {judgment_file}) or pass {allow_mixed}"
         )
     return f"WARNING: this table mixes {conflict} (--allow-mixed): its scores do not compare"

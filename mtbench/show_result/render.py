@@ -57,7 +57,7 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
     c = report.config
     out: dict[str, Any] = {
         "mode": c.mode,
-        "judgment_file": os.fspath(c.judgment_file),
+        "judgment_file": os.fspath(c.judgments),
         "bootstrap": {"n": c.n_bootstrap, "seed": c.seed, "confidence": c.confidence},
         "judges": list(report.judges),
         "bench_questions": report.bench_questions,
@@ -162,7 +162,7 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
 
     if report.single is not None:
         s = report.single
-        heading(f"Single-answer grading (judge {judges}; {c.judgment_file})")
+        heading(f"Single-answer grading (judge {judges}; {c.judgments})")
         rows = [
             [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
              _ci(r.ci_low, r.ci_high, 2), *_noise_cells(r, s.samples),
@@ -191,7 +191,7 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
     if report.pairwise is not None:
         p = report.pairwise
         what = f"against {p.baseline}" if p.baseline else "all pairs"
-        heading(f"Pairwise ({what}; judge {judges}; {c.judgment_file})")
+        heading(f"Pairwise ({what}; judge {judges}; {c.judgments})")
         rows = [
             [str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.n_error, 0),
              _fmt(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _fmt(r.loss_rate, 3),

@@ -16,7 +16,7 @@ from itertools import combinations
 
 import numpy as np
 
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.records import PairJudgment, SingleJudgment
 
 AGGREGATES = ("median", "mean")
@@ -27,7 +27,7 @@ Item = tuple[int, int]  # (question_id, turn)
 
 def check_aggregate(how: str) -> str:
     if how not in AGGREGATES:
-        raise UserError(f"--aggregate must be one of {', '.join(AGGREGATES)}; got {how!r}")
+        raise ConfigError(f"{{aggregate}} must be one of {', '.join(AGGREGATES)}; got {how!r}")
     return how
 
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from mtbench.core.bench import CATEGORIES
-from mtbench.core.errors import UserError
+from mtbench.core.options import ConfigError
 from mtbench.core.records import PairJudgment, SingleJudgment, latest_by_key
 
 UNKNOWN_CATEGORY = "unknown"
@@ -87,4 +87,4 @@ def require_models(requested: Sequence[str] | None, present: Iterable[str], wher
     missing = [m for m in requested if m not in present]
     if missing:
         have = ", ".join(sorted(present)) or "none"
-        raise UserError(f"--model-list: no judgments for {', '.join(missing)} in {where} (judged models: {have})")
+        raise ConfigError(f"{{model_list}}: no judgments for {', '.join(missing)} in {where} (judged models: {have})")

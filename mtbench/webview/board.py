@@ -27,16 +27,14 @@ def judge_report(
     mode = Mode.parse(mode)
     return show(
         ShowConfig(
+            layout=layout,
             judgment_file=judgment_file,
             mode=mode.value,
-            question_file=layout.question_file,
-            answer_dir=layout.answer_dir,
             judge_model=judge,
             baseline_model=baseline if mode is Mode.PAIRWISE_BASELINE else None,
             model_list=model_list,
             n_bootstrap=n_bootstrap,
             seed=seed,
-            mt_bench_fallback=layout.bench_name == "mt_bench",
         )
     )
 

@@ -73,7 +73,7 @@ def render_report(
         csp=content_security_policy(css),
         css=css,
         title=title,
-        judgment_file=os.fspath(report.config.judgment_file),
+        judgment_file=os.fspath(report.config.judgments),
         version=__version__,
         stamp=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         tables=tables,
