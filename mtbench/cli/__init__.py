@@ -16,7 +16,7 @@ from mtbench import __version__
 from mtbench.errors import RunFailed, UserError
 
 # Subcommand modules, in the order --help lists them.
-COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "show", "agreement", "browse", "report", "repair")
+COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "show", "bias", "agreement", "browse", "report", "repair")
 
 
 class Parser(argparse.ArgumentParser):

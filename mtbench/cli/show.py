@@ -67,6 +67,13 @@ def add_show_args(parser) -> None:
         help="show a table whose judgments come from different judge snapshots, judge prompt files or reference "
         "sets (refused by default, exit 2: such scores do not compare); the table then carries a warning",
     )
+    parser.add_argument(
+        "--control", choices=("length", "style"),
+        help="put a length- (or length-and-markdown-) controlled number beside the raw one: single, the score "
+        "adjusted by a regression on answer length with a term per model; pairwise-baseline, AlpacaEval's "
+        "length-controlled win rate; pairwise-all, Bradley-Terry with style covariates as arena-hard-auto. "
+        "Reads the answers in BENCH/model_answer; needs at least two models",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the per-category radar chart (single mode)")
 
@@ -93,6 +100,7 @@ def show_config_from(args: argparse.Namespace):
         mt_bench_fallback=args.bench_name == "mt_bench",
         aggregate=args.aggregate,
         allow_mixed=args.allow_mixed,
+        control=getattr(args, "control", None),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +19,7 @@ from mtbench.records import (
     load_single_judgments,
 )
 from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
@@ -27,6 +28,7 @@ from mtbench.show_result.samples import DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
+from mtbench.show_result.style import AnswerStyles, load_answer_styles
 
 PARTIAL_MARK = "*"  # after the question count of a partial row, in the table and Markdown
 
@@ -49,9 +51,11 @@ class ShowConfig:
     aggregate: str = DEFAULT_AGGREGATE  # how a match's samples (--judge-samples) become one score
     allow_mixed: bool = False  # show a table that mixes judge snapshots, prompt files or reference sets
     answer_dir: Path | None = None  # read when given, to count each model's turns cut while reasoning
+    control: str | None = None  # "length" or "style": a controlled number beside the raw one (needs answer_dir)
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
+        check_control(self.control)
         mode = Mode.parse(self.mode)
         object.__setattr__(self, "mode", mode.value)
         if self.compare is not None and mode is not Mode.SINGLE:
@@ -125,6 +129,13 @@ def show(config: ShowConfig) -> ShowReport:
             notes.append(forced_note(int(single.scores[FORCED_COLUMN].sum()), pairwise=False))
         notes.extend(coverage_notes(single.scores, bench_questions))
         cuts = _reasoning_cuts(config, single.scores.index, notes)
+        if config.control:
+            control = controlled_single(
+                judgments, _styles(config, single.scores.index), config.control, config.model_list,
+                config.n_bootstrap, config.seed, config.confidence, config.aggregate,
+            )
+            single = replace(single, scores=single.scores.join(control.table))
+            notes.append(control.note)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
             judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
@@ -165,10 +176,23 @@ def show(config: ShowConfig) -> ShowReport:
     notes.extend(coverage_notes(pair.table, bench_questions))
     shown = [*pair.table.index, *([baseline] if baseline else [])]
     cuts = _reasoning_cuts(config, shown, notes)
+    if config.control:
+        control = controlled_pairwise(
+            pair_judgments, _styles(config, shown), config.control, baseline, config.model_list,
+            config.n_bootstrap, config.seed, config.confidence,
+        )
+        pair = replace(pair, table=pair.table.join(control.table))
+        notes.append(control.note)
     return ShowReport(
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
         bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
     )
+
+
+def _styles(config: ShowConfig, models: Iterable[str]) -> AnswerStyles:
+    if config.answer_dir is None:
+        raise UserError("--control reads the answers' lengths from the answer files; no answer folder was given")
+    return load_answer_styles(config.answer_dir, models)
 
 
 def _listed(config: ShowConfig, model: str) -> bool:
