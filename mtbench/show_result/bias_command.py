@@ -31,7 +31,7 @@ from mtbench.show_result.pairwise import match_outcome
 from mtbench.show_result.samples import DEFAULT_AGGREGATE, aggregate_single
 from mtbench.show_result.selection import dedupe_pairs, dedupe_single, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED, bootstrap_weights
-from mtbench.show_result.style import LENGTH_UNIT, AnswerStyles, load_answer_styles
+from mtbench.show_result.style import LENGTH_UNIT, AnswerStyle, AnswerStyles, load_answer_styles
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,10 @@ def _pairwise(
 def _single(
     judgments: list[SingleJudgment], styles: AnswerStyles, config: BiasConfig, models: list[str], notes: list[str]
 ) -> tuple[dict[str, Rate], dict[str, dict[str, Rate]], list[Quartile]]:
-    rows = [(j, styles.get(j.model, j.question_id, j.turn)) for j in judgments if j.score is not None]
-    missing = sum(s is None for _, s in rows)
-    if missing:
-        notes.append(f"{missing} scored answer(s) not in the answer files: left out")
-    rows = [(j, s) for j, s in rows if s is not None]
+    looked_up = [(j, styles.get(j.model, j.question_id, j.turn)) for j in judgments if j.score is not None]
+    rows: list[tuple[SingleJudgment, AnswerStyle]] = [(j, s) for j, s in looked_up if s is not None]
+    if len(looked_up) > len(rows):
+        notes.append(f"{len(looked_up) - len(rows)} scored answer(s) not in the answer files: left out")
     if len(rows) < 3:
         raise UserError(f"{config.judgment_file}: fewer than 3 scored answers with a known length; nothing to correlate")
     qids = sorted({j.question_id for j, _ in rows})
@@ -170,7 +169,10 @@ def _single(
     def stats(mask: np.ndarray, fit_models: list[str]) -> dict[str, Rate]:
         sub_model = np.searchsorted([m_index[m] for m in fit_models], model[mask])
         features, names = single_features([s for (_, s), keep in zip(rows, mask, strict=True) if keep], "length")
-        fit = fit_single(sub_model, question[mask], score[mask], features, names, fit_models, weights, conf)
+        # One model alone: its slope across questions (with question terms one answer per question would
+        # leave nothing to fit); all models: the within-question slope of show --control.
+        fit = fit_single(sub_model, question[mask], score[mask], features, names, fit_models, weights, conf,
+                         question_effects=len(fit_models) > 1)
         within = mask & paired
         return {
             "score_length_spearman": spearman_rate(score[mask], length[mask], question[mask], weights, conf),

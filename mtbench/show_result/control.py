@@ -4,9 +4,10 @@ Three fits, one per mode, each refitted on bootstrap resamples of the questions 
 vector of draw counts per question (``stats.bootstrap_weights``) given to the fit as sample weights, which
 is the same as fitting the resampled rows and keeps every fit seeded.
 
-- single: score ~ one term per model + standardized features (log2 length; with style also log1p header,
-  list-item and bold counts). Standardized features have pooled mean 0, so a model's adjusted score, the
-  prediction at the pooled mean, is its own term.
+- single: score ~ one term per model + one per question + standardized features (log2 length; with style
+  also log1p header, list-item and bold counts). Standardized features have pooled mean 0, so a model's
+  adjusted score, its prediction at the pooled mean averaged over the questions, is its own term plus the
+  mean question term. The question terms keep the comparison within a question (see ``fit_single``).
 - pairwise-baseline (AlpacaEval's length-controlled win rate): logistic model of each match's outcome
   against the baseline with a term per model and a shared term for tanh(length difference / its sd)
   (plus the normalized markdown differences with style); controlled win rate = sigmoid(model term), the
@@ -97,28 +98,42 @@ def single_features(styles: Sequence, control: str) -> tuple[np.ndarray, list[st
 def fit_single(
     model_idx: np.ndarray, question_idx: np.ndarray, scores: np.ndarray, features: np.ndarray,
     feature_names: Sequence[str], models: Sequence[str], weights: np.ndarray, confidence: float = DEFAULT_CONFIDENCE,
+    *, question_effects: bool = True,
 ) -> ControlFit:
-    """OLS of score on a term per model and the standardized features; ``weights`` (n_boot, n_questions)."""
+    """OLS of score on a term per model (and per question) and the standardized features.
+
+    ``weights`` (n_boot, n_questions): the bootstrap draw counts. With ``question_effects`` a question's
+    difficulty is its own term, so length is compared only within a question (a math answer is short and a
+    writing answer long for reasons that are not the judge's); a model's adjusted score is then its
+    prediction averaged over the (drawn) questions, at the pooled mean of the features.
+    """
     z, sd = _standardize(features)
-    onehot = np.eye(len(models))[model_idx]
-    x = np.hstack([onehot, z])
-
-    def fit(w: np.ndarray | None) -> np.ndarray:
-        return LinearRegression(fit_intercept=False).fit(x, scores, sample_weight=w).coef_
-
-    coef = fit(None)
-    draws = np.array([fit(w[question_idx]) for w in weights]).reshape(len(weights), x.shape[1])
     n_m = len(models)
+    n_q = int(question_idx.max()) + 1 if len(question_idx) else 0
+    blocks = [np.eye(n_m)[model_idx], z]
+    if question_effects and n_q > 1:
+        blocks.append(np.eye(n_q)[question_idx][:, 1:])  # question 0 is the reference level
+    x = np.hstack(blocks)
+    n_f = z.shape[1]
+    present = np.bincount(question_idx, minlength=n_q) > 0  # a subset's index may skip questions
+
+    def fit(w: np.ndarray) -> np.ndarray:
+        coef = LinearRegression(fit_intercept=False).fit(x, scores, sample_weight=w[question_idx]).coef_
+        gamma = np.concatenate([[0.0], coef[n_m + n_f:]]) if x.shape[1] > n_m + n_f else np.zeros(1)
+        level = float(np.average(gamma, weights=w[:n_q] * present)) if len(gamma) > 1 else 0.0
+        return np.concatenate([coef[:n_m] + level, coef[n_m:n_m + n_f]])
+
+    coef = fit(np.ones(max(n_q, 1)))
+    draws = np.array([fit(w) for w in weights]).reshape(len(weights), n_m + n_f)
     for m in range(n_m):  # a model no resample drew has no value there
         missing = np.array([not (w[question_idx][model_idx == m] > 0).any() for w in weights], dtype=bool)
         draws[missing, m] = np.nan
     low, high = _percentiles(draws, confidence)
-    per_doubling = coef[n_m] / sd[0]
     doubling_low, doubling_high = _percentiles(draws[:, n_m:n_m + 1] / sd[0], confidence)
     return ControlFit(
         models=tuple(models), controlled=coef[:n_m], ci_low=low[:n_m], ci_high=high[:n_m],
         coefficients={name: float(c) for name, c in zip(feature_names, coef[n_m:], strict=True)},
-        points_per_doubling=float(per_doubling),
+        points_per_doubling=float(coef[n_m] / sd[0]),
         points_per_doubling_ci=(float(doubling_low[0]), float(doubling_high[0])),
     )
 

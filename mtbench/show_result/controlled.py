@@ -18,8 +18,8 @@ from mtbench.records import PairJudgment, SingleJudgment
 from mtbench.show_result.control import (
     CONTROLS,
     ControlFit,
-    fit_bradley_terry,
     fit_baseline,
+    fit_bradley_terry,
     fit_single,
     pair_differences,
     single_features,
