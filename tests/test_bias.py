@@ -172,14 +172,14 @@ def test_single_score_a_plus_b_log2_length(tmp_path, capsys):
     b = 0.75
     single = [single_row(q, m, 1.0 + b * math.log2(len(answers[m][q][0]) + 1) + rng.normal(0, 0.5))
               for m in models for q in range(1, 81)]
-    out = bias_json(capsys, write_bench(tmp_path, answers, single=single), "--bootstrap", "200")
+    out = bias_json(capsys, write_bench(tmp_path, answers, single=single), "--bootstrap", "100")
     assert within(out["points_per_length_doubling"], b), out["points_per_length_doubling"]
     assert out["score_length_spearman"]["ci"][0] > 0.3
     assert out["score_length_spearman_within_question"]["ci"][0] > 0.3
     means = [q["mean_score"]["value"] for q in out["score_by_length_quartile"]]
     assert means == sorted(means)
     # the same run again: the same numbers (seeded)
-    assert bias_json(capsys, tmp_path, "--bootstrap", "200") == out
+    assert bias_json(capsys, tmp_path, "--bootstrap", "100") == out
 
 
 # ---- controls: the verbose twin ---------------------------------------------------------------------------

@@ -29,18 +29,42 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
         return float(spearmanr(x, y).statistic)
 
 
+def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Average ranks (from 1) of ``x`` in each resample that repeats row i ``w[b, i]`` times: (n_boot, n).
+
+    A row repeated k times, tied with itself, takes the mean of the k ranks it spans, as ``rankdata``
+    gives the expanded sample; so the correlation below equals ``spearmanr`` of the expanded rows.
+    """
+    values, inverse = np.unique(x, return_inverse=True)
+    per_value = np.zeros((w.shape[0], len(values)))
+    for b in range(w.shape[0]):  # bincount per resample: cheap, and no (n_boot, n, n_values) array
+        per_value[b] = np.bincount(inverse, w[b], len(values))
+    below = np.cumsum(per_value, axis=1) - per_value
+    return (below + (per_value + 1.0) / 2.0)[:, inverse]
+
+
+def _weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        da = a - (w * a).sum(axis=1, keepdims=True) / total
+        db = b - (w * b).sum(axis=1, keepdims=True) / total
+        return (w * da * db).sum(axis=1) / np.sqrt((w * da**2).sum(axis=1) * (w * db**2).sum(axis=1))
+
+
 def spearman_rate(
     x: np.ndarray, y: np.ndarray, question: np.ndarray, weights: np.ndarray, confidence: float = DEFAULT_CONFIDENCE
 ) -> Rate:
     """Spearman of x with y, CI by resampling questions (``weights``: draw counts per question index)."""
     value = _spearman(x, y)
-    if math.isnan(value):
+    if math.isnan(value) or weights.shape[0] == 0:
         return Rate(value, (math.nan, math.nan), len(x))
-    draws = [_spearman(x[rows], y[rows]) for rows in (np.repeat(np.arange(len(x)), w[question].astype(np.int64)) for w in weights)]
-    alpha = (1.0 - confidence) / 2.0
-    finite = np.array([d for d in draws if not math.isnan(d)])
+    w = weights[:, question]  # each row repeated as often as its question was drawn
+    draws = _weighted_pearson(_weighted_ranks(x, w), _weighted_ranks(y, w), w)
+    draws = draws[w.sum(axis=1) >= 3]
+    finite = draws[~np.isnan(draws)]
     if finite.size == 0:
         return Rate(value, (math.nan, math.nan), len(x))
+    alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(finite, [alpha, 1.0 - alpha])
     return Rate(value, (float(low), float(high)), len(x))
 
