@@ -28,8 +28,11 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from mtbench.cli import main
-from mtbench.show_result.bias import LENGTH_MARGIN
+from mtbench.show_result.bias import LENGTH_MARGIN, ratio_rate
+from mtbench.show_result.stats import bootstrap_weights
 from mtbench.show_result.style import answer_style
 
 SHARED = Path(os.environ.get("MTBENCH_SHARED", "/work/shared"))
@@ -98,15 +101,18 @@ def human_layout(root: Path) -> tuple[Path, list[dict]]:
                                "turn": k[3], "winner": w} for k, w in gpt4.items())]
 
 
-def longer_preference(votes: list[dict], bench: Path) -> dict[str, tuple[int, int]]:
-    """Per voter kind (experts, gpt-4): (votes for the longer answer, decided votes where lengths differ >10%)."""
+def longer_preference(votes: list[dict], bench: Path, n_bootstrap: int) -> dict[str, dict]:
+    """Per voter kind (experts, gpt-4): the share of decided votes, among those whose answers' lengths differ
+    by more than 10%, that went to the longer answer, with its bootstrap CI over questions."""
     lengths: dict[tuple[str, int, int], int] = {}
     for path in (bench / "model_answer").glob("*.jsonl"):
         for line in path.open():
             a = json.loads(line)
             for t, text in enumerate(a["choices"][0]["turns"], start=1):
                 lengths[(path.stem, a["question_id"], t)] = answer_style(text).length
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    qids = sorted({v["question_id"] for v in votes})
+    q_index = {q: i for i, q in enumerate(qids)}
+    out: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((2, len(qids))))
     for v in votes:
         if v["winner"] not in ("model_a", "model_b"):
             continue
@@ -115,9 +121,10 @@ def longer_preference(votes: list[dict], bench: Path) -> dict[str, tuple[int, in
         if max(la, lb) <= LENGTH_MARGIN * min(la, lb):
             continue
         kind = "experts" if v["judge"].startswith("expert") else v["judge"]
-        out[kind][0] += (la > lb) == (v["winner"] == "model_a")
-        out[kind][1] += 1
-    return {k: (n[0], n[1]) for k, n in out.items()}
+        out[kind][0, q_index[v["question_id"]]] += (la > lb) == (v["winner"] == "model_a")
+        out[kind][1, q_index[v["question_id"]]] += 1
+    weights = bootstrap_weights(len(qids), n_bootstrap, 0)
+    return {k: ratio_rate(n[0], n[1], weights).to_json() for k, n in out.items()}
 
 
 def main_script() -> None:
@@ -137,8 +144,17 @@ def main_script() -> None:
         results["human_gpt_comparison gpt-4 pair"] = bias_json(
             "--data-dir", str(root), "--bench-name", "human", "--mode", "pairwise-all", *boot,
             "--self", "gpt-4", "gpt-3.5-turbo", "--reference-judge", "experts")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["show", "--data-dir", str(root), "--bench-name", "human", "--mode", "pairwise-all",
+                         "--control", "style", "--bootstrap", args.bootstrap, "--format", "json"])
+        if code != 0:
+            raise SystemExit(f"mtbench show --control style exited {code}")
+        results["human_gpt_comparison show --control style"] = {
+            r["model"]: {k: r[k] for k in ("win_rate_adjusted", "bt_win_rate", "controlled_win_rate", "controlled_ci")}
+            for r in json.loads(out.getvalue())["models"]}
         results["longer preference per match (wins, decided with lengths >10% apart)"] = longer_preference(
-            votes, root / "human")
+            votes, root / "human", int(args.bootstrap))
     text = json.dumps(results, indent=1)
     if args.out:
         args.out.write_text(text)
