@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, not whatever mtbench i
 from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
 
 from mtbench.agreement import AgreementConfig, agreement, render  # noqa: E402
-from mtbench.records import load_pair_judgments  # noqa: E402
+from mtbench.core.record_files import load_pair_judgments  # noqa: E402
 
 PAPER_MODELS = ["gpt-4", "gpt-3.5-turbo", "claude-v1", "vicuna-13b-v1.2", "alpaca-13b", "llama-13b"]
 CONVERSATION = [{"role": "user", "content": "Lorem ipsum dolor sit amet. " * 35},

@@ -28,10 +28,10 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mtbench.bench import BenchLayout  # noqa: E402
-from mtbench.client import ChatClient, EndpointConfig, RetryPolicy  # noqa: E402
+from mtbench.core.bench import BenchLayout  # noqa: E402
+from mtbench.core.client import ChatClient, EndpointConfig, RetryPolicy  # noqa: E402
+from mtbench.core.runner import run_bounded  # noqa: E402
 from mtbench.gen_api_answer import ApiAnswerConfig, build_messages, generate_api_answers  # noqa: E402
-from mtbench.runner import run_bounded  # noqa: E402
 
 REPLY = "A reply of a few dozen words, about as long as a short MT-bench answer. " * 4
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout
 
 from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
 
-from mtbench.bench import BenchLayout  # noqa: E402
+from mtbench.core.bench import BenchLayout  # noqa: E402
 from mtbench.report import ReportConfig, build_report  # noqa: E402
 from mtbench.show_result import ShowConfig, show  # noqa: E402
 from mtbench.webview.bench_view import load_bench_view  # noqa: E402

@@ -57,6 +57,8 @@ def main() -> int:
 
     import torch
 
+    from mtbench.core.record_files import load_questions
+    from mtbench.core.templates import conversation
     from mtbench.gen_model_answer import (
         GenerationOutput,
         HFGenerator,
@@ -68,8 +70,6 @@ def main() -> int:
         load_vllm_generator,
         resolve_device,
     )
-    from mtbench.records import load_questions
-    from mtbench.templates import conversation
 
     torch.set_num_threads(args.threads)
     model_path = args.model_path

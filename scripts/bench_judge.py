@@ -63,8 +63,8 @@ def make_data_dir(root: Path, models: int) -> tuple[Path, list[str]]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    from mtbench.bench import BenchLayout
-    from mtbench.client import EndpointConfig, RetryPolicy
+    from mtbench.core.bench import BenchLayout
+    from mtbench.core.client import EndpointConfig, RetryPolicy
     from mtbench.gen_judgment import JudgeConfig, judge_messages, parse_rating, plan_judging, run_judging
 
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from benchlib import median_time  # noqa: E402  (scripts/ is on sys.path when a script runs)
 
-from mtbench.records import load_pair_judgments, load_single_judgments  # noqa: E402
+from mtbench.core.record_files import load_pair_judgments, load_single_judgments  # noqa: E402
 from mtbench.show_result import ShowConfig, pairwise_table, render, show, single_tables  # noqa: E402
 
 QIDS = range(81, 161)

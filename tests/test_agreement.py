@@ -29,8 +29,8 @@ from mtbench.agreement import (
     summarize,
     votes_agree,
 )
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, dumps
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment, dumps
 from tests.conftest import REFERENCE_RUNS
 
 HUMAN_ZIP = REFERENCE_RUNS / "human_judgments_partial" / "human_gpt_comparison.zip"
@@ -340,7 +340,7 @@ def test_cli_end_to_end(tmp_path, data_dir):
 
 def test_judges_by_name_use_the_judge_file_mapping(tmp_path):
     from mtbench.agreement import judge_label
-    from mtbench.bench import BenchLayout
+    from mtbench.core.bench import BenchLayout
 
     layout = BenchLayout(data_dir=tmp_path)
     served = "/path/to/smol-hf"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.records import load_answers, load_pair_judgments, load_single_judgments
+from mtbench.core.bench import BenchLayout
+from mtbench.core.record_files import load_answers, load_pair_judgments, load_single_judgments
 from mtbench.webview.bench_view import load_bench_view
 from tests.browser import (
     FAILED_ANSWER_REASON,

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from mtbench.records import load_answers
+from mtbench.core.record_files import load_answers
 from tests.conftest import REPO
 from tests.openai_server import OpenAITestServer
 from tests.test_judge import OFFICIAL, add_answers, rows

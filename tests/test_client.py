@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mtbench.client import (
+from mtbench.core.client import (
     CallFailure,
     ChatClient,
     ChatResult,
@@ -19,9 +19,9 @@ from mtbench.client import (
     RetryPolicy,
     run_bounded,
 )
-from mtbench.errors import UserError
-from mtbench.request_params import Refusal, refused_parameter
-from mtbench.runner import Level
+from mtbench.core.errors import UserError
+from mtbench.core.request_params import Refusal, refused_parameter
+from mtbench.core.runner import Level
 from tests.openai_server import (
     MAX_TOKENS_REFUSED,
     TEMPERATURE_0_REFUSED,

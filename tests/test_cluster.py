@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.errors import UserError
+from mtbench.core.bench import BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.records import Question
 from mtbench.gen_model_answer import (
     AnswerSettings,
     GenAnswerConfig,
@@ -31,7 +32,6 @@ from mtbench.gen_model_answer import (
     gen_model_answer,
     interleave,
 )
-from mtbench.records import Question
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model
 from tests.ray_cluster import ENV, RAY, RayCluster

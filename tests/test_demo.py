@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.demo import DEMO_MODEL_ID, demo_model
+from mtbench.pipeline.demo import DEMO_MODEL_ID, demo_model
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mtbench.core.errors import RunFailed, UserError
 from mtbench.download import (
     DownloadConfig,
     HttpSource,
@@ -25,7 +26,6 @@ from mtbench.download import (
     download_mt_bench,
     fetch_files,
 )
-from mtbench.errors import RunFailed, UserError
 
 from .conftest import MT_BENCH_DATA
 

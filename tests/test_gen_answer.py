@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout, category_temperature
-from mtbench.errors import UserError
+from mtbench.core.bench import BenchLayout, category_temperature
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_answers, load_questions
+from mtbench.core.records import Answer, Question
+from mtbench.core.templates import NAMED_TEMPLATES, conversation
 from mtbench.gen_model_answer import (
     AnswerSettings,
     GenAnswerConfig,
@@ -40,8 +43,6 @@ from mtbench.gen_model_answer import (
     replica_count,
     row_seed,
 )
-from mtbench.records import Answer, Question, load_answers, load_questions
-from mtbench.templates import NAMED_TEMPLATES, conversation
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.killing import kill_after_lines
 from tests.models import build_tiny_model, smollm_gguf
@@ -295,7 +296,7 @@ def test_failed_turn_is_a_failure_record_and_never_reaches_turn_two(tiny, questi
 
 
 def test_every_generation_failing_is_run_failed(tiny, data_dir):
-    from mtbench.errors import RunFailed
+    from mtbench.core.errors import RunFailed
 
     rec = Recording(tiny, fail_when=("<|im_start|>assistant\n",))
     cfg = GenAnswerConfig(

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.client import EndpointConfig, RetryPolicy
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.bench import BenchLayout
+from mtbench.core.client import EndpointConfig, RetryPolicy
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.record_files import load_answers, load_questions
+from mtbench.core.records import Answer, Question, iter_jsonl
 from mtbench.gen_api_answer import (
     ApiAnswerConfig,
     build_messages,
@@ -28,7 +30,6 @@ from mtbench.gen_api_answer import (
     generate_api_answers,
     question_temperature,
 )
-from mtbench.records import Answer, Question, iter_jsonl, load_answers, load_questions
 from tests.openai_server import OpenAITestServer, Reply, completion, error
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.records import latest_by_key, load_judge_prompts, load_pair_judgments, load_single_judgments
+from mtbench.core.record_files import load_judge_prompts, load_pair_judgments, load_single_judgments
+from mtbench.core.records import latest_by_key
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
 from tests.openai_server import Reply, completion, error
 
@@ -482,7 +483,7 @@ def test_endpoint_going_down_mid_run_stops_the_run(data_dir, openai_server):
 def test_a_second_run_on_the_same_file_is_refused(data_dir, openai_server):
     from filelock import FileLock
 
-    from mtbench.records import lock_path
+    from mtbench.core.records import lock_path
 
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
     path = single_file(data_dir)

@@ -11,7 +11,9 @@ import json
 
 import pytest
 
-from mtbench.bench import BenchLayout
+from mtbench.core.bench import BenchLayout
+from mtbench.core.record_files import load_answers, load_judge_prompts, load_questions
+from mtbench.core.records import Answer, Choice
 from mtbench.gen_judgment import (
     PairMatch,
     SingleMatch,
@@ -22,7 +24,6 @@ from mtbench.gen_judgment import (
     parse_verdict,
     prompt_name,
 )
-from mtbench.records import Answer, Choice, load_answers, load_judge_prompts, load_questions
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
 RUNS = REFERENCE_RUNS / "third_party_runs"
@@ -248,7 +249,7 @@ def test_layout_names_fastchat_files(tmp_path):
 
 
 def test_price_table_snapshots_and_overrides():
-    from mtbench.cost import Price, price_for
+    from mtbench.core.cost import Price, price_for
 
     assert price_for("gpt-4") == Price(30.0, 60.0)
     assert price_for("gpt-4o-mini-2024-07-18") == price_for("gpt-4o-mini")  # a dated snapshot of a known name
@@ -260,7 +261,7 @@ def test_price_table_snapshots_and_overrides():
 
 
 def test_token_estimate_is_close_to_chars_over_four(bench):
-    from mtbench.cost import estimate_input_tokens
+    from mtbench.core.cost import estimate_input_tokens
 
     _, prompts, _ = bench
     messages = judge_messages(prompts["single-v1"], "x" * 4000)
@@ -269,14 +270,14 @@ def test_token_estimate_is_close_to_chars_over_four(bench):
 
 
 def test_reply_estimate_is_capped_at_max_tokens():
-    from mtbench.cost import ASSUMED_OUTPUT_TOKENS, output_tokens_per_call
+    from mtbench.core.cost import ASSUMED_OUTPUT_TOKENS, output_tokens_per_call
 
     assert output_tokens_per_call() == output_tokens_per_call(2048) == ASSUMED_OUTPUT_TOKENS
     assert output_tokens_per_call(100) == 100
 
 
 def test_match_keys_are_the_keys_of_the_records_they_become(bench):
-    from mtbench.client import ChatResult
+    from mtbench.core.client import ChatResult
     from mtbench.gen_judgment import pair_record, single_record
 
     questions, prompts, refs = bench

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtbench.records import PairJudgment
+from mtbench.core.records import PairJudgment
 from mtbench.show_result.pairwise import match_outcome
 from mtbench.show_result.samples import majority_outcome, majority_pairs
 from tests.conftest import REPO
@@ -230,7 +230,8 @@ def test_retry_failed_judges_again_only_the_failed_samples(data_dir):
         retried = judge(data_dir, server, "--retry-failed", *args)
         assert retried.returncode == 0, retried.stderr
         assert sorted(r.body["seed"] for r in server.chat_requests) == [1] * 6
-    from mtbench.records import latest_by_key, load_single_judgments
+    from mtbench.core.record_files import load_single_judgments
+    from mtbench.core.records import latest_by_key
 
     latest = latest_by_key(load_single_judgments(single_file(data_dir)), lambda j: j.key)
     assert len(latest) == 18 and all(j.score == 6 for j in latest.values())

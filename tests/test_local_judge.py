@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from mtbench.core.templates import NAMED_TEMPLATES
 from mtbench.gen_judgment.forced import RATING_PREFIX
 from mtbench.gen_judgment.local import render_judge_prompt
 from mtbench.gen_judgment.verdicts import parse_rating
-from mtbench.templates import NAMED_TEMPLATES
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
 from tests.models import CHATML_TEMPLATE, build_chain_model, build_tiny_model, smollm_gguf
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.records import load_answers, load_single_judgments
+from mtbench.core.record_files import load_answers, load_single_judgments
 from tests.openai_server import OpenAITestServer
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.errors import RunFailed, UserError
-from mtbench.pregenerated import ANSWER_PINS, PregeneratedConfig, download_pregenerated
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.download.pregenerated import ANSWER_PINS, PregeneratedConfig, download_pregenerated
 
 from .conftest import MT_BENCH_DATA, REFERENCE_RUNS
 

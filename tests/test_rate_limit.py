@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from mtbench.client import ChatClient, EndpointConfig
-from mtbench.rate_limit import parse_duration
-from mtbench.runner import run_bounded
+from mtbench.core.client import ChatClient, EndpointConfig
+from mtbench.core.rate_limit import parse_duration
+from mtbench.core.runner import run_bounded
 from tests.openai_server import OpenAITestServer, RateLimit, error, go_duration
 from tests.test_judge import OFFICIAL, SMALL, add_answers, judge, rows, single_file
 
@@ -118,7 +118,7 @@ def test_gen_api_answer_is_paced_by_the_same_controller_and_says_so(data_dir):
 
 
 def test_a_429_that_says_nothing_pauses_the_base_delay_doubling_per_burst_until_a_success():
-    from mtbench.rate_limit import RateController, Ticket
+    from mtbench.core.rate_limit import RateController, Ticket
 
     now = [100.0]
     rate = RateController(ceiling=64, base_pause=0.1, max_pause=0.3, clock=lambda: now[0])

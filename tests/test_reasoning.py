@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtbench.errors import UserError
-from mtbench.reasoning import (
+from mtbench.core.errors import UserError
+from mtbench.core.reasoning import (
     ReasoningTags,
     SplitReply,
     merge_reasoning,

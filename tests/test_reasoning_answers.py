@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.chat_result import FailureKind, parse_completion
+from mtbench.core.bench import BenchLayout
+from mtbench.core.chat_result import FailureKind, parse_completion
+from mtbench.core.reasoning import ReasoningOptions, ReasoningTags
+from mtbench.core.record_files import load_answers
+from mtbench.core.records import Answer, Choice, Question, iter_jsonl
 from mtbench.gen_api_answer import generate_api_answers
 from mtbench.gen_model_answer import AnswerSettings, ModelSpec, answer_questions, load_generator
-from mtbench.reasoning import ReasoningOptions, ReasoningTags
-from mtbench.records import Answer, Choice, Question, iter_jsonl, load_answers
 from tests.conftest import REPO
 from tests.models import build_chain_model
 from tests.openai_server import completion, reasoning_model_refusal, with_reasoning

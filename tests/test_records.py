@@ -16,23 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from mtbench import records
-from mtbench.answer_file import answer_run
-from mtbench.bench import CATEGORIES
-from mtbench.errors import UserError
-from mtbench.records import (
-    Answer,
-    Choice,
-    JsonlWriter,
-    RecordError,
+from mtbench.core import records
+from mtbench.core.answer_file import answer_run
+from mtbench.core.bench import CATEGORIES
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import (
     load_answers,
     load_judge_prompts,
     load_pair_judgments,
     load_questions,
-    load_records,
     load_single_judgments,
-    rewrite_jsonl,
 )
+from mtbench.core.records import Answer, Choice, JsonlWriter, RecordError, load_records, rewrite_jsonl
 
 from .conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
@@ -365,7 +360,7 @@ def test_writer_keeps_a_complete_last_line_that_lacks_its_newline(tmp_path: Path
 
 CHILD = r"""
 import sys
-from mtbench.records import Answer, Choice, JsonlWriter
+from mtbench.core.records import Answer, Choice, JsonlWriter
 path, size = sys.argv[1], int(sys.argv[2])
 with JsonlWriter(path) as writer:
     i = 0
@@ -443,7 +438,7 @@ def test_rewrite_on_a_full_disk_leaves_the_file_and_no_temp_and_a_run_with_nothi
 
 REWRITER = r"""
 import sys
-from mtbench.records import Answer, Choice, rewrite_jsonl
+from mtbench.core.records import Answer, Choice, rewrite_jsonl
 path, text = sys.argv[1], sys.argv[2]
 records = [Answer(question_id=i, model_id=text, choices=(Choice(0, (text * 5000, "x")),)) for i in range(20)]
 for _ in range(40):
@@ -478,7 +473,7 @@ def test_rewrite_keeps_the_file_permissions(tmp_path: Path):
 
 
 def test_per_category_takes_the_first_n_of_each_category_in_file_order(tmp_path):
-    from mtbench.answer_file import first_per_category, select_questions
+    from mtbench.core.answer_file import first_per_category, select_questions
     from tests.conftest import MT_BENCH_DATA
 
     questions = select_questions(MT_BENCH_DATA / "question.jsonl", None, None, per_category=2)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.records import Answer, Choice, SingleJudgment, dumps, load_answers, load_single_judgments
+from mtbench.core.record_files import load_answers, load_single_judgments
+from mtbench.core.records import Answer, Choice, SingleJudgment, dumps
 from mtbench.repair import kind_of
 
 from .conftest import REFERENCE_RUNS
@@ -165,7 +166,7 @@ def test_a_file_held_by_a_judge_is_refused_untouched(tmp_path: Path):
     content = dumps(_judgment(81)) + "torn\n" + dumps(_judgment(82))
     path.write_text(content)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom mtbench.records import exclusive_output\n"
+        [sys.executable, "-c", "import sys, time\nfrom mtbench.core.records import exclusive_output\n"
          "with exclusive_output(sys.argv[1], 'judge'):\n    print('held', flush=True)\n    time.sleep(60)\n",
          str(path)],
         stdout=subprocess.PIPE, text=True,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.errors import UserError
-from mtbench.records import load_answers, load_single_judgments
+from mtbench.core.bench import BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_answers, load_single_judgments
 from mtbench.report import ReportConfig, build_report, resolve_judge
 from mtbench.webview.markup import render_markdown
 from tests.browser import (

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from mtbench.errors import RunFailed, UserError
-from mtbench.runner import EndpointDown, Level, Outcome, ProbeFailed, Runner, run_bounded
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.runner import EndpointDown, Level, Outcome, ProbeFailed, Runner, run_bounded
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def test_an_outcome_has_a_reason_exactly_when_it_failed():
 
 
 def test_run_bounded_bounds_real_requests_to_the_loopback_server(openai_server, monkeypatch):
-    from mtbench.client import ChatClient, EndpointConfig
+    from mtbench.core.client import ChatClient, EndpointConfig
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     openai_server.latency = 0.1

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtbench.bench import CATEGORIES
-from mtbench.records import load_pair_judgments, load_single_judgments
+from mtbench.core.bench import CATEGORIES
+from mtbench.core.record_files import load_pair_judgments, load_single_judgments
 from mtbench.show_result import (
     bootstrap_mean_ci,
     mt_bench_categories,
@@ -555,7 +555,7 @@ def test_partial_is_relative_to_the_bench_and_to_the_most_covered(synthetic_pair
 
 
 def load_single_judgments_from_rows(rows: list[dict]):
-    from mtbench.records import SingleJudgment
+    from mtbench.core.records import SingleJudgment
 
     return [SingleJudgment.from_json(r) for r in rows]
 
@@ -709,8 +709,8 @@ def test_mixed_judge_snapshots_are_refused_in_one_line(data_dir, capsys):
 
 
 def test_mixed_prompt_files_are_refused():
-    from mtbench.errors import UserError
-    from mtbench.records import SingleJudgment
+    from mtbench.core.errors import UserError
+    from mtbench.core.records import SingleJudgment
     from mtbench.show_result.provenance import check_mixed, table_provenance
 
     def record(sha: str) -> SingleJudgment:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mtbench.errors import UserError
-from mtbench.templates import (
+from mtbench.core.errors import UserError
+from mtbench.core.templates import (
     ASSISTANT,
     NAMED_TEMPLATES,
     TOKENIZER_TEMPLATE,

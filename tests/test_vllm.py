@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.bench import BenchLayout
-from mtbench.errors import UserError
+from mtbench.core.bench import BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_questions
 from mtbench.gen_model_answer import (
     AnswerSettings,
     GenAnswerConfig,
@@ -30,7 +31,6 @@ from mtbench.gen_model_answer import (
     gen_model_answer,
     load_generator,
 )
-from mtbench.records import load_questions
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.killing import kill_after_lines
 

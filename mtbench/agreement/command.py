@@ -17,9 +17,10 @@ from mtbench.agreement.stats import (
 )
 from mtbench.agreement.vote_files import judge_label, load_human_votes
 from mtbench.agreement.votes import AUTHOR, HUMAN, Vote, VoteKey, votes_from_pair_judgments
-from mtbench.bench import BenchLayout
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, load_pair_judgments
+from mtbench.core.bench import BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_pair_judgments
+from mtbench.core.records import PairJudgment
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import asdict
 
 from mtbench.agreement.command import AgreementReport
 from mtbench.agreement.stats import AgreementRow
-from mtbench.bench import FORMATS
-from mtbench.errors import UserError
+from mtbench.core.bench import FORMATS
+from mtbench.core.errors import UserError
 
 COLUMNS = ("comparison", "turn", "setup", "total", "agree", "ratio", "kappa")
 

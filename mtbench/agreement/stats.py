@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mtbench.agreement.votes import TIE, Vote, VoteKey, is_tie, votes_agree
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 
 def bucket(votes: Iterable[Vote]) -> dict[VoteKey, list[str]]:

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.agreement.votes import Vote, VoteSet, is_tie, normalize_judge, votes_from_pair_judgments
-from mtbench.bench import judge_file_stem
-from mtbench.errors import UserError
-from mtbench.records import iter_jsonl, load_pair_judgments
+from mtbench.core.bench import judge_file_stem
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_pair_judgments
+from mtbench.core.records import iter_jsonl
 
 
 def load_pair_votes(path: str | os.PathLike, judge: str | None = None) -> VoteSet:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.records import PairJudgment
+from mtbench.core.records import PairJudgment
 
 HUMAN = "human"
 AUTHOR = "author"

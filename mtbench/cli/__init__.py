@@ -13,14 +13,19 @@ import sys
 from typing import NoReturn
 
 from mtbench import __version__
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
 
 # Subcommand modules, in the order --help lists them.
 COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "show", "bias", "agreement", "browse", "report", "repair")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (which flag, what is wrong) and exit code 2."""
+    """argparse, but a usage error is one line (which flag, what is wrong) and exit code 2, and no flag
+    is taken by a prefix of its name (with dozens of flags, a prefix silently becomes another flag)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

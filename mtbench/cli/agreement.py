@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.bench import FORMATS
 from mtbench.cli.common import add_layout_args, layout_from
+from mtbench.core.bench import FORMATS
 
 
 def register(sub) -> None:

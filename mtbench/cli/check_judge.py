@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_JUDGE_MODEL
 from mtbench.cli.common import add_budget_args, add_endpoint_args, add_layout_args, endpoint_from, layout_from
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL
 
-DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")  # mtbench.check_judge's, kept import-free for --help
+DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")  # mtbench.gen_judgment.check_judge's, kept import-free for --help
 
 
 def register(sub) -> None:
@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.check_judge import CheckJudgeConfig, check_judge
+    from mtbench.gen_judgment.check_judge import CheckJudgeConfig, check_judge
 
     config = CheckJudgeConfig(
         layout=layout_from(args),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
+from mtbench.core.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
 
 
 def add_layout_args(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def add_endpoint_args(
 
 def endpoint_from(args: argparse.Namespace):
     """An ``EndpointConfig`` from the flags of ``add_endpoint_args``; it checks itself (one-line UserError)."""
-    from mtbench.client import EndpointConfig, RetryPolicy
+    from mtbench.core.client import EndpointConfig, RetryPolicy
 
     given: dict = {"base_url": args.base_url, "api_key_env": args.api_key_env, "url_flag": args.url_flag}
     if args.timeout is not None:

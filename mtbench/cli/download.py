@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _download_pregenerated(args: argparse.Namespace) -> None:
-    from mtbench.pregenerated import (
+    from mtbench.download.pregenerated import (
         PREGENERATED_BASE_URL,
         PREGENERATED_BASE_URL_ENV,
         PregeneratedConfig,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 
 class FlagTable:

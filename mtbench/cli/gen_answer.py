@@ -109,9 +109,9 @@ def add_gen_answer_args(p) -> None:
 
 def gen_answer_runs_from(args: argparse.Namespace):
     """The ``GenAnswerRuns`` of gen-answer's flags (each config checks itself: one-line UserError)."""
+    from mtbench.core.json_flags import json_object
     from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, GenAnswerRuns, ModelSpec
     from mtbench.gen_model_answer.engines import resolve_engine
-    from mtbench.json_flags import json_object
 
     config = GenAnswerConfig(
         model=ModelSpec(

@@ -74,8 +74,8 @@ def add_gen_api_answer_args(parser) -> None:
 
 def api_answer_config_from(args: argparse.Namespace):
     """The ``ApiAnswerConfig`` of gen-api-answer's flags (it checks itself: one-line UserError)."""
+    from mtbench.core.request_params import extra_body_from_json
     from mtbench.gen_api_answer import ApiAnswerConfig, default_model_id
-    from mtbench.request_params import extra_body_from_json
 
     return ApiAnswerConfig(
         layout=layout_from(args),
@@ -99,8 +99,8 @@ def api_answer_config_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.core.rate_limit import rate_limit_line
     from mtbench.gen_api_answer import generate_api_answers
-    from mtbench.rate_limit import rate_limit_line
 
     summary = generate_api_answers(api_answer_config_from(args))
     asked = summary.answered + len(summary.failed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, MODES
 from mtbench.cli.common import (
     add_budget_args,
     add_endpoint_args,
@@ -14,6 +13,7 @@ from mtbench.cli.common import (
     endpoint_from,
     layout_from,
 )
+from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, MODES
 
 
 def register(sub) -> None:
@@ -110,7 +110,7 @@ def add_local_judge_args(parser: argparse.ArgumentParser) -> None:
 
 def local_judge_from(args: argparse.Namespace):
     """The ``LocalJudge`` of ``add_local_judge_args``'s flags, or None without --judge-model-path."""
-    from mtbench.errors import UserError
+    from mtbench.core.errors import UserError
     from mtbench.gen_judgment.local import LocalJudge
 
     if args.judge_model_path is None:
@@ -127,8 +127,8 @@ def local_judge_from(args: argparse.Namespace):
 def judge_config_from(args: argparse.Namespace):
     """The ``JudgeConfig`` of `mtbench judge`'s flags (a command that registers the same flags, e.g. `run`,
     builds its judging step with it); the config checks itself (one-line UserError)."""
+    from mtbench.core.request_params import extra_body_from_json
     from mtbench.gen_judgment import JudgeConfig
-    from mtbench.request_params import extra_body_from_json
 
     local = local_judge_from(args)
     return JudgeConfig(

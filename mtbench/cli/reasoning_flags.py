@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mtbench.reasoning import THINK_TAGS, ReasoningOptions, ReasoningTags
+from mtbench.core.reasoning import THINK_TAGS, ReasoningOptions, ReasoningTags
 
 
 def add_reasoning_args(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mtbench.cli import download, gen_answer, gen_api_answer, judge, report, show
 from mtbench.cli.common import add_layout_args
 from mtbench.cli.flag_scope import FlagScope, FlagTable
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 if TYPE_CHECKING:
     from mtbench.gen_api_answer import ApiAnswerConfig
@@ -125,9 +125,9 @@ JUDGE_CHOICE = {"judge_model": "--judge-model", "judge_model_path": "--judge-mod
 
 
 def no_model_flags(args: argparse.Namespace, flags: RunFlags) -> str:
-    """Neither --model-path nor --model: the offline demo (``mtbench.demo``), the small model the set-up
+    """Neither --model-path nor --model: the offline demo (``mtbench.pipeline.demo``), the small model the set-up
     installs as model and forced judge, with the demo's small sizes wherever their flags were not given."""
-    from mtbench import demo
+    from mtbench.pipeline import demo
 
     picked = [flag for dest, flag in JUDGE_CHOICE.items() if flags.judge.given(args, dest)]
     if picked:
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     config = run_config_from(args)
     banner = None
     if getattr(args, "demo", False):
-        from mtbench.demo import BANNER, DEMO_FOOTER
+        from mtbench.pipeline.demo import BANNER, DEMO_FOOTER
 
         banner = BANNER.format(per_category=args.flags.local.view(args).per_category)
         print(banner + "\n", flush=True)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
+from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, FORMATS, MODES, Mode
 
 
 def register(sub) -> None:
@@ -80,7 +80,7 @@ def add_show_args(parser) -> None:
 
 def show_config_from(args: argparse.Namespace):
     """The ``ShowConfig`` of show's flags (it checks itself: one-line UserError)."""
-    from mtbench.errors import UserError
+    from mtbench.core.errors import UserError
     from mtbench.show_result import ShowConfig
 
     if args.plot is not None and args.mode != Mode.SINGLE:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_show(report, fmt: str, plot: Path | None) -> None:
     """What ``show`` prints for ``report``: the tables on stdout, and the radar chart to ``plot``."""
-    from mtbench.errors import UserError
+    from mtbench.core.errors import UserError
     from mtbench.show_result import radar_figure, render
 
     if plot is not None:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
+from mtbench.core.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, BenchLayout
+from mtbench.core.errors import UserError
 from mtbench.download.pinned import FileOutcome, PinnedFile, Source, fetch_files
 from mtbench.download.sources import DEFAULT_TIMEOUT_S, HttpSource, LocalSource, WheelSource
-from mtbench.errors import UserError
 
 # FastChat at the commit our copies of the data were read from (see shared/mt_bench/SOURCE.md).
 FASTCHAT_COMMIT = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
 
 log = logging.getLogger("mtbench")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mtbench import __version__
-from mtbench.bench import DEFAULT_BENCH
+from mtbench.core.bench import DEFAULT_BENCH
 from mtbench.download.pinned import PinnedFile, SourceMiss
 
 log = logging.getLogger("mtbench")

@@ -35,7 +35,9 @@ from typing import Any
 
 import openai
 
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.jsonl import LazyJsonlWriter
+from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.gen_judgment.batch_requests import (
     match_id,
     match_results,
@@ -47,8 +49,6 @@ from mtbench.gen_judgment.batch_requests import (
 from mtbench.gen_judgment.matches import Match, sample_seed
 from mtbench.gen_judgment.plan import JudgePlan, load_existing
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
-from mtbench.gen_judgment.runner import _LazyWriter
-from mtbench.records import PairJudgment, SingleJudgment
 
 log = logging.getLogger("mtbench")
 
@@ -165,7 +165,7 @@ class _Run:
     plan: JudgePlan
     sidecar: Sidecar
     api: BatchApi
-    writer: _LazyWriter
+    writer: LazyJsonlWriter
     todo: dict[str, Match]
     failures: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
@@ -287,7 +287,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     plan_submissions(plan, sidecar)
     with contextlib.ExitStack() as files:
         async with BatchApi(plan) as api:
-            run = _Run(plan, sidecar, api, _LazyWriter(plan.output, files), {match_id(m): m for m in plan.resume.todo})
+            run = _Run(plan, sidecar, api, LazyJsonlWriter(plan.output, files), {match_id(m): m for m in plan.resume.todo})
             for sub in list(sidecar.submissions):
                 if not any(key in run.todo for key in sub.keys) and not sub.batch_id:
                     sidecar.submissions.remove(sub)  # planned, never sent, and every match is on disk now

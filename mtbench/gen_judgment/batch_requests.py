@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
+from mtbench.core.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
 from mtbench.gen_judgment.matches import Match
 from mtbench.gen_judgment.prompts import judge_messages
 

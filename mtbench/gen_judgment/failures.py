@@ -14,9 +14,9 @@ the reason the client wrote then, so a rerun judges those too.
 
 from __future__ import annotations
 
-from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.core.records import PairJudgment, SingleJudgment
 
-# The client's words for a failure of the connection itself (``mtbench.client._transport_reason``).
+# The client's words for a failure of the connection itself (``mtbench.core.client._transport_reason``).
 _TRANSPORT_KINDS = ("connection failed", "connection closed by the server before it replied",
                     "connection dropped mid-reply", "timed out")
 

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mtbench.chat_result import ChatResult, FailureKind
+from mtbench.core.chat_result import ChatResult, FailureKind
 from mtbench.gen_judgment.matches import Match, SingleMatch
 from mtbench.gen_judgment.results import judge_reply
 from mtbench.gen_judgment.verdicts import parse_rating, parse_verdict

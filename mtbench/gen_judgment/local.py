@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtbench.chat_result import CallFailure, ChatResult, FailureKind
-from mtbench.errors import UserError
+from mtbench.core.chat_result import CallFailure, ChatResult, FailureKind
+from mtbench.core.errors import UserError
+from mtbench.core.templates import ASSISTANT, USER, ConversationFormat, Message, NamedTemplate
 from mtbench.gen_model_answer.config import DEVICES, DTYPES, ENGINES, ModelSpec
-from mtbench.templates import ASSISTANT, USER, ConversationFormat, Message, NamedTemplate
 
 if TYPE_CHECKING:
     from mtbench.gen_judgment.forced import ForcedChoice

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from mtbench.bench import DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 from mtbench.gen_judgment.failures import kept_as_done
 from mtbench.gen_judgment.prompts import needs_reference, prompt_name, render_pair, render_single
-from mtbench.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench.answer_file import first_per_category
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, DEFAULT_REFERENCE, BenchLayout, Mode
-from mtbench.client import EndpointConfig
-from mtbench.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
-from mtbench.errors import UserError
+from mtbench.core.answer_file import first_per_category
+from mtbench.core.bench import (
+    DEFAULT_BASELINE_MODEL,
+    DEFAULT_JUDGE_MODEL,
+    DEFAULT_REFERENCE,
+    BenchLayout,
+    Mode,
+)
+from mtbench.core.client import EndpointConfig
+from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
+from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
 from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
 from mtbench.gen_judgment.local import LocalJudge
 from mtbench.gen_judgment.matches import (
@@ -33,17 +41,6 @@ from mtbench.gen_judgment.matches import (
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
-from mtbench.records import (
-    Answer,
-    PairJudgment,
-    Question,
-    SingleJudgment,
-    latest_by_key,
-    load_answers,
-    load_pair_judgments,
-    load_questions,
-    load_single_judgments,
-)
 
 LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
 DEFAULT_TEMPERATURE = 0.0

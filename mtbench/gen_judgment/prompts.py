@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mtbench.bench import NEED_REF_CATEGORIES, Mode
-from mtbench.errors import UserError
-from mtbench.records import JudgePrompt, Question, load_judge_prompts
+from mtbench.core.bench import NEED_REF_CATEGORIES, Mode
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_judge_prompts
+from mtbench.core.records import JudgePrompt, Question
 
 # FastChat's four judges per judgment kind: (needs a reference, turn) -> prompt name.
 SINGLE_PROMPTS = {

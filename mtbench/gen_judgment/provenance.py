@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtbench import __version__
-from mtbench.chat_result import ChatResult
+from mtbench.core.chat_result import ChatResult
 from mtbench.download.pinned import sha256_of as file_sha256
 from mtbench.gen_judgment.matches import Match, sample_seed
 

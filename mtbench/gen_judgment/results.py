@@ -7,16 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mtbench.client import ChatResult
-from mtbench.cost import format_usd
+from mtbench.core.client import ChatResult
+from mtbench.core.cost import format_usd
+from mtbench.core.rate_limit import rate_limit_line
+from mtbench.core.reasoning import SplitReply, merge_reasoning, split_reasoning
+from mtbench.core.records import PairJudgment, SingleJudgment
+from mtbench.core.runner import Level, Outcome
 from mtbench.gen_judgment.failures import failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_seed
 from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
-from mtbench.rate_limit import rate_limit_line
-from mtbench.reasoning import SplitReply, merge_reasoning, split_reasoning
-from mtbench.records import PairJudgment, SingleJudgment
-from mtbench.runner import Level, Outcome
 
 NO_PAIR_VERDICT = "unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply"
 CUT_WHILE_REASONING = "unparseable: the judge's reply ended inside its reasoning (give a larger --max-tokens)"

@@ -5,7 +5,7 @@ The order is what keeps two runs from paying twice: the output file is locked fi
 holds is read, then the plan is made, printed and run. A second run on the same file is refused with
 one line before it reads anything (``records.exclusive_output``).
 
-The calls go through the shared fan-out runner (``mtbench.runner``), so the judge stops when
+The calls go through the shared fan-out runner (``mtbench.core.runner``), so the judge stops when
 gen-api-answer would: a failed first match (probe), or a streak of matches the endpoint never answered.
 """
 
@@ -20,8 +20,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from mtbench.client import ChatClient, ChatResult
-from mtbench.errors import RunFailed
+from mtbench.core.client import ChatClient, ChatResult
+from mtbench.core.errors import RunFailed
+from mtbench.core.jsonl import LazyJsonlWriter
+from mtbench.core.records import PairJudgment, SingleJudgment, exclusive_output
+from mtbench.core.runner import Outcome, ProbeFailed, Runner
 from mtbench.gen_judgment.failures import failure_kind
 from mtbench.gen_judgment.forced import choice_to_force
 from mtbench.gen_judgment.local import LocalChatBackend, load_backend
@@ -29,27 +32,8 @@ from mtbench.gen_judgment.matches import Match, SingleMatch, sample_seed
 from mtbench.gen_judgment.plan import JudgeConfig, JudgePlan, JudgeWork, check_budget, load_work, plan_for
 from mtbench.gen_judgment.prompts import judge_messages
 from mtbench.gen_judgment.results import JudgeSummary, match_outcome, record_failure_kinds
-from mtbench.records import JsonlWriter, PairJudgment, SingleJudgment, exclusive_output
-from mtbench.runner import Outcome, ProbeFailed, Runner
 
 log = logging.getLogger("mtbench")
-
-
-class _LazyWriter:
-    """Appends records, opening the file only for the first one: a run that writes nothing (a refused
-    key, an endpoint that never answers) leaves no empty file that would list the judge."""
-
-    def __init__(self, path: Path, stack: contextlib.ExitStack):
-        self.path = path
-        self._stack = stack
-        self._writer: JsonlWriter | None = None
-        self.written = 0
-
-    def write(self, record: SingleJudgment | PairJudgment) -> None:
-        if self._writer is None:
-            self._writer = self._stack.enter_context(JsonlWriter(self.path))
-        self._writer.write(record)
-        self.written += 1
 
 
 async def _preflight(client: ChatClient, judge_model: str) -> None:
@@ -76,7 +60,7 @@ async def _judge_backend(config: JudgeConfig) -> AsyncIterator[ChatClient | Loca
             yield backend
         return
     # adapt_params: a reasoning judge that refuses max_tokens or temperature 0 is adapted to on the
-    # probe, inside its one call, so the run goes on (see mtbench.request_params).
+    # probe, inside its one call, so the run goes on (see mtbench.core.request_params).
     async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
         await _preflight(client, config.judge_model)
         yield client
@@ -131,7 +115,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
             progress=config.progress,
         )
         with contextlib.ExitStack() as files:
-            writer = _LazyWriter(plan.output, files)
+            writer = LazyJsonlWriter(plan.output, files)
             try:
                 async with contextlib.aclosing(runner.run(plan.resume.todo)) as results:
                     async for _, outcome in results:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 # FastChat's patterns, exactly as compiled in common.py.
 ONE_SCORE_PATTERN = re.compile(r"\[\[(\d+\.?\d*)\]\]")

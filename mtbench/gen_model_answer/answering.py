@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mtbench.bench import question_temperature
+from mtbench.core.bench import question_temperature
+from mtbench.core.reasoning import SplitReply, choice_of
+from mtbench.core.records import Answer, Question
+from mtbench.core.templates import conversation
 from mtbench.gen_model_answer.config import AnswerSettings
 from mtbench.gen_model_answer.engine import GenerationOutput, Generator, Request, SamplingParams, drive
-from mtbench.reasoning import SplitReply, choice_of
-from mtbench.records import Answer, Question
-from mtbench.templates import conversation
 
 Row = tuple[int, int]  # (question_id, choice)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.bench import BenchLayout
-from mtbench.errors import UserError
-from mtbench.reasoning import ReasoningOptions
+from mtbench.core.bench import BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.reasoning import ReasoningOptions
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("auto", "cuda", "cpu")

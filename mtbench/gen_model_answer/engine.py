@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from mtbench.templates import ConversationFormat
+from mtbench.core.templates import ConversationFormat
 
 GREEDY_BELOW = 1e-4  # FastChat: temperatures below this decode greedily
 

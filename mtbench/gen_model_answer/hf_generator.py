@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mtbench.core.templates import ConversationFormat
 from mtbench.gen_model_answer.engine import GenerationOutput, SamplingParams, first_line
 from mtbench.gen_model_answer.tokenization import (
     Continuations,
@@ -19,7 +20,6 @@ from mtbench.gen_model_answer.tokenization import (
     sampling_defaults,
     stop_token_ids,
 )
-from mtbench.templates import ConversationFormat
 
 if TYPE_CHECKING:
     import torch

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
+from mtbench.core.templates import resolve_template
 from mtbench.gen_model_answer.config import ModelSpec
 from mtbench.gen_model_answer.engine import first_line
-from mtbench.templates import resolve_template
 
 if TYPE_CHECKING:
     import torch

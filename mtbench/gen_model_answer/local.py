@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.records import Answer, JsonlWriter, Question
+from mtbench.core.templates import resolve_template
 from mtbench.gen_model_answer.answering import answer_questions
 from mtbench.gen_model_answer.config import (
     GenAnswerConfig,
@@ -39,8 +41,6 @@ from mtbench.gen_model_answer.hf_loading import (
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
 from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ray_answers
-from mtbench.records import Answer, JsonlWriter, Question
-from mtbench.templates import resolve_template
 
 log = logging.getLogger("mtbench")
 

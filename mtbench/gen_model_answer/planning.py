@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from mtbench.records import Question
+from mtbench.core.records import Question
 
 T = TypeVar("T")
 

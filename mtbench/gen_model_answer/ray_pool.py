@@ -23,14 +23,14 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.records import Answer, Choice, Question
 from mtbench.gen_model_answer.answering import answer_questions
 from mtbench.gen_model_answer.config import AnswerSettings, GenAnswerConfig, ModelSpec, gpu_flags_problem
 from mtbench.gen_model_answer.engine import Generator, first_line
 from mtbench.gen_model_answer.engines import load_engine
 from mtbench.gen_model_answer.hf_loading import check_model_location, resolve_device
 from mtbench.gen_model_answer.planning import Chunk, WorkQueue
-from mtbench.records import Answer, Choice, Question
 
 log = logging.getLogger("mtbench")
 

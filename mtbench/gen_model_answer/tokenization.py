@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from mtbench.core.templates import ConversationFormat
 from mtbench.gen_model_answer.engine import FinishReason, GenerationOutput
-from mtbench.templates import ConversationFormat
 
 # transformers' sampling defaults when the model's generation_config sets none (what FastChat ran with).
 DEFAULT_TOP_K = 50

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.templates import ConversationFormat, resolve_template
 from mtbench.gen_model_answer.config import ModelSpec, memory_bytes
 from mtbench.gen_model_answer.engine import FollowUp, GenerationOutput, Request, SamplingParams, first_line
 from mtbench.gen_model_answer.hf_loading import check_model_location, load_tokenizer
@@ -31,7 +32,6 @@ from mtbench.gen_model_answer.tokenization import (
     sampling_defaults,
     stop_token_ids,
 )
-from mtbench.templates import ConversationFormat, resolve_template
 
 log = logging.getLogger("mtbench")
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mtbench.bench import BenchLayout, Mode
-from mtbench.errors import UserError
+from mtbench.core.bench import BenchLayout, Mode
+from mtbench.core.errors import UserError
 from mtbench.gen_api_answer import ApiAnswerConfig
 
 if TYPE_CHECKING:

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.answer_file import existing_answers, questions_to_ask, select_questions
-from mtbench.bench import DEFAULT_BENCH
-from mtbench.cost import CHARS_PER_TOKEN
+from mtbench.core.answer_file import existing_answers, questions_to_ask, select_questions
+from mtbench.core.bench import DEFAULT_BENCH
+from mtbench.core.cost import CHARS_PER_TOKEN
+from mtbench.core.records import Answer, Choice, Question
 from mtbench.gen_api_answer import ApiAnswerConfig
 from mtbench.gen_judgment import JudgePlan, load_work, plan_for
 from mtbench.gen_model_answer import GenAnswerConfig
 from mtbench.pipeline.config import RunConfig
-from mtbench.records import Answer, Choice, Question
 
 
 @dataclass(frozen=True)

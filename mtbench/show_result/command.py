@@ -9,15 +9,10 @@ from typing import TypeVar
 
 import pandas as pd
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
-from mtbench.errors import UserError
-from mtbench.records import (
-    PairJudgment,
-    SingleJudgment,
-    load_pair_judgments,
-    load_questions,
-    load_single_judgments,
-)
+from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
+from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced

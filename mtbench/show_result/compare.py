@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtbench.errors import UserError
-from mtbench.records import SingleJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.records import SingleJudgment
 from mtbench.show_result.samples import (
     DEFAULT_AGGREGATE,
     aggregate_single,

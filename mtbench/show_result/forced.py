@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.core.records import PairJudgment, SingleJudgment
 
 FORCED_COLUMN = "n_forced"
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment
 from mtbench.show_result.forced import FORCED_COLUMN, forced_per_model
 from mtbench.show_result.samples import majority_pairs, sample_count
 from mtbench.show_result.selection import dedupe_pairs, partial_rows, require_models

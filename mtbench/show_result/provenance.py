@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment, SingleJudgment
 
 UNKNOWN = "unknown"
 

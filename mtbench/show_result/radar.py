@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pandas as pd
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

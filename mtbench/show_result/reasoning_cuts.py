@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from mtbench.records import RecordError, load_answers
+from mtbench.core.record_files import load_answers
+from mtbench.core.records import RecordError
 
 
 def turns_cut_while_reasoning(answer_dir: Path, models: Iterable[str]) -> dict[str, int]:

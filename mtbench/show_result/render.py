@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mtbench.bench import FORMATS
-from mtbench.errors import UserError
+from mtbench.core.bench import FORMATS
+from mtbench.core.errors import UserError
 from mtbench.show_result.command import PARTIAL_MARK, ShowReport
 from mtbench.show_result.forced import forced_cells, forced_header
 

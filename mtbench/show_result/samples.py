@@ -16,8 +16,8 @@ from itertools import combinations
 
 import numpy as np
 
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment, SingleJudgment
 
 AGGREGATES = ("median", "mean")
 DEFAULT_AGGREGATE = "median"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mtbench.records import SingleJudgment
+from mtbench.core.records import SingleJudgment
 from mtbench.show_result.forced import FORCED_COLUMN, forced_per_model
 from mtbench.show_result.samples import (
     DEFAULT_AGGREGATE,

@@ -7,9 +7,9 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from mtbench.bench import CATEGORIES
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, SingleJudgment, latest_by_key
+from mtbench.core.bench import CATEGORIES
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment, SingleJudgment, latest_by_key
 
 UNKNOWN_CATEGORY = "unknown"
 

@@ -16,19 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from mtbench.bench import CATEGORIES, DEFAULT_REFERENCE, NEED_REF_CATEGORIES, BenchLayout
-from mtbench.errors import UserError
-from mtbench.records import (
-    Answer,
-    PairJudgment,
-    Question,
-    SingleJudgment,
-    latest_by_key,
-    load_answers,
-    load_pair_judgments,
-    load_questions,
-    load_single_judgments,
-)
+from mtbench.core.bench import CATEGORIES, DEFAULT_REFERENCE, NEED_REF_CATEGORIES, BenchLayout
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
+from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
 from mtbench.webview.judges import JudgeFiles, default_judge, find_judges, select_judges
 from mtbench.webview.markup import rich
 from mtbench.webview.match_view import match_view, winner_name

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from mtbench.bench import BenchLayout, Mode
+from mtbench.core.bench import BenchLayout, Mode
 
 
 def judge_report(

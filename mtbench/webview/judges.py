@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_JUDGE_MODEL, BenchLayout, judge_file_stem
-from mtbench.errors import UserError
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL, BenchLayout, judge_file_stem
+from mtbench.core.errors import UserError
 
 SINGLE_SUFFIX = "_single"
 PAIR_SUFFIX = "_pair"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtbench.records import PairJudgment
+from mtbench.core.records import PairJudgment
 from mtbench.show_result import match_outcome
 from mtbench.webview.markup import rich
 

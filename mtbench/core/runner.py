@@ -49,7 +49,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Seque
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from mtbench.errors import RunFailed, UserError
+from mtbench.core.errors import RunFailed, UserError
 
 T = TypeVar("T")
 U = TypeVar("U")

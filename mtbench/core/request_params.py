@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.errors import UserError
-from mtbench.json_flags import json_object
+from mtbench.core.errors import UserError
+from mtbench.core.json_flags import json_object
 
 log = logging.getLogger("mtbench")
 

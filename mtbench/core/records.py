@@ -3,15 +3,15 @@
 Field names are FastChat's (questions, model answers, reference answers, judge prompts, single and
 pairwise judgments), so files move both ways. Fields we do not know are kept in ``extra`` and written
 back, so a round trip loses nothing. Parsing happens once, at the file boundary: ``from_json`` raises
-``FieldError`` and the reader (``mtbench.jsonl``) names the ``file:line``.
+``FieldError`` and the reader (``mtbench.core.jsonl``) names the ``file:line``.
 
 Failures are values: an answer or judgment that failed carries ``error`` (a reason) and no score or
 text that could be mistaken for one. FastChat's sentinels (``$ERROR$``, ``ERROR``, score ``-1``) are
 recognised on load and reported as failures.
 
-The JSONL layer is re-exported here (``from mtbench.records import load_answers, exclusive_output``
-keeps working). The import goes one way, records -> jsonl: ``mtbench.jsonl`` imports nothing from this
-module at load time; its typed loaders import the record types when they are called.
+The JSONL layer is re-exported here (``from mtbench.core.records import JsonlWriter, exclusive_output``).
+The import goes one way, records -> jsonl; the typed loaders (``load_answers`` ...) are in
+``mtbench.core.record_files``, which imports both.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from mtbench import record_fields as fields
-from mtbench.jsonl import (
+from mtbench.core import record_fields as fields
+from mtbench.core.jsonl import (
     FieldError,
     JsonlWriter,
     LineError,
@@ -31,12 +31,7 @@ from mtbench.jsonl import (
     exclusive_output,
     iter_jsonl,
     latest_by_key,
-    load_answers,
-    load_judge_prompts,
-    load_pair_judgments,
-    load_questions,
     load_records,
-    load_single_judgments,
     lock_path,
     read_records,
     repair_torn_tail,
@@ -46,10 +41,10 @@ from mtbench.jsonl import (
 __all__ = [
     "FASTCHAT_API_ERROR", "FASTCHAT_GEN_ERROR", "WINNERS",
     "Answer", "Choice", "JudgePrompt", "PairJudgment", "Question", "SingleJudgment",
-    # re-exported from mtbench.jsonl
+    # re-exported from mtbench.core.jsonl
     "FieldError", "JsonlWriter", "LineError", "Record", "RecordError", "dumps", "exclusive_output",
-    "iter_jsonl", "latest_by_key", "load_answers", "load_judge_prompts", "load_pair_judgments",
-    "load_questions", "load_records", "load_single_judgments", "lock_path", "read_records",
+    "iter_jsonl", "latest_by_key",
+    "load_records", "lock_path", "read_records",
     "repair_torn_tail", "rewrite_jsonl",
 ]
 

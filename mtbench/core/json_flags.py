@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 
 def json_object(flag: str, text: str | None, example: str = '{"reasoning_effort": "high"}') -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 USER = "user"
 ASSISTANT = "assistant"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mtbench.errors import UserError
-from mtbench.jsonl import FieldError, exclusive_output, parse_line, read_lines, rewrite_lines
-from mtbench.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.jsonl import FieldError, exclusive_output, parse_line, read_lines, rewrite_lines
+from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 
 # kind -> (what one line is, in words; its parser)
 KINDS: dict[str, tuple[str, Callable[[Mapping[str, Any]], object]]] = {

@@ -1,6 +1,6 @@
 """Checks of one JSON field of a record, each raising ``FieldError`` that names the field (pure).
 
-The record types in ``mtbench.records`` are built from these; the reader adds the ``file:line``.
+The record types in ``mtbench.core.records`` are built from these; the reader adds the ``file:line``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from mtbench.jsonl import FieldError
+from mtbench.core.jsonl import FieldError
 
 T = TypeVar("T")
 

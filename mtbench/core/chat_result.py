@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.runner import Level
+from mtbench.core.runner import Level
 
 RETRY_STATUS = {408, 409, 429}
 

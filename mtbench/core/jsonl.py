@@ -5,9 +5,8 @@ newline that does not parse, which is a write cut short by a kill. Writing is ap
 line per record (``JsonlWriter``), or an atomic rewrite (``rewrite_jsonl``). ``exclusive_output`` keeps
 two runs off one file.
 
-This module knows lines and objects, not MT-bench's record types: those live in ``mtbench.records``,
-which imports (and re-exports) this module. The typed loaders below import the record types when
-they are called, so the import goes one way at load time and there is no cycle.
+This module knows lines and objects, not MT-bench's record types: those live in ``mtbench.core.records``,
+which imports (and re-exports) this module; the typed loaders are in ``mtbench.core.record_files``.
 """
 
 from __future__ import annotations
@@ -22,12 +21,9 @@ import shlex
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
-from mtbench.errors import UserError
-
-if TYPE_CHECKING:
-    from mtbench.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
+from mtbench.core.errors import UserError
 
 log = logging.getLogger("mtbench")
 
@@ -136,67 +132,6 @@ def load_records(path: str | os.PathLike[str], parse: Callable[[Mapping[str, Any
     return [record for _, record in read_records(path, parse)]
 
 
-def load_questions(path: str | os.PathLike[str]) -> list[Question]:
-    """Questions in file order; a repeated question_id is an error (it would make answers ambiguous)."""
-    from mtbench.records import Question
-
-    seen: dict[int, int] = {}
-    out = []
-    for number, q in read_records(path, Question.from_json):
-        if q.question_id in seen:
-            raise RecordError(
-                f"{path}:{number}: duplicate question_id {q.question_id} (first on line {seen[q.question_id]})"
-            )
-        seen[q.question_id] = number
-        out.append(q)
-    return out
-
-
-def load_answers(path: str | os.PathLike[str]) -> dict[int, Answer]:
-    """Answers by question_id. As in FastChat the last line for an id wins; a repeat is warned about."""
-    from mtbench.records import Answer
-
-    first_line: dict[int, int] = {}
-    out: dict[int, Answer] = {}
-    for number, answer in read_records(path, Answer.from_json):
-        qid = answer.question_id
-        if qid in first_line:
-            log.warning(
-                "%s:%d: question %d appears again (first on line %d); the last line wins",
-                path, number, qid, first_line[qid],
-            )
-        else:
-            first_line[qid] = number
-        out[qid] = answer
-    return out
-
-
-def load_judge_prompts(path: str | os.PathLike[str]) -> dict[str, JudgePrompt]:
-    """Judge prompts by name; a repeated name is an error."""
-    from mtbench.records import JudgePrompt
-
-    prompts: dict[str, JudgePrompt] = {}
-    for number, prompt in read_records(path, JudgePrompt.from_json):
-        if prompt.name in prompts:
-            raise RecordError(f"{path}:{number}: duplicate judge prompt name {prompt.name!r}")
-        prompts[prompt.name] = prompt
-    return prompts
-
-
-def load_single_judgments(path: str | os.PathLike[str]) -> list[SingleJudgment]:
-    """Single judgments in file order (repeats included: ``latest_by_key`` picks the one to keep)."""
-    from mtbench.records import SingleJudgment
-
-    return load_records(path, SingleJudgment.from_json)
-
-
-def load_pair_judgments(path: str | os.PathLike[str]) -> list[PairJudgment]:
-    """Pairwise judgments in file order (repeats included: ``latest_by_key`` picks the one to keep)."""
-    from mtbench.records import PairJudgment
-
-    return load_records(path, PairJudgment.from_json)
-
-
 def latest_by_key(records: Iterable[R], key: Callable[[R], K]) -> dict[K, R]:
     """One record per key, the last one in file order (what a rerun that appended meant to keep)."""
     out: dict[K, R] = {}
@@ -271,6 +206,23 @@ class JsonlWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class LazyJsonlWriter:
+    """Appends records, opening the file only for the first one: a run that writes nothing (a refused
+    key, an endpoint that never answers) leaves no empty file that would list the judge or model."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack):
+        self.path = path
+        self._stack = stack
+        self._writer: JsonlWriter | None = None
+        self.written = 0
+
+    def write(self, record: Record) -> None:
+        if self._writer is None:
+            self._writer = self._stack.enter_context(JsonlWriter(self.path))
+        self._writer.write(record)
+        self.written += 1
 
 
 def rewrite_lines(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:

@@ -14,13 +14,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mtbench.errors import UserError
-from mtbench.records import (
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_questions
+from mtbench.core.records import (
     Answer,
     Question,
     exclusive_output,
     latest_by_key,
-    load_questions,
     read_records,
     rewrite_jsonl,
 )

@@ -7,10 +7,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 if TYPE_CHECKING:
-    from mtbench.records import Question
+    from mtbench.core.records import Question
 
 # MT-bench's eight categories, in question-id order (writing 81-90 ... humanities 151-160).
 CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
+from mtbench.core.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
+from mtbench.core.errors import RunFailed
+from mtbench.core.record_files import load_pair_judgments, load_single_judgments
+from mtbench.core.records import LineError
 from mtbench.download import DEFAULT_TIMEOUT_S, FileOutcome, HttpSource, PinnedFile, fetch_files
-from mtbench.errors import RunFailed
-from mtbench.records import LineError, load_pair_judgments, load_single_judgments
 
 PREGENERATED_BASE_URL = "https://huggingface.co/spaces/lmsys/mt-bench/resolve/main/"
 PREGENERATED_BASE_URL_ENV = "MTBENCH_PREGENERATED_BASE_URL"

@@ -8,7 +8,7 @@ was in flight; a rerun skips what is on disk, and the end of a run rewrites the 
 question id with one line per id (FastChat's ``reorg_answer_file``).
 
 A run that cannot work stops early with one line (exit 1): a preflight GET /models finds an unreachable
-URL or a refused key in seconds; then the shared runner's stop rule (``mtbench.runner``): the first
+URL or a refused key in seconds; then the shared runner's stop rule (``mtbench.core.runner``): the first
 question runs alone and a failed call in it stops the run before the others fan out (a wrong model
 name fails there), and a streak of questions whose endpoint failed (no connection, timeouts, 5xx after
 every retry) stops it rather than marking the whole question set failed.
@@ -27,14 +27,14 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
-from mtbench.bench import BenchLayout, question_temperature
-from mtbench.client import ChatClient, ChatResult, EndpointConfig, FailureKind
-from mtbench.errors import RunFailed, UserError
-from mtbench.rate_limit import RateController
-from mtbench.reasoning import ReasoningOptions, SplitReply, choice_of
-from mtbench.records import Answer, Choice, JsonlWriter, Question
-from mtbench.runner import Level, Outcome, ProbeFailed, Runner
+from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.core.bench import BenchLayout, question_temperature
+from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, FailureKind
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.rate_limit import RateController
+from mtbench.core.reasoning import ReasoningOptions, SplitReply, choice_of
+from mtbench.core.records import Answer, Choice, JsonlWriter, Question
+from mtbench.core.runner import Level, Outcome, ProbeFailed, Runner
 
 log = logging.getLogger("mtbench")
 

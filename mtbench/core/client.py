@@ -2,7 +2,7 @@
 
 One retry policy (exponential backoff with full jitter seeded per process, ``Retry-After`` honoured
 when it is a finite number of seconds or an HTTP date, else ignored), one usage meter
-(``mtbench.runner.UsageMeter``). What is retried: 429, 408, 409 and 5xx, timeouts, refused, closed
+(``mtbench.core.runner.UsageMeter``). What is retried: 429, 408, 409 and 5xx, timeouts, refused, closed
 and dropped connections, and a 200 that is no usable completion (not JSON, no choices, null or blank
 content: a proxy's error page or a server hiccup, as likely to pass on a retry as a 5xx). Other 4xx
 are never retried.
@@ -36,12 +36,12 @@ from typing import Any, NoReturn
 import httpx2
 import openai
 
-from mtbench.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
-from mtbench.cost import estimate_input_tokens
-from mtbench.errors import RunFailed, UserError
-from mtbench.rate_limit import RateController
-from mtbench.request_params import ParamAdapter, Refusal, refused_parameter
-from mtbench.runner import UsageMeter, run_bounded
+from mtbench.core.chat_result import CallFailure, ChatResult, FailureKind, parse_completion, short_text
+from mtbench.core.cost import estimate_input_tokens
+from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.rate_limit import RateController
+from mtbench.core.request_params import ParamAdapter, Refusal, refused_parameter
+from mtbench.core.runner import UsageMeter, run_bounded
 
 __all__ = [
     "CallFailure", "ChatClient", "ChatResult", "EndpointConfig", "EndpointFatal", "FailureKind",

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mtbench.errors import UserError
-from mtbench.records import Choice
+from mtbench.core.errors import UserError
+from mtbench.core.records import Choice
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
-from mtbench.errors import UserError
+from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
+from mtbench.core.errors import UserError
 from mtbench.webview.bench_view import load_bench_view
 from mtbench.webview.board import judge_report, radar_png
 from mtbench.webview.judges import find_judges

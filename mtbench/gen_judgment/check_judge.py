@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtbench.agreement.stats import cohen_kappa
-from mtbench.bench import DEFAULT_JUDGE_MODEL, BenchLayout, Mode, judge_file_stem
-from mtbench.client import EndpointConfig
-from mtbench.errors import UserError
-from mtbench.pregenerated import JUDGE_MODEL as PUBLISHED_JUDGE
-from mtbench.records import SingleJudgment, latest_by_key, load_single_judgments
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL, BenchLayout, Mode, judge_file_stem
+from mtbench.core.client import EndpointConfig
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_single_judgments
+from mtbench.core.records import SingleJudgment, latest_by_key
+from mtbench.download.pregenerated import JUDGE_MODEL as PUBLISHED_JUDGE
 
 DEFAULT_MODELS = ("gpt-4", "vicuna-13b-v1.3", "llama-13b")
 DEFAULT_FIRST_N = 10
@@ -156,8 +157,8 @@ def check_judge(
     config: CheckJudgeConfig, *, dry_run: bool = False, announce: Callable[[str], None] = print
 ) -> DriftReport | None:
     """Judge the subset with the user's judge (or only plan it: ``dry_run``), then compare with the published."""
+    from mtbench.core.record_files import load_questions
     from mtbench.gen_judgment import JudgeConfig, judge
-    from mtbench.records import load_questions
 
     layout = config.layout
     if not layout.question_file.is_file():

