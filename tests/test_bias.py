@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mtbench.cli import main
-from mtbench.records import load_pair_judgments
+from mtbench.core.record_files import load_pair_judgments
 from mtbench.show_result import pairwise_table
 
 from .conftest import REFERENCE_RUNS

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtbench.bench import DEFAULT_JUDGE_MODEL, FORMATS, MODES
 from mtbench.cli.common import add_layout_args, layout_from, non_negative_int
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL, FORMATS, MODES
 
 
 def register(sub) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtbench.records import PairJudgment
+from mtbench.core.records import PairJudgment
 from mtbench.show_result.stats import DEFAULT_CONFIDENCE, bootstrap_ratio_ci
 from mtbench.show_result.style import AnswerStyles
 

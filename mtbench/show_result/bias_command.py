@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mtbench.bench import DEFAULT_JUDGE_MODEL, Mode
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, SingleJudgment, load_pair_judgments, load_single_judgments
+from mtbench.core.bench import DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.errors import UserError
+from mtbench.core.record_files import load_pair_judgments, load_single_judgments
+from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.show_result.bias import NAN_RATE, Games, Rate, pair_games, pairwise_bias
 from mtbench.show_result.bias_single import (
     Points,

@@ -9,8 +9,8 @@ import math
 import os
 from typing import Any
 
-from mtbench.bench import FORMATS
-from mtbench.errors import UserError
+from mtbench.core.bench import FORMATS
+from mtbench.core.errors import UserError
 from mtbench.show_result.bias import Rate, reading
 from mtbench.show_result.bias_command import BiasReport
 from mtbench.show_result.style import LENGTH_UNIT

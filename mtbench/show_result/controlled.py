@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mtbench.errors import UserError
-from mtbench.records import PairJudgment, SingleJudgment
+from mtbench.core.errors import UserError
+from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.show_result.control import (
     CONTROLS,
     ControlFit,

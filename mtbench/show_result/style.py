@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.answer_file import existing_answers
-from mtbench.errors import UserError
+from mtbench.core.answer_file import existing_answers
+from mtbench.core.errors import UserError
 
 LENGTH_UNIT = "characters"
 _HEADER = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
