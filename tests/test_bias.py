@@ -260,6 +260,21 @@ def test_real_pair_file_flip_rate_is_one_minus_shows_consistency(capsys):
     assert 0 < out["longer_wins_rate"]["value"] < 1 and out["longer_wins_rate"]["n"] > 50
 
 
+def test_every_format_on_a_real_single_run(capsys):
+    args = ["bias", "--data-dir", str(RUNS), "--bench-name", "muhan421_fastchat-eval", "--bootstrap", "20"]
+    code, table, _ = cli(capsys, *args)
+    assert code == 0 and "score_length_spearman_within_question" in table and "length (characters)" in table
+    code, markdown, _ = cli(capsys, *args, "--format", "markdown")
+    assert code == 0 and markdown.startswith("## Judge bias (single-answer grading; judge gpt-4;")
+    code, csv_text, _ = cli(capsys, *args, "--format", "csv")
+    lines = csv_text.splitlines()
+    assert lines[0] == "scope,statistic,value,ci_low,ci_high,n"
+    assert len(lines) == 1 + 3 * 3  # all + two models, three statistics each
+    out = bias_json(capsys, RUNS, "--bench-name", "muhan421_fastchat-eval", "--bootstrap", "20")
+    assert out["score_length_spearman"]["n"] == 320 and len(out["score_by_length_quartile"]) == 4
+    assert set(out["models"]) == {"claude-3-5-sonnet-20240620", "claude-3-opus-20240229"}
+
+
 # ---- user errors: one line, exit 2 ------------------------------------------------------------------------
 
 def one_line_error(capsys, *args: str) -> str:
