@@ -9,7 +9,7 @@ shown first (Assistant A), in game 2 ``model_2``. FastChat records each game's w
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,6 +193,3 @@ def reading(key: str, rate: Rate) -> str:
         return f"{text}; the CI excludes {null_text}: a lean"
     return f"{text}; the CI includes {null_text}: no clear lean"
 
-
-def model_names(games: Games) -> Sequence[str]:
-    return games.models

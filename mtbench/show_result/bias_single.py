@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import ConstantInputWarning, spearmanr
 
 from mtbench.show_result.bias import NAN_RATE, Rate, ratio_rate
 from mtbench.show_result.stats import DEFAULT_CONFIDENCE
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import ConstantInputWarning, spearmanr  # here: importing show_result stays light
+
     if len(x) < 3:
         return math.nan
     with warnings.catch_warnings():

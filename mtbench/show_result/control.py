@@ -28,8 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from mtbench.show_result.stats import DEFAULT_CONFIDENCE
 
@@ -107,6 +105,8 @@ def fit_single(
     writing answer long for reasons that are not the judge's); a model's adjusted score is then its
     prediction averaged over the (drawn) questions, at the pooled mean of the features.
     """
+    from sklearn.linear_model import LinearRegression  # here: `show` without --control never pays for sklearn
+
     z, sd = _standardize(features)
     n_m = len(models)
     n_q = int(question_idx.max()) + 1 if len(question_idx) else 0
@@ -161,6 +161,9 @@ def pair_differences(styles_a: Sequence, styles_b: Sequence, control: str, *, ta
 
 def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Coefficients of a logistic fit with no intercept; ties arrive as y = 0.5 and become two half rows."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     tie = y == 0.5
     xx = np.vstack([x, x[tie]])
     yy = np.concatenate([np.where(tie, 1.0, y), np.zeros(int(tie.sum()))])
