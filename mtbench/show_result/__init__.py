@@ -14,12 +14,17 @@ and shown, not only dropped; pairwise-all's ``--model-list`` keeps a match when 
 
 Modules: ``stats`` (bootstrap CIs), ``selection`` (dedupe, --model-list, categories), ``scores`` (single
 mode), ``pairwise`` (win rates, position consistency), ``compare`` (paired comparison), ``radar`` (the
-figure), ``command`` (``ShowConfig``, ``show``), ``render`` (table, Markdown, CSV, JSON). Every public name
-is importable from here.
+figure), ``command`` (``ShowConfig``, ``show``), ``render`` (table, Markdown, CSV, JSON); for ``mtbench bias``
+and ``show --control``: ``style`` (answer length and markdown), ``bias`` and ``bias_single`` (the statistics),
+``bias_command`` and ``bias_render`` (``BiasConfig``, ``bias``, ``render_bias``), ``control`` (the
+scikit-learn fits) and ``controlled`` (judgments into those fits). Every public name is importable from here.
 """
 
+from mtbench.show_result.bias_command import BiasConfig, BiasReport, bias
+from mtbench.show_result.bias_render import render_bias
 from mtbench.show_result.command import ShowConfig, ShowReport, show
 from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.pairwise import PairwiseTable, match_outcome, pairwise_table
 from mtbench.show_result.radar import radar_figure
 from mtbench.show_result.render import FORMATS, flat_table, render
@@ -41,6 +46,11 @@ from mtbench.show_result.stats import (
 )
 
 __all__ = [
+    "CONTROLS",
+    "BiasConfig",
+    "BiasReport",
+    "bias",
+    "render_bias",
     "DEFAULT_BOOTSTRAP",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_SEED",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,8 @@ from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.show_result.compare import PairedComparison, paired_comparison
+from mtbench.show_result.control import CONTROLS
+from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
@@ -31,6 +33,7 @@ from mtbench.show_result.samples import AGGREGATES, DEFAULT_AGGREGATE, check_agg
 from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
+from mtbench.show_result.style import AnswerStyles, load_answer_styles
 
 PARTIAL_MARK = "*"  # after the question count of a partial row, in the table and Markdown
 
@@ -78,6 +81,11 @@ class ShowConfig:
         "reference sets (refused by default, exit 2: such scores do not compare); the table then carries a warning")
     format: str = option("table", choices=FORMATS, help="output format")
     plot: Path | None = option(None, metavar="FILE.png", help="write the per-category radar chart (single mode)")
+    control: str | None = option(
+        None, choices=CONTROLS, help="put a length- (or length-and-markdown-) controlled number beside the raw one: "
+        "single, the score adjusted by a regression on answer length with a term per model; pairwise-baseline, "
+        "AlpacaEval's length-controlled win rate; pairwise-all, Bradley-Terry with style covariates as "
+        "arena-hard-auto. Reads the answers in BENCH/model_answer; needs at least two models")
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
@@ -85,6 +93,7 @@ class ShowConfig:
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
         check_bootstrap(self.n_bootstrap)
+        check_control(self.control)
         mode = Mode.parse(self.mode)
         object.__setattr__(self, "mode", mode.value)
         check(self.format in FORMATS, f"{{format}} must be one of {', '.join(FORMATS)}; got {self.format!r}")
@@ -179,6 +188,13 @@ def show(config: ShowConfig) -> ShowReport:
             notes.append(forced_note(int(single.scores[FORCED_COLUMN].sum()), pairwise=False))
         notes.extend(coverage_notes(single.scores, bench_questions))
         cuts = _reasoning_cuts(config, single.scores.index, notes)
+        if config.control:
+            control = controlled_single(
+                judgments, _styles(config, single.scores.index), config.control, config.model_list,
+                config.n_bootstrap, config.seed, config.confidence, config.aggregate,
+            )
+            single = replace(single, scores=single.scores.join(control.table))
+            notes.append(control.note)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
             judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
@@ -219,10 +235,21 @@ def show(config: ShowConfig) -> ShowReport:
     notes.extend(coverage_notes(pair.table, bench_questions))
     shown = [*pair.table.index, *([baseline] if baseline else [])]
     cuts = _reasoning_cuts(config, shown, notes)
+    if config.control:
+        control = controlled_pairwise(
+            pair_judgments, _styles(config, shown), config.control, baseline, config.model_list,
+            config.n_bootstrap, config.seed, config.confidence,
+        )
+        pair = replace(pair, table=pair.table.join(control.table))
+        notes.append(control.note)
     return ShowReport(
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
         bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
     )
+
+
+def _styles(config: ShowConfig, models: Iterable[str]) -> AnswerStyles:
+    return load_answer_styles(config.answers, models)
 
 
 def _listed(config: ShowConfig, model: str) -> bool:

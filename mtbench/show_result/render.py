@@ -50,7 +50,24 @@ def _num(x: Any) -> Any:
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     # to_dict keeps each column's own type (iterrows would turn the counts into floats).
-    return [{k: _num(v) for k, v in row.items()} for row in df.reset_index().to_dict(orient="records")]
+    rows = [{k: _num(v) for k, v in row.items()} for row in df.reset_index().to_dict(orient="records")]
+    for row in rows:
+        if "controlled_ci_low" in row:  # --control: the stable key is one [low, high] pair
+            low, high = row.pop("controlled_ci_low"), row.pop("controlled_ci_high")
+            row["controlled_ci"] = None if low is None or high is None else [low, high]
+    return rows
+
+
+def _controlled_cells(row: Any, column: str, digits: int) -> list[str]:
+    if not hasattr(row, column):
+        return []
+    return [_fmt(getattr(row, column), digits), _ci(row.controlled_ci_low, row.controlled_ci_high, digits)]
+
+
+def _controlled_header(df: pd.DataFrame, column: str, pct: str) -> list[str]:
+    if column not in df.columns:
+        return []
+    return (["BT win_rate"] if "bt_win_rate" in df.columns else []) + ["controlled", f"{pct} CI"]
 
 
 def _to_jsonable(report: ShowReport) -> dict[str, Any]:
@@ -166,12 +183,14 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         rows = [
             [str(m), _fmt(r.first_turn, 2), _fmt(r.second_turn, 2), _fmt(r.overall, 2),
              _ci(r.ci_low, r.ci_high, 2), *_noise_cells(r, s.samples),
+             *_controlled_cells(r, "controlled_score", 2),
              _questions(r.n_questions, r.partial, markdown), _fmt(r.n_valid, 0), _fmt(r.n_failed, 0),
              *forced_cells(r)]
             for m, r in s.scores.iterrows()
         ]
         noise = ["samples", "noise sd", "noise range", f"{pct} CI +noise"] if s.samples > 1 else []
-        header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise, "questions", "valid", "failed",
+        header = ["model", "turn 1", "turn 2", "score", f"{pct} CI", *noise,
+                  *_controlled_header(s.scores, "controlled_score", pct), "questions", "valid", "failed",
                   *forced_header(s.scores)]
         parts.append(_grid(header, rows, markdown))
         provenance_line()
@@ -195,12 +214,15 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         rows = [
             [str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.n_error, 0),
              _fmt(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _fmt(r.loss_rate, 3),
-             _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _fmt(r.consistency, 3),
+             _fmt(r.win_rate_adjusted, 3), _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3),
+             *([_fmt(r.bt_win_rate, 3)] if hasattr(r, "bt_win_rate") else []),
+             *_controlled_cells(r, "controlled_win_rate", 3), _fmt(r.consistency, 3),
              _questions(r.n_questions, r.partial, markdown), *forced_cells(r)]
             for m, r in p.table.iterrows()
         ]
         header = ["model", "win", "loss", "tie", "error", "win_rate", f"{pct} CI", "loss_rate",
-                  "win_rate_adjusted", f"{pct} CI", "consistent", "questions", *forced_header(p.table)]
+                  "win_rate_adjusted", f"{pct} CI", *_controlled_header(p.table, "controlled_win_rate", pct),
+                  "consistent", "questions", *forced_header(p.table)]
         parts.append(_grid(header, rows, markdown))
         provenance_line()
         parts.append("")
