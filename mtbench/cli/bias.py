@@ -15,12 +15,12 @@ def register(sub) -> argparse.ArgumentParser:
         description=(
             "Measure what one judgment file's verdicts lean on. Pairwise: how often the answer shown first wins "
             "(game 1, game 2, both), how often a match's verdict flips when the answers swap places, the tie "
-            "rate, and how often the longer answer (more than 10%% more characters) or the one with more markdown "
+            "rate, and how often the longer answer (more than 10% more characters) or the one with more markdown "
             "(header lines, list items, bold spans) wins a decided game. Single: Spearman correlation of score "
             "with answer length, pooled and within question, the mean score by length quartile, and score points "
             "per doubling of length. With --self and --reference-judge: how much more the judge gives its own "
             "family than a second judge does, beyond the other models. Lengths are counted in characters of the "
-            "answers in BENCH/model_answer. Every number carries a 95%% bootstrap CI over questions and a "
+            "answers in BENCH/model_answer. Every number carries a 95% bootstrap CI over questions and a "
             "one-line reading."
         ),
     )
