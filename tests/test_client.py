@@ -216,9 +216,9 @@ def test_a_bad_base_url_in_the_environment_is_named(monkeypatch):
 
 def test_settings_check_themselves():
     for bad in (0, -1, float("nan"), float("inf")):
-        with pytest.raises(UserError, match="--timeout must be"):
+        with pytest.raises(UserError, match="^timeout must be"):
             EndpointConfig(timeout=bad)
-    with pytest.raises(UserError, match="--max-retries must be 0 or more, got -1"):
+    with pytest.raises(UserError, match="^max_retries must be 0 or more, got -1"):
         RetryPolicy(max_retries=-1)
 
 

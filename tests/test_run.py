@@ -189,7 +189,7 @@ def test_a_flag_two_steps_add_is_refused_unless_renamed_or_shared():
     check_collisions()  # run's own table builds
     api, judge = (next(s for s in STEPS if s.name == name) for name in ("api", "judge"))
     bare_judge = dataclasses.replace(judge, renames={})
-    with pytest.raises(ValueError, match="--parallel is api's and judge's; declare it shared or rename it"):
+    with pytest.raises(ValueError, match="is api's and judge's; declare it shared or rename it"):
         check_collisions((api, bare_judge))
     check_collisions((api, bare_judge), SHARED | {"--parallel", "--timeout", "--max-retries", "--max-tokens"})
 

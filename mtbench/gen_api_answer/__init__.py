@@ -58,7 +58,7 @@ class ApiAnswerConfig:
                            default_help="--model with '/' replaced by '--', e.g. meta-llama/Llama-3-8B -> "
                            "meta-llama--Llama-3-8B")
     answer_file: Path | None = option(None, help="output file", default_help="BENCH/model_answer/MODEL_ID.jsonl")
-    endpoint: EndpointConfig = nested(flags={"base_url": ("--openai-api-base", "--base-url")},
+    endpoint: EndpointConfig = nested(flags={"base_url": ("--base-url", "--openai-api-base")},
                                       default_factory=EndpointConfig)
     parallel: int = option(1, help="conversations in flight at once")
     num_choices: int = option(1, help="conversations per question")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtbench.core.options import fields_within
 from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
 from mtbench.gen_judgment import check_budget, judge
 from mtbench.gen_model_answer import check_model_location, gen_model_answers
@@ -63,32 +64,38 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
         plan = RunPlan(missing)
         announce(plan.describe())
         return RunOutcome(0, plan)
-    _download(config, steps, missing)
-    plan = plan_run(config)
-    announce(plan.describe())
-    if plan.judge is not None:
-        check_budget(plan.judge, dry_run=config.dry_run)
+    with fields_within("download"):
+        _download(config, steps, missing)
+    with fields_within("judge"):  # the plan's problems are the judge's inputs and budget
+        plan = plan_run(config)
+        announce(plan.describe())
+        if plan.judge is not None:
+            check_budget(plan.judge, dry_run=config.dry_run)
     if config.dry_run:
         announce("dry run: nothing was generated, judged or written")
         return RunOutcome(0, plan)
     if plan.judge is not None and plan.judge.api_calls and config.judge.local is None:
         config.judge.endpoint.api_key()  # a judge without its key is refused before the answers, not after
 
-    code, answered = _answers(config, steps)
+    with fields_within("api" if isinstance(config.answers, ApiAnswerConfig) else "local"):
+        code, answered = _answers(config, steps)
     if not answered:
         return RunOutcome(code, plan, answer_files=config.answer_files)
     config = config.narrowed_to(answered)
     judge_config = config.judge
-    summary = judge(judge_config, announce=_judge_announcer(steps, plan))
+    with fields_within("judge"):
+        summary = judge(judge_config, announce=_judge_announcer(steps, plan))
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
-    tables = show(config.show)
+    with fields_within("show"):
+        tables = show(config.show)
     steps.line("show", f"the tables of {config.show.judgments} (below)")
     report_file = None
     if config.report is not None:
         from mtbench.report import write_report
 
-        report_file = write_report(config.report)
+        with fields_within("report"):
+            report_file = write_report(config.report)
         steps.line("report", f"wrote {report_file} ({report_file.stat().st_size / 1e6:.1f} MB)")
     return RunOutcome(code, plan, tables, config.answer_files, judge_config.output, report_file)
 
