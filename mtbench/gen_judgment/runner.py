@@ -1,5 +1,5 @@
 """Running a judging plan: one output file held for the whole run, a preflight (or a local judge's model
-load), then the calls.
+load: entering the ``JudgeBackend``), then the calls.
 
 The order is what keeps two runs from paying twice: the output file is locked first, then what it
 holds is read, then the plan is made, printed and run. A second run on the same file is refused with
@@ -66,10 +66,9 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
                     config.judge_model, messages, temperature=config.temperature, max_tokens=config.max_tokens,
                     **{**config.extra_body, **sent_seed},  # a sample's own seed over --judge-extra-body's
                 )
-                if config.force_verdict:
-                    result, probability = await backend.force_verdict(match, messages, result)
-                    if probability is not None:
-                        forced[game] = probability
+                result, probability = await backend.force_verdict(match, messages, result)  # --force-verdict
+                if probability is not None:
+                    forced[game] = probability
                 results.append(result)
             forced_count += len(forced)
             return match_outcome(match, results, config.temperature, config.max_tokens, plan.provenance, forced)
