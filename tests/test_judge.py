@@ -359,6 +359,29 @@ def test_finished_job_reruns_with_zero_calls_and_changed_answers_are_rejudged(da
     assert len(latest) == 20 and "A new second turn." in latest[(82, "alpaca-13b", 2)].user_prompt
 
 
+def test_the_judge_hands_its_news_as_typed_events(data_dir, openai_server, monkeypatch):
+    """``mtbench run`` reads the judge's plan and news as values (``on_event``), never its printed text."""
+    from mtbench.core.bench import BenchLayout
+    from mtbench.core.client import EndpointConfig
+    from mtbench.gen_judgment import JudgeConfig, NothingToJudge, PlanMade
+    from mtbench.gen_judgment import judge as run_judge
+
+    add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
+    openai_server.responder = lambda body: "Rating: [[4]]"
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    config = JudgeConfig(BenchLayout(data_dir), first_n=2, progress=False,
+                         endpoint=EndpointConfig(base_url=openai_server.base_url))
+    events: list = []
+    summary = run_judge(config, on_event=events.append, announce=pytest.fail)
+    assert [type(e) for e in events] == [PlanMade] and len(events[0].plan.resume.todo) == 4
+    assert summary is not None and summary.written == 4 and "4 API calls" in summary.describe()
+    events.clear()
+    assert run_judge(config, on_event=events.append, announce=pytest.fail) is None
+    assert [type(e) for e in events] == [PlanMade, NothingToJudge]
+    assert not events[0].plan.resume.todo and events[1].output == single_file(data_dir)
+
+
 # ---------------------------------------------------------------------------------------------------
 # plan, cost and user errors
 

@@ -194,6 +194,23 @@ def test_a_flag_two_steps_add_is_refused_unless_renamed_or_shared():
     check_collisions((api, bare_judge), SHARED | {"--parallel", "--timeout", "--max-retries", "--max-tokens"})
 
 
+def test_the_answer_step_is_read_as_values():
+    """run reads the answer step's typed result: which models can be judged, and one line per model."""
+    from mtbench.pipeline import AnswerStep, ModelAnswers
+
+    api = ModelAnswers("a", Path("a.jsonl"), selected=3, skipped=1, answered=1, failed=1, elapsed_s=2.26,
+                       tokens=(10, 20))
+    local = ModelAnswers("c", Path("c.jsonl"), selected=2, answered=2, replicas=2)
+    broken = ModelAnswers("b", Path("b.jsonl"), error="--model-path x: no such folder")
+    done = ModelAnswers("d", Path("d.jsonl"), selected=5, skipped=5)
+    assert AnswerStep((api, broken, local, done), exit_code=2).answered == ("a", "c", "d")
+    assert api.describe() == ("a: 1 answered, 1 failed (1 already there) in 2.3s; tokens: 10 prompt, 20 completion "
+                              "-> a.jsonl; rerun with --retry-failed to ask the failed ones again")
+    assert local.describe() == "c: 2 answered, 0 failed (0 already there) on 2 replica(s) -> c.jsonl"
+    assert broken.describe() == "b: error: --model-path x: no such folder"
+    assert done.describe() == "d: all 5 question(s) already answered in d.jsonl"
+
+
 def test_local_models_are_answered_by_gen_answer_a_broken_one_reported_the_others_judged(data_dir, tmp_path):
     from tests.models import build_tiny_model
 

@@ -284,8 +284,8 @@ def test_engine_arguments():
 
 
 def test_auto_engine_is_vllm_only_where_a_gpu_is_visible():
+    from mtbench.gen_model_answer.config import visible_cuda_devices
     from mtbench.gen_model_answer.engines import resolve_engine
-    from mtbench.gen_model_answer.hf_loading import visible_cuda_devices
 
     assert resolve_engine("auto") == ("vllm" if visible_cuda_devices() else "hf")
     assert resolve_engine("hf") == "hf" and resolve_engine("vllm") == "vllm"

@@ -15,14 +15,16 @@ judgment FastChat would have asked for, byte for byte. What differs is deliberat
   one that refuses ``max_tokens`` or ``temperature`` is adapted to once per run and ``judge_params`` says
   what was sent (a judge with neither writes its records as it always did).
 
-A local judge (``--judge-model-path``) runs in-process behind the client's ``chat`` shape (``local``), so
-the rest is shared; ``--force-verdict`` reads its most probable verdict where its reply has none (``forced``).
+Who judges is one interface (``backend.JudgeBackend``): an endpoint (``ApiJudge``) or a model loaded in
+this process (``LocalJudgeBackend``, ``--judge-model-path``; ``local``), so the rest is shared;
+``--force-verdict`` reads a local judge's most probable verdict where its reply has none (``forced``).
 
 Modules: ``verdicts`` (reading replies), ``prompts`` (choosing and rendering), ``matches`` (what is judged,
 resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``local`` and
-``forced`` (a local judge), ``runner``.
+``forced`` (a local judge), ``backend`` (who judges), ``runner`` (the live run and its events), ``batch``.
 """
 
+from mtbench.gen_judgment.backend import ApiJudge, JudgeBackend, LocalJudgeBackend
 from mtbench.gen_judgment.config import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, JudgeConfig
 from mtbench.gen_judgment.failures import failure_kind, is_transport_failure, kept_as_done
 from mtbench.gen_judgment.matches import (
@@ -52,13 +54,21 @@ from mtbench.gen_judgment.prompts import (
     render_single,
 )
 from mtbench.gen_judgment.results import JudgeSummary, pair_record, single_record
-from mtbench.gen_judgment.runner import judge, run_judging
+from mtbench.gen_judgment.runner import (
+    BatchesResumed,
+    JudgeEvent,
+    NothingToJudge,
+    PlanMade,
+    judge,
+    run_judging,
+)
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 
 __all__ = [
     "DEFAULT_MAX_TOKENS", "DEFAULT_TEMPERATURE", "PAIR_PROMPTS", "SINGLE_PROMPTS",
-    "JudgeConfig", "JudgePlan", "JudgeSummary", "JudgeWork", "Match", "PairMatch", "ResumeState", "SingleMatch",
-    "Skip", "build_matches", "check_budget", "failure_kind", "game_winner", "is_transport_failure",
+    "ApiJudge", "BatchesResumed", "JudgeBackend", "JudgeConfig", "JudgeEvent", "JudgePlan", "JudgeSummary",
+    "JudgeWork", "LocalJudgeBackend", "Match", "NothingToJudge", "PairMatch", "PlanMade", "ResumeState",
+    "SingleMatch", "Skip", "build_matches", "check_budget", "failure_kind", "game_winner", "is_transport_failure",
     "judge", "judge_messages", "kept_as_done", "load_work", "needs_reference", "pair_record", "parse_rating",
     "parse_verdict", "plan_for", "plan_judging", "prompt_name", "render_pair", "render_single", "resume",
     "run_judging", "single_record",

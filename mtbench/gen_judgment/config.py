@@ -21,8 +21,10 @@ from mtbench.core.bench import (
     per_category_option,
 )
 from mtbench.core.client import EndpointConfig
+from mtbench.core.cost import Price
 from mtbench.core.options import check, nested, option
 from mtbench.core.request_params import extra_body
+from mtbench.gen_judgment.backend import ApiJudge, JudgeBackend, LocalJudgeBackend
 from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
 from mtbench.gen_judgment.local import LocalJudge
 
@@ -157,3 +159,16 @@ class JudgeConfig:
     @property
     def output(self) -> Path:
         return self.output_file or self.layout.judgment_file(self.judge_model, self.mode)
+
+    def backend(self) -> JudgeBackend:
+        """Who judges (nothing is called or loaded until it is entered): the one place that tells a local
+        judge from an API one."""
+        if self.local is not None:
+            return LocalJudgeBackend(self.local, self.judge_model, self.parallel, force_verdict=self.force_verdict)
+        return ApiJudge(self.endpoint, self.judge_model, self.parallel)
+
+    def price(self) -> Price | None:
+        """The judge's price for this run: the Batch API's with --batch, the flags over the table's."""
+        batch = bool(self.batch)
+        given = (self.batch_price_input, self.batch_price_output) if batch else (self.price_input, self.price_output)
+        return self.backend().price(*given, batch=batch)

@@ -18,7 +18,7 @@ from mtbench.core.bench import (
     BenchLayout,
     Mode,
 )
-from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
+from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
@@ -35,8 +35,6 @@ from mtbench.gen_judgment.matches import (
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
-
-LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,8 @@ class JudgePlan:
     def describe(self) -> str:
         c = self.config
         r = self.resume
-        where = (f"({c.local.describe()})" if c.local is not None
-                 else f"at {c.endpoint.resolved_base_url() or 'the OpenAI API'}")
+        backend = c.backend()
+        where = backend.where
         lines = [
             f"judge: {c.judge_model} {where}, mode {c.mode}"
             + (", --force-verdict" if c.force_verdict else "")
@@ -91,15 +89,9 @@ class JudgePlan:
         if skipped:
             lines.append(f"not judged ({skipped} model-questions):")
             lines += [f"  {s.describe()}" for s in self.skips]
-        flags = "--batch-price-input and --batch-price-output" if c.batch else "--price-input and --price-output"
-        price = (
-            "a local judge" if c.local is not None
-            else f"{c.judge_model} {'batch ' if c.batch else ''}price unknown (give {flags})" if self.price is None
-            else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
-            + (", the Batch API's price" if c.batch else "")
-        )
+        price = backend.price_note(self.price, batch=bool(c.batch))
         lines += [
-            f"{'judge' if c.local is not None else 'API'} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
+            f"{backend.calls} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
             f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
             f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
             f"output: {self.output}",
@@ -229,13 +221,7 @@ def plan_for(work: JudgeWork) -> JudgePlan:
         for text in match.prompts:
             calls += 1
             input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
-    if config.local is not None:
-        price: Price | None = LOCAL_PRICE
-    elif config.batch:
-        price = price_for(config.judge_model, input_price=config.batch_price_input,
-                          output_price=config.batch_price_output, batch=True)
-    else:
-        price = price_for(config.judge_model, input_price=config.price_input, output_price=config.price_output)
+    price = config.price()
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,

@@ -37,12 +37,13 @@ class JudgeSummary:
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     forced: int = 0  # judge replies without a verdict whose verdict was forced (--force-verdict)
+    call_kind: str = "API"  # the judge's word for its calls (``JudgeBackend.calls``): "API", or "judge" for a local judge
 
     def describe(self) -> str:
         # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.
         reasoning = f" (of which {self.reasoning_tokens:,} reasoning)" if self.reasoning_tokens is not None else ""
         lines = [
-            f"judged {self.written} match(es) in {self.elapsed_s:.1f}s: {self.calls} API calls "
+            f"judged {self.written} match(es) in {self.elapsed_s:.1f}s: {self.calls} {self.call_kind} calls "
             f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
             f"completion tokens{reasoning}, cost {format_usd(self.cost)}",
         ]

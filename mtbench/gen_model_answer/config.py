@@ -45,9 +45,14 @@ def resolve_engine(name: str) -> str:
         return name
     if importlib.util.find_spec("vllm") is None:
         return "hf"
-    from mtbench.gen_model_answer.hf_loading import visible_cuda_devices
-
     return "vllm" if visible_cuda_devices() else "hf"
+
+
+def visible_cuda_devices() -> int:
+    """CUDA GPUs this process can use (0 on a CPU-only machine or a CPU build of torch)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 _UNIT_BYTES = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}

@@ -79,13 +79,6 @@ def load_error(spec: ModelSpec, what: str, e: BaseException) -> UserError:
     return UserError(f"--model-path {spec.path}: cannot load the {what} ({first_line(e)})")
 
 
-def visible_cuda_devices() -> int:
-    """CUDA GPUs this process can use (0 on a CPU-only machine or a CPU build of torch)."""
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
 def resolve_device(device: str) -> str:
     import torch
 

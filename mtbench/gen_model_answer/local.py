@@ -30,6 +30,7 @@ from mtbench.gen_model_answer.config import (
     ModelSpec,
     gpu_flags_problem,
     ignored_gpu_flags,
+    visible_cuda_devices,
 )
 from mtbench.gen_model_answer.engine import Generator, Pipelining
 from mtbench.gen_model_answer.engines import check_engine, load_engine
@@ -37,7 +38,6 @@ from mtbench.gen_model_answer.hf_loading import (
     check_model_location,
     load_tokenizer,
     resolve_device,
-    visible_cuda_devices,
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
 from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ray_answers

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtbench.core.bench import BenchLayout, Mode
-from mtbench.core.errors import UserError
-from mtbench.gen_api_answer import ApiAnswerConfig
+from mtbench.pipeline.sources import AnswerSource, answer_source
 
 if TYPE_CHECKING:
     from mtbench.download import DownloadConfig
+    from mtbench.gen_api_answer import ApiAnswerConfig
     from mtbench.gen_judgment import JudgeConfig
     from mtbench.gen_model_answer import GenAnswerRuns
     from mtbench.report import ReportConfig
@@ -36,19 +36,17 @@ class RunConfig:
     show: ShowConfig
     report: ReportConfig | None = None
     dry_run: bool = False
+    # Where the answers come from, made from ``answers``: what the run asks of the answer step.
+    source: AnswerSource = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.answers, ApiAnswerConfig) and not self.answers.endpoint.resolved_base_url():
-            raise UserError(
-                f"--model {self.answers.model} needs --base-url URL: the OpenAI-compatible server that serves it "
-                "(for the OpenAI API itself: --base-url https://api.openai.com/v1)"
-            )
+        object.__setattr__(self, "source", answer_source(self.answers))
         if self.layout != self.judge.layout:
             raise ValueError("the answer and judge steps must share one data folder")
         judge = self.judge
         if judge.model_list is None and judge.mode is not Mode.PAIRWISE_ALL:
             judge = dataclasses.replace(judge, model_list=self.model_ids)
-        begin, end = self._question_slice
+        begin, end = self.source.question_slice
         if judge.first_n is None and not begin and end is not None and end > 0:
             judge = dataclasses.replace(judge, first_n=end)
         object.__setattr__(self, "judge", judge)
@@ -59,24 +57,15 @@ class RunConfig:
 
     @property
     def layout(self) -> BenchLayout:
-        return self.answers.layout if isinstance(self.answers, ApiAnswerConfig) else self.answers.shared.layout
+        return self.source.layout
 
     @property
     def model_ids(self) -> tuple[str, ...]:
-        if isinstance(self.answers, ApiAnswerConfig):
-            return (self.answers.model_id,)
-        return tuple(run.answers.model_id for run in self.answers.runs)
+        return self.source.model_ids
 
     @property
     def answer_files(self) -> tuple[Path, ...]:
-        if isinstance(self.answers, ApiAnswerConfig):
-            return (self.answers.output_file,)
-        return tuple(run.output_file for run in self.answers.runs)
-
-    @property
-    def _question_slice(self) -> tuple[int | None, int | None]:
-        first = self.answers if isinstance(self.answers, ApiAnswerConfig) else self.answers.shared
-        return first.question_begin, first.question_end
+        return self.source.answer_files
 
     def narrowed_to(self, model_ids: tuple[str, ...]) -> RunConfig:
         """The run for the models whose answers it has (a model whose answer step failed is neither judged

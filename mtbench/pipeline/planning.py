@@ -1,6 +1,7 @@
 """`mtbench run`'s plan: what each step has left to do and what the judging will cost, before any of it.
 
-The answers still to generate are counted as the answer commands count them (``answer_file``). The
+The answers still to generate are counted by the answer source, as the answer commands count them
+(``sources``, ``answer_file``). The
 judging is planned by the judge's own planner (``gen_judgment.load_work`` / ``plan_for``), with each answer
 not generated yet standing in as a placeholder as long as its whole token limit: the estimate is an upper
 bound until the answers exist, and the judge plans again, exactly, before its first call.
@@ -12,31 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.core.answer_file import existing_answers, questions_to_ask, select_questions
 from mtbench.core.bench import DEFAULT_BENCH
 from mtbench.core.cost import CHARS_PER_TOKEN
-from mtbench.core.records import Answer, Choice, Question
-from mtbench.gen_api_answer import ApiAnswerConfig
+from mtbench.core.records import Answer, Choice
 from mtbench.gen_judgment import JudgePlan, load_work, plan_for
-from mtbench.gen_model_answer import GenAnswerConfig
 from mtbench.pipeline.config import RunConfig
+from mtbench.pipeline.sources import AnswerPlan
 
-
-@dataclass(frozen=True)
-class AnswerPlan:
-    """One model's answer step: how many questions it asks, and how many are already answered."""
-
-    model_id: str
-    source: str  # where the answers come from, for the plan
-    answer_file: Path
-    selected: int
-    todo: tuple[Question, ...]
-    max_tokens: int  # per turn: what a placeholder answer is as long as
-
-    def describe(self) -> str:
-        done = self.selected - len(self.todo)
-        return (f"answers: {self.model_id} ({self.source}): {self.selected} question(s), {done} already answered, "
-                f"{len(self.todo)} to generate -> {self.answer_file}")
+__all__ = ["AnswerPlan", "RunPlan", "answer_plans", "missing_data", "placeholder_answers", "plan_run"]
 
 
 @dataclass(frozen=True)
@@ -82,21 +66,7 @@ def missing_data(config: RunConfig) -> tuple[Path, ...]:
 
 def answer_plans(config: RunConfig) -> tuple[AnswerPlan, ...]:
     """Each model's answer step, counted as its command counts it (reads the question and answer files)."""
-    answers = config.answers
-    runs: list[tuple[ApiAnswerConfig | GenAnswerConfig, str, int]]
-    if isinstance(answers, ApiAnswerConfig):
-        where = answers.endpoint.resolved_base_url()
-        runs = [(answers, f"{answers.model} at {where}", answers.max_tokens)]
-    else:
-        runs = [(run, f"local model {run.model.path}", run.answers.max_new_token) for run in answers.runs]
-    plans = []
-    for run, source, max_tokens in runs:
-        questions = select_questions(config.layout.question_file, run.question_begin, run.question_end,
-                                     run.per_category)
-        model_id = run.model_id if isinstance(run, ApiAnswerConfig) else run.answers.model_id
-        todo = questions_to_ask(questions, existing_answers(run.output_file), run.retry_failed)
-        plans.append(AnswerPlan(model_id, source, run.output_file, len(questions), tuple(todo), max_tokens))
-    return tuple(plans)
+    return config.source.plans()
 
 
 def placeholder_answers(plans: tuple[AnswerPlan, ...]) -> Mapping[str, Mapping[int, Answer]]:

@@ -1,8 +1,9 @@
 """`mtbench run`: download, answers, judge, show (and report), each step the separate command's own function.
 
-Nothing here re-implements a step: the data comes from ``download_mt_bench``, the answers from
-``gen_model_answers`` or ``generate_api_answers``, the judgments from ``gen_judgment.judge``, the tables
-from ``show_result.show`` and the page from ``report.write_report``. Each of them resumes from its files,
+Nothing here re-implements a step: the data comes from ``download_mt_bench``, the answers from the
+answer source (``sources``: ``gen_model_answers`` or ``generate_api_answers``), the judgments from
+``gen_judgment.judge``, the tables from ``show_result.show`` and the page from ``report.write_report``.
+Each step hands back typed values (``AnswerStep``, ``JudgeEvent``, ``JudgeSummary``) that the run reads. Each of them resumes from its files,
 so a run killed in any step, run again, redoes nothing that is on disk, and a finished run run again
 calls nothing and shows its tables. The plan (``planning``) is announced before the first step that
 costs anything; ``--max-cost`` refuses it there (exit 2), before any call.
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.core.options import fields_within
-from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
-from mtbench.gen_judgment import check_budget, judge
-from mtbench.gen_model_answer import check_model_location, gen_model_answers
+from mtbench.gen_judgment import JudgeEvent, JudgeSummary, NothingToJudge, PlanMade, check_budget, judge
 from mtbench.pipeline.config import RunConfig
 from mtbench.pipeline.planning import RunPlan, missing_data, plan_run
+from mtbench.pipeline.sources import AnswerStep
 from mtbench.show_result import ShowReport, show
 
 Announce = Callable[[str], None]
@@ -35,6 +35,8 @@ class RunOutcome:
     answer_files: tuple[Path, ...] = ()
     judgment_file: Path | None = None
     report_file: Path | None = None
+    answers: AnswerStep | None = None  # what the answer step did, per model (None: it did not run)
+    judged: JudgeSummary | None = None  # what the judge step did (None: it did not run, or had nothing to judge)
 
 
 class _Steps:
@@ -50,9 +52,7 @@ class _Steps:
 
 def check_inputs(config: RunConfig) -> None:
     """What can be refused from the flags and the model folder alone, before any step (one-line UserError)."""
-    if not isinstance(config.answers, ApiAnswerConfig):
-        for run in config.answers.runs:
-            check_model_location(run.model)
+    config.source.check_inputs()
 
 
 def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
@@ -74,17 +74,19 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
     if config.dry_run:
         announce("dry run: nothing was generated, judged or written")
         return RunOutcome(0, plan)
-    if plan.judge is not None and plan.judge.api_calls and config.judge.local is None:
-        config.judge.endpoint.api_key()  # a judge without its key is refused before the answers, not after
+    if plan.judge is not None and plan.judge.api_calls:
+        config.judge.backend().check_credentials()  # a judge without its key is refused before the answers, not after
 
-    with fields_within("api" if isinstance(config.answers, ApiAnswerConfig) else "local"):
-        code, answered = _answers(config, steps)
-    if not answered:
-        return RunOutcome(code, plan, answer_files=config.answer_files)
-    config = config.narrowed_to(answered)
+    with fields_within(config.source.step):
+        answers = config.source.run()
+    for model in answers.models:
+        steps.line("answers", model.describe())
+    if not answers.answered:
+        return RunOutcome(answers.exit_code, plan, answer_files=config.answer_files, answers=answers)
+    config = config.narrowed_to(answers.answered)
     judge_config = config.judge
     with fields_within("judge"):
-        summary = judge(judge_config, announce=_judge_announcer(steps, plan))
+        summary = judge(judge_config, on_event=_judge_news(steps, plan))
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
     with fields_within("show"):
@@ -97,7 +99,8 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
         with fields_within("report"):
             report_file = write_report(config.report)
         steps.line("report", f"wrote {report_file} ({report_file.stat().st_size / 1e6:.1f} MB)")
-    return RunOutcome(code, plan, tables, config.answer_files, judge_config.output, report_file)
+    return RunOutcome(answers.exit_code, plan, tables, config.answer_files, judge_config.output, report_file,
+                      answers, summary)
 
 
 def _download(config: RunConfig, steps: _Steps, missing: tuple[Path, ...]) -> None:
@@ -113,47 +116,21 @@ def _download(config: RunConfig, steps: _Steps, missing: tuple[Path, ...]) -> No
     steps.line("download", f"fetched {len(fetched)} file(s) into {data_dir} from {', '.join(sources)}, sha256 verified")
 
 
-def _answers(config: RunConfig, steps: _Steps) -> tuple[int, tuple[str, ...]]:
-    """Run the answer step: its exit code, and the models that have answers to judge."""
-    answers = config.answers
-    if isinstance(answers, ApiAnswerConfig):
-        s = generate_api_answers(answers)  # a run that cannot finish raises: nothing after it can run
-        asked = s.answered + len(s.failed)
-        if not asked:
-            steps.line("answers", f"{answers.model_id}: all {s.selected} question(s) already answered in {s.answer_file}")
-        else:
-            steps.line("answers", f"{answers.model_id}: {s.answered} answered, {len(s.failed)} failed "
-                       f"({s.skipped} already there) in {s.elapsed_s:.1f}s; tokens: {s.prompt_tokens} prompt, "
-                       f"{s.completion_tokens} completion -> {s.answer_file}"
-                       + ("; rerun with --retry-failed to ask the failed ones again" if s.failed else ""))
-        return 0, (answers.model_id,)
-    outcomes = gen_model_answers(answers)
-    if len(outcomes) == 1:
-        outcomes[0].result()  # one model: its error is the run's
-    for outcome in outcomes:
-        g = outcome.summary
-        if outcome.error is not None:
-            steps.line("answers", f"{outcome.model_id}: error: {outcome.error}")
-        elif g is not None and not g.written:
-            steps.line("answers", f"{outcome.model_id}: all {g.selected} question(s) already answered in {g.answer_file}")
-        elif g is not None:
-            steps.line("answers", f"{outcome.model_id}: {g.written - g.failed} answered, {g.failed} failed "
-                       f"({g.skipped} already there) on {g.replicas} replica(s) -> {g.answer_file}"
-                       + ("; rerun with --retry-failed to redo the failed ones" if g.failed else ""))
-    return max(o.exit_code for o in outcomes), tuple(o.model_id for o in outcomes if o.error is None)
-
-
-def _judge_announcer(steps: _Steps, plan: RunPlan) -> Announce:
-    """The judge announces its plan again, made exactly now that the answers exist: shown only where it
-    differs from the run's (the run's was an estimate), and its other news as it comes."""
+def _judge_news(steps: _Steps, plan: RunPlan) -> Callable[[JudgeEvent], None]:
+    """The judge's news as the run tells it: its plan again, made exactly now that the answers exist, only
+    where it differs from the run's (the run's was an estimate); not "nothing to judge" (the step's own
+    line says so); the rest as it comes."""
     planned = plan.judge.describe() if plan.judge is not None else None
 
-    def announce(text: str) -> None:
-        if text == planned or text.startswith("nothing to judge"):  # the step's own line says so
+    def tell(event: JudgeEvent) -> None:
+        if isinstance(event, NothingToJudge):
             return
-        if planned is not None and text.startswith("judge:"):
+        text = event.describe()
+        if isinstance(event, PlanMade) and planned is not None:
+            if text == planned:
+                return
             steps.announce("judge plan, now that the answers exist:")
             text = "\n".join(f"  {line}" for line in text.splitlines())
         steps.announce(text)
 
-    return announce
+    return tell
