@@ -13,6 +13,7 @@ import sys
 from typing import NoReturn
 
 from mtbench import __version__
+from mtbench.cli.options import add_command_options
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.options import ConfigError
 
@@ -48,9 +49,11 @@ def build_parser(command: str | None = None) -> Parser:
     for name in COMMANDS:
         module = importlib.import_module(f"mtbench.cli.{name}")
         command_parser = module.register(sub)
-        add_options = getattr(module, "add_options", None)
-        if add_options is not None and command in (None, command_parser.prog.split()[-1]):
-            add_options(command_parser)
+        if command in (None, command_parser.prog.split()[-1]):
+            if hasattr(module, "CONFIG"):
+                add_command_options(command_parser, module.CONFIG)
+            else:
+                module.add_options(command_parser)  # run: its steps' configs together
     return parser
 
 

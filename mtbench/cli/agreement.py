@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.agreement:AgreementConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -25,18 +27,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.agreement import AgreementConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, AgreementConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.agreement import AgreementConfig, agreement, render
+    from mtbench.agreement import agreement, render
 
-    config = config_from(AgreementConfig, args, args.flag_map)
+    config = command_config(args)
     report = agreement(config)
     sys.stdout.write(render(report, config.format))
     if config.format != "json":

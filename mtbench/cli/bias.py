@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.show_result.bias_command:BiasConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -28,18 +30,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.show_result.bias_command import BiasConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, BiasConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.show_result.bias_command import BiasConfig, bias
+    from mtbench.show_result.bias_command import bias
     from mtbench.show_result.bias_render import render_bias
 
-    config = config_from(BiasConfig, args, args.flag_map)
+    config = command_config(args)
     sys.stdout.write(render_bias(bias(config), config.format))
     return 0

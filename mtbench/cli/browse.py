@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.browse:BrowseConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -24,18 +26,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.browse import BrowseConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, BrowseConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.browse import BrowseConfig, serve
+    from mtbench.browse import serve
 
-    config = config_from(BrowseConfig, args, args.flag_map)
+    config = command_config(args)
 
     def ready(url: str) -> None:
         print(f"mtbench browse: serving {config.layout.bench_dir} at {url} (Ctrl-C to stop)", flush=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.gen_judgment.check_judge:CheckJudgeConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -23,18 +25,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.gen_judgment.check_judge import CheckJudgeConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, CheckJudgeConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_judgment.check_judge import CheckJudgeConfig, check_judge
+    from mtbench.gen_judgment.check_judge import check_judge
 
-    report = check_judge(config_from(CheckJudgeConfig, args, args.flag_map),
+    report = check_judge(command_config(args),
                          announce=lambda text: print(text, flush=True))
     if report is not None:
         print(report.describe(), flush=True)

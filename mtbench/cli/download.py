@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.download:DownloadConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -23,18 +25,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.download import DownloadConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, DownloadConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.download import DownloadConfig, download_mt_bench
+    from mtbench.download import download_mt_bench
 
-    config = config_from(DownloadConfig, args, args.flag_map)
+    config = command_config(args)
     outcomes = download_mt_bench(config)
     if not any(o.fetched for o in outcomes):
         print(f"all {len(outcomes)} files in {config.data_dir} are present and verified; nothing to do")

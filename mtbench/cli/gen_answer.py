@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
 log = logging.getLogger("mtbench")
 
@@ -42,6 +42,9 @@ Rerunning the same command resumes: answered questions are skipped (--retry-fail
 """
 
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.gen_model_answer.config:GenAnswerJob"
+
 def register(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "gen-answer",
@@ -55,19 +58,10 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.gen_model_answer.config import GenAnswerJob
-
-    flag_map = FlagMap()
-    add_config_options(parser, GenAnswerJob, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_model_answer import gen_model_answers
-    from mtbench.gen_model_answer.config import GenAnswerJob
 
-    job = config_from(GenAnswerJob, args, args.flag_map)
+    job = command_config(args)
     outcomes = gen_model_answers(job.runs())
     if len(outcomes) == 1:
         outcomes[0].result()  # one model: its error is the command's

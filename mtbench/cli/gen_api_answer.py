@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.gen_api_answer:ApiAnswerConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -29,19 +31,11 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.gen_api_answer import ApiAnswerConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, ApiAnswerConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
     from mtbench.core.rate_limit import rate_limit_line
-    from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
+    from mtbench.gen_api_answer import generate_api_answers
 
-    config = config_from(ApiAnswerConfig, args, args.flag_map)
+    config = command_config(args)
     summary = generate_api_answers(config)
     asked = summary.answered + len(summary.failed)
     if not asked:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.gen_judgment.config:JudgeConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -23,19 +25,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.gen_judgment.config import JudgeConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, JudgeConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
     from mtbench.gen_judgment import judge
-    from mtbench.gen_judgment.config import JudgeConfig
 
-    config = config_from(JudgeConfig, args, args.flag_map)
+    config = command_config(args)
     summary = judge(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:
         print(summary.describe(), flush=True)

@@ -9,6 +9,7 @@ can give one flag (``--data-dir``) to several steps and rename another (``--judg
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,3 +130,22 @@ def config_from(config: type, args: argparse.Namespace, flag_map: FlagMap, *, pr
         return build(config, {**given(args, flag_map, prefix), **fixed})
     except ConfigError as e:
         raise e.within(prefix.rstrip(".")) from e.__cause__
+
+
+def config_class(spec: str) -> type:
+    """The class a ``"module:Class"`` spec names (imported now: a command's library loads when it runs)."""
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def add_command_options(parser: argparse.ArgumentParser, spec: str) -> None:
+    """A command's flags: its config's declared options (``spec``: ``"module:Class"``)."""
+    config = config_class(spec)
+    flag_map = FlagMap()
+    add_config_options(parser, config, flag_map)
+    parser.set_defaults(flag_map=flag_map, config_class=config)
+
+
+def command_config(args: argparse.Namespace) -> Any:
+    """The command's config, built from the flags typed (see ``add_command_options``)."""
+    return config_from(args.config_class, args, args.flag_map)

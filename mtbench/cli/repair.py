@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.repair:RepairConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     from mtbench.repair import SIDE_SUFFIX
@@ -26,18 +28,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.repair import RepairConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, RepairConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.repair import RepairConfig, repair
+    from mtbench.repair import repair
 
-    for outcome in repair(config_from(RepairConfig, args, args.flag_map)):
+    for outcome in repair(command_config(args)):
         for line in outcome.bad:
             print(f"{outcome.path}:{line.number}: {line.reason}")
         count = f"{len(outcome.bad)} line{'s' if len(outcome.bad) != 1 else ''}"

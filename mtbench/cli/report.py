@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.report:ReportConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -23,18 +25,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.report import ReportConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, ReportConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.report import ReportConfig, write_report
+    from mtbench.report import write_report
 
-    out = write_report(config_from(ReportConfig, args, args.flag_map))
+    out = write_report(command_config(args))
     size = out.stat().st_size
     print(f"mtbench report: wrote {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -10,11 +10,10 @@ two steps would both add that is declared neither shared nor renamed stops the p
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mtbench.cli.options import FlagMap, add_config_options
+from mtbench.cli.options import FlagMap, add_config_options, config_class
 from mtbench.core.options import Spelling, declared
 
 
@@ -30,8 +29,7 @@ class Step:
     optional: tuple[str, ...] = ()  # flags required by the command, optional under run
 
     def config_class(self) -> type:
-        module, name = self.config.split(":")
-        return getattr(importlib.import_module(module), name)
+        return config_class(self.config)
 
 
 # What every step takes from run itself (RunOptions), never from a flag of its own.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtbench.cli.options import FlagMap, add_config_options, config_from
+from mtbench.cli.options import command_config
 
+# The config whose declared options are this command's flags (imported only when the command runs).
+CONFIG = "mtbench.show_result:ShowConfig"
 
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
@@ -27,18 +29,10 @@ def register(sub) -> argparse.ArgumentParser:
     return parser
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    from mtbench.show_result import ShowConfig
-
-    flag_map = FlagMap()
-    add_config_options(parser, ShowConfig, flag_map)
-    parser.set_defaults(flag_map=flag_map)
-
-
 def run(args: argparse.Namespace) -> int:
-    from mtbench.show_result import ShowConfig, show
+    from mtbench.show_result import show
 
-    print_show(show(config_from(ShowConfig, args, args.flag_map)))
+    print_show(show(command_config(args)))
     return 0
 
 
