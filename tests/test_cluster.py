@@ -175,7 +175,7 @@ def ours(stderr: str) -> list[str]:
 # on the two-node cluster
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(cluster, folders, data_dir):
     out = gen_answer(cluster, data_dir, "--model-path", str(folders["a"]), "--model-id", "a",
                      "--question-end", "6", "--max-new-token", "12", "--batch-size", "1")
@@ -203,7 +203,7 @@ def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(clust
     assert path.read_bytes() == before
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folders, data_dir):
     model = folders["head_only"] / "model-on-the-head-only"
     shutil.copytree(folders["a"], model)
@@ -220,7 +220,7 @@ def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folde
     assert not (data_dir / "mt_bench" / "model_answer" / "x.jsonl").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(cluster, folders, data_dir):
     missing = folders["head_only"] / "checkpoint-on-the-head-only"
     shutil.copytree(folders["b"], missing)
@@ -244,7 +244,7 @@ def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(clust
     assert [x["choices"] for x in a] == [x["choices"] for x in lines(alone.output_file)]
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_job_submit_runs_gen_answer_on_the_cluster(cluster, folders, data_dir):
     if not cluster.dashboard:
         pytest.skip("`ray job submit` needs the Ray dashboard: install ray[default]")
@@ -281,7 +281,7 @@ def _run_until(cluster: RayCluster, data_dir: Path, args: list[str], ready) -> s
     raise AssertionError(f"the run ended before it could be interrupted: {proc.communicate()[1]}")
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_completes(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "16",
             "--max-new-token", "32", "--batch-size", "1"]
@@ -311,7 +311,7 @@ def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_comple
     assert sorted(answers) == list(range(81, 97)) and not any("error" in a for a in answers.values())
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_node_lost_mid_run_its_work_moves_to_the_other_node_and_nothing_is_lost(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "40",
             "--max-new-token", "32", "--batch-size", "1"]

@@ -22,7 +22,7 @@ import pytest
 from mtbench.pipeline.demo import DEMO_MODEL_ID, demo_model
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 # Two questions (ids 81 and 91), short answers and judge replies: the demo's pipeline, not its sizes.
 SMALL = ("--question-end", "20", "--per-category", "1", "--max-new-token", "12", "--judge-max-tokens", "8",

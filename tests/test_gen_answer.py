@@ -315,7 +315,7 @@ def test_every_generation_failing_is_run_failed(tiny, data_dir):
 # SmolLM2-135M-Instruct (real chat model, GGUF)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_smollm_answers_both_turns_in_fastchat_format(smol, data_dir):
     rec = Recording(smol)
     cfg = GenAnswerConfig(
@@ -347,7 +347,7 @@ def test_smollm_answers_both_turns_in_fastchat_format(smol, data_dir):
         assert turn2.startswith("<|im_start|>system\n") and turn2.endswith("<|im_start|>assistant\n")
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_smollm_batched_greedy_equals_one_at_a_time(smol, questions):
     prompts = [smol.template.render(conversation(q.turns, [])) for q in questions[5::13]]
     params = [SamplingParams(temperature=0.0, max_new_tokens=16, seed=0)] * len(prompts)
@@ -414,7 +414,7 @@ def test_cli_killed_mid_run_then_rerun_answers_every_question_once(tiny_model_di
     assert ids == sorted(ids) and len(ids) == 24 and len(set(ids)) == 24
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
     out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray2", "--data-dir",
                   str(data_dir), "--question-end", "5", "--max-new-token", "12", "--batch-size", "2",
@@ -437,7 +437,7 @@ def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
     assert [line["choices"] for line in ray_lines] == [line["choices"] for line in one_lines]
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_more_replicas_than_questions(tiny_model_dir, data_dir):
     out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray3", "--data-dir",
                   str(data_dir), "--question-begin", "30", "--question-end", "32", "--max-new-token", "6",
@@ -586,7 +586,6 @@ def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
     assert "not a local folder, and no hub model of that name could be loaded" in hub.stderr
 
 
-@pytest.mark.slow
 def _interruptible_low_priority() -> None:
     """The child's SIGINT back to the default (an ignored SIGINT is inherited, and Python then installs no
     KeyboardInterrupt handler: a test process started in the background would pass that on), and the
@@ -595,6 +594,7 @@ def _interruptible_low_priority() -> None:
     os.nice(19)
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tiny_model_dir, data_dir):
     """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
     (Finished turn-1 texts are not kept: a rerun answers those questions again from the start.)"""

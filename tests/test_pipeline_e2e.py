@@ -33,7 +33,7 @@ QUESTION_SLICE = ("--question-begin", "19", "--question-end", "22")
 QUESTION_IDS = [100, 101, 102]
 SERVER_START_TIMEOUT_S = 180
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 def free_port() -> int:

@@ -34,7 +34,7 @@ from mtbench.gen_model_answer import (
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.killing import kill_after_lines
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.vllm
 
 # ids 100 (roleplay: sampled at 0.7), 101 and 102 (reasoning: greedy); short prompts
 SLICE = ("--question-begin", "19", "--question-end", "22")
