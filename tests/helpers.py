@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import sys
+import traceback
 from pathlib import Path
 
 
@@ -17,3 +20,15 @@ def free_port() -> int:
 def lines(path: Path) -> list[dict]:
     """The JSON objects of a JSONL file, blank lines skipped."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+class QuietHTTPServer(http.server.ThreadingHTTPServer):
+    """A threaded HTTP server whose request errors (a client that hung up, a dropped connection the test
+    provoked) go to the real stderr: ``sys.stderr`` may be an in-process CLI call's captured stream just then,
+    and a late traceback from this server's thread must not land in that command's output."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        print(f"test server: error with a request from {client_address}", file=sys.__stderr__)
+        traceback.print_exc(file=sys.__stderr__)
