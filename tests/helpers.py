@@ -17,9 +17,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def lines(path: Path) -> list[dict]:
-    """The JSON objects of a JSONL file, blank lines skipped."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def lines(path: Path, *, complete_only: bool = False) -> list[dict]:
+    """The JSON objects of a JSONL file, blank lines skipped. ``complete_only``: a last line with no newline yet
+    (a writer still at it, in another process) is not read."""
+    text = Path(path).read_text()
+    if complete_only:
+        text = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 class QuietHTTPServer(http.server.ThreadingHTTPServer):

@@ -32,6 +32,7 @@ from mtbench.gen_model_answer import (
     gen_model_answer,
     interleave,
 )
+from tests import helpers
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model
 from tests.ray_cluster import ENV, RAY, RayCluster
@@ -162,8 +163,7 @@ def gen_answer(cluster: RayCluster, data_dir: Path, *args: str, timeout: int = 3
 
 def lines(path: Path) -> list[dict]:
     """The answer file's records; a last line still being written (no newline yet) is not one."""
-    text = path.read_text()
-    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
+    return helpers.lines(path, complete_only=True)
 
 
 def ours(stderr: str) -> list[str]:

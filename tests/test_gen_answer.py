@@ -44,6 +44,7 @@ from mtbench.gen_model_answer import (
     row_seed,
 )
 from tests.conftest import MT_BENCH_DATA, REPO
+from tests.helpers import lines as answer_lines
 from tests.killing import kill_after_lines
 from tests.models import build_tiny_model, smollm_gguf
 
@@ -106,10 +107,6 @@ def mtbench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
     )
-
-
-def answer_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # ---------------------------------------------------------------------------------------------------

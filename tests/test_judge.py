@@ -20,6 +20,7 @@ from mtbench.core.record_files import load_judge_prompts, load_pair_judgments, l
 from mtbench.core.records import latest_by_key
 from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
+from tests.helpers import lines as rows
 from tests.openai_server import Reply, completion, error
 
 KEY = "sk-secret-xyz"
@@ -45,10 +46,6 @@ def add_answers(data_dir: Path, *files: Path) -> None:
 def judge_in_process(data_dir: Path, server, *args: str) -> tuple[int, str, str]:
     out = judge(data_dir, server, *args)
     return out.returncode, out.stdout, out.stderr
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def single_file(data_dir: Path, judge_model: str = "gpt-4") -> Path:

@@ -24,6 +24,7 @@ from mtbench.gen_judgment.forced import RATING_PREFIX
 from mtbench.gen_judgment.local import render_judge_prompt
 from mtbench.gen_judgment.verdicts import parse_rating
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
+from tests.helpers import lines as rows
 from tests.models import CHATML_TEMPLATE, build_chain_model, build_tiny_model, smollm_gguf
 
 ANSWERS = REFERENCE_RUNS / "model_answer"
@@ -52,10 +53,6 @@ def mtbench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 def judge_command(data: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data), "--no-progress",
             "--judge-device", "cpu", *args]
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def judgment_file(data: Path, judge: str, kind: str = "single") -> Path:
