@@ -43,6 +43,7 @@ from mtbench.gen_model_answer import (
     replica_count,
     row_seed,
 )
+from tests import cli
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.helpers import lines as answer_lines
 from tests.killing import kill_after_lines
@@ -102,11 +103,8 @@ class Recording:
         return any(marker in prompt for marker in self.fail_when)
 
 
-def mtbench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
-    )
+def mtbench(*args: str) -> subprocess.CompletedProcess:
+    return cli.mtbench(*args, cwd=REPO)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -413,9 +411,10 @@ def test_cli_killed_mid_run_then_rerun_answers_every_question_once(tiny_model_di
 
 @pytest.mark.ray
 def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
-    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray2", "--data-dir",
-                  str(data_dir), "--question-end", "5", "--max-new-token", "12", "--batch-size", "2",
-                  "--num-gpus-total", "2", "--device", "cpu", "--no-progress")
+    out = cli.mtbench_process(
+        "gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray2", "--data-dir", str(data_dir),
+        "--question-end", "5", "--max-new-token", "12", "--batch-size", "2", "--num-gpus-total", "2", "--device",
+        "cpu", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "on 2 replica(s)" in out.stderr
     ray_lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "ray2.jsonl")
@@ -436,9 +435,10 @@ def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
 
 @pytest.mark.ray
 def test_ray_more_replicas_than_questions(tiny_model_dir, data_dir):
-    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray3", "--data-dir",
-                  str(data_dir), "--question-begin", "30", "--question-end", "32", "--max-new-token", "6",
-                  "--num-gpus-total", "3", "--device", "cpu", "--no-progress")
+    out = cli.mtbench_process(
+        "gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray3", "--data-dir", str(data_dir),
+        "--question-begin", "30", "--question-end", "32", "--max-new-token", "6", "--num-gpus-total", "3",
+        "--device", "cpu", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "on 2 replica(s)" in out.stderr
     lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "ray3.jsonl")
@@ -574,11 +574,8 @@ def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
         out = mtbench(*base, *args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, out.stderr
         assert "Repo id" not in out.stderr and "huggingface.co" not in out.stderr
-    hub = subprocess.run(
-        [sys.executable, "-m", "mtbench", *base, "--model-path", "no-such-org/no-such-model"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-    )
+    # a process of its own: huggingface_hub reads HF_HUB_OFFLINE once, at import
+    hub = cli.mtbench_process(*base, "--model-path", "no-such-org/no-such-model", env={"HF_HUB_OFFLINE": "1"})
     assert hub.returncode == 2 and hub.stderr.count("\n") == 1, hub.stderr
     assert "not a local folder, and no hub model of that name could be loaded" in hub.stderr
 
