@@ -19,7 +19,7 @@ SMOLLM_CACHE = "mtbench-smollm2-safetensors"  # pytest cache dir of the converte
 # What makes a test slow, by cause; each of these is also marked ``slow``, so ``-m "not slow"`` (make test-fast)
 # leaves out every one of them. A test using a fixture named here gets the marker without saying so.
 SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e")
-FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model"}
+FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model", "smollm_run": "model"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -33,6 +33,7 @@ from mtbench.gen_model_answer import (
     interleave,
 )
 from tests import helpers
+from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model
 from tests.ray_cluster import ENV, RAY, RayCluster
@@ -85,10 +86,7 @@ def test_several_checkpoints_configs_pair_paths_and_ids(tmp_path):
 
 
 def test_cli_model_paths_and_ids_must_pair(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "a", "b", "--model-id", "a",
-         "--data-dir", str(tmp_path)], capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120,
-    )
+    out = mtbench("gen-answer", "--model-path", "a", "b", "--model-id", "a", "--data-dir", tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "--model-path has 2 value(s) but --model-id has 1" in out.stderr
 
@@ -99,6 +97,7 @@ def test_a_ray_address_nobody_answers_is_one_line(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
+    # a process of its own: a failed ray.init leaves state behind in the process that called it
     out = subprocess.run(
         [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "org/model", "--model-id", "m",
          "--data-dir", str(tmp_path), "--ray-address", f"127.0.0.1:{port}", "--device", "cpu", "--no-progress"],
