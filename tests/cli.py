@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +35,19 @@ def _read(stream: io.TextIOWrapper) -> str:
     buffer = stream.buffer
     assert isinstance(buffer, io.BytesIO)
     return buffer.getvalue().decode("utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    # main() sets the root logger's level and handler for its run; a process ends there, this call must too,
+    # or the next test's caplog sees records at a level it would not otherwise get
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 @contextlib.contextmanager
@@ -67,8 +81,8 @@ def mtbench(*args: str | Path, env: Env | None = None, cwd: Path | str | None = 
 
     argv = [str(a) for a in args]
     out, err = _capture(), _capture()
-    with _environment(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            _stdin(stdin):
+    with _environment(env, cwd), _logging_restored(), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err), _stdin(stdin):
         try:
             code = main(argv)
         except SystemExit as e:
