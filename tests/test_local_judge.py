@@ -53,7 +53,7 @@ def judge_args(data: Path, *args: str) -> list[str]:
     return ["judge", "--data-dir", str(data), "--no-progress", "--judge-device", "cpu", *args]
 
 
-def judge(data: Path, *args: str) -> subprocess.CompletedProcess:
+def run_judge(data: Path, *args: str) -> subprocess.CompletedProcess:
     """`mtbench judge` with a local judge, in this process (the model loads here, as it would there)."""
     return mtbench(*judge_args(data, *args))
 
@@ -146,9 +146,9 @@ def smollm_run(tmp_path_factory):
     folder, gguf = smollm_gguf()
     data = make_data(tmp_path_factory.mktemp("smollm"), "alpaca-13b")
     started = time.monotonic()
-    done = judge(data, "--first-n", "2", "--max-tokens", "64", "--parallel", "1",
-                 "--judge-model-path", str(folder), "--judge-gguf-file", gguf,
-                 "--force-verdict")
+    done = run_judge(data, "--first-n", "2", "--max-tokens", "64", "--parallel", "1",
+                     "--judge-model-path", str(folder), "--judge-gguf-file", gguf,
+                     "--force-verdict")
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"SmolLM2 judged 4 matches in {time.monotonic() - started:.0f}s")
     return data, done
@@ -208,12 +208,12 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
     flags = ("--first-n", "3", "--max-tokens", "8", "--parallel", "4", "--judge-model-path", str(judge))
-    plain = judge(data, *flags)
+    plain = run_judge(data, *flags)
     assert plain.returncode == 0, plain.stderr[-2000:]
     out = judgment_file(data, "judge")
     assert {(r["score"], r["error"]) for r in rows(out)} == {(None, "unparseable: no [[rating]] in the judge's reply")}
     assert not any("verdict_forced" in r for r in rows(out))
-    forced = judge(data, *flags, "--force-verdict", "--retry-failed")
+    forced = run_judge(data, *flags, "--force-verdict", "--retry-failed")
     assert forced.returncode == 0, forced.stderr[-2000:]
     latest = {(r["question_id"], r["turn"]): r for r in rows(out)}
     assert len(latest) == 6
@@ -225,8 +225,8 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
 def test_a_reply_with_its_own_verdict_is_not_forced(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "[[3]]", "[[3]]": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
-    done = judge(data, "--first-n", "1", "--max-tokens", "8", "--force-verdict",
-                 "--judge-model-path", str(judge), "--judge-model", "chained")
+    done = run_judge(data, "--first-n", "1", "--max-tokens", "8", "--force-verdict",
+                     "--judge-model-path", str(judge), "--judge-model", "chained")
     assert done.returncode == 0, done.stderr[-2000:]
     records = rows(judgment_file(data, "chained"))
     assert [(r["score"], "verdict_forced" in r, r["judge"][0]) for r in records] == [(3, False, "chained")] * 2
@@ -236,9 +236,9 @@ def test_pairwise_forced_verdicts_map_to_the_models_shown_in_each_game(tmp_path)
     """Forced "B" in both games: model_2 wins game 1 and model_1 game 2 (positions swap); show counts them."""
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "b]]", "a]]": "x", "c]]": "x"})
     data = make_data(tmp_path, "alpaca-13b", "gpt-3.5-turbo")
-    done = judge(data, "--mode", "pairwise-baseline", "--model-list", "alpaca-13b",
-                 "--first-n", "2", "--max-tokens", "8", "--parallel", "3",
-                 "--force-verdict", "--judge-model-path", str(judge))
+    done = run_judge(data, "--mode", "pairwise-baseline", "--model-list", "alpaca-13b",
+                     "--first-n", "2", "--max-tokens", "8", "--parallel", "3",
+                     "--force-verdict", "--judge-model-path", str(judge))
     assert done.returncode == 0, done.stderr[-2000:]
     records = rows(judgment_file(data, "judge", "pair"))
     assert len(records) == 4
@@ -293,7 +293,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
 def test_bad_local_judge_flags_are_one_line_and_exit_2(tmp_path, flags, says):
     judge = build_tiny_model(tmp_path / "tiny")
     data = make_data(tmp_path, "alpaca-13b")
-    done = judge(data, *[str(judge) if f == "MODEL" else f for f in flags])
+    done = run_judge(data, *[str(judge) if f == "MODEL" else f for f in flags])
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], done.stderr
