@@ -1,8 +1,10 @@
-.PHONY: setup test lint
+.PHONY: setup test test-fast lint
 setup:
 	bash scripts/setup.sh
 test:
 	bash scripts/test.sh
+test-fast:
+	bash scripts/test.sh fast
 lint:
 	.venv/bin/ruff check mtbench tests scripts docs/hooks
 	.venv/bin/mypy

@@ -16,6 +16,21 @@ REFERENCE_RUNS = SHARED / "mt_bench_reference"
 SMOLLM_CACHE = "mtbench-smollm2-safetensors"  # pytest cache dir of the converted SmolLM2 (scripts share it)
 
 
+# What makes a test slow, by cause; each of these is also marked ``slow``, so ``-m "not slow"`` (make test-fast)
+# leaves out every one of them. A test using a fixture named here gets the marker without saying so.
+SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e")
+FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model", "smollm_run": "model"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        for fixture, cause in FIXTURE_CAUSES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(cause)
+        if any(item.get_closest_marker(cause) for cause in SLOW_CAUSES):
+            item.add_marker("slow")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not MT_BENCH_DATA.is_dir():

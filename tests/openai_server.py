@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -173,6 +175,14 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     time: float
+
+
+def _server_logger() -> logging.Logger:
+    logger = logging.getLogger("tests.openai_server")
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler(sys.__stderr__))
+        logger.propagate = False
+    return logger
 
 
 class OpenAITestServer:
@@ -416,7 +426,9 @@ class OpenAITestServer:
         app.router.add_post("/v1/batches", self._create_batch)
         app.router.add_get("/v1/batches", self._list_batches)
         app.router.add_get("/v1/batches/{batch_id}", self._get_batch)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # the server's own errors to the real stderr, never through the root logger: a CLI call running in this
+        # process (tests/cli.py) captures what the root logger writes, and this is not that command's output
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=_server_logger())
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024)
         self._loop.run_until_complete(site.start())

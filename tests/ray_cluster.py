@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.helpers import free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
 ENV = {
@@ -33,12 +33,6 @@ ENV = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 ENV.pop("RAY_ADDRESS", None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dashboard_available() -> bool:
@@ -55,9 +49,9 @@ class RayCluster:
         # Ray's socket paths must stay short: its temp dir is directly under /tmp.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="mtb-ray-", dir="/tmp"))
         self.head_only = head_only
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.dashboard_port = _free_port()
+        self.dashboard_port = free_port()
         self.dashboard = _dashboard_available()
         self.head: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
@@ -74,7 +68,7 @@ class RayCluster:
 
     def start_worker(self) -> None:
         # The worker's own view of the disk: head_only is an empty tmpfs there.
-        self.worker_port = _free_port()
+        self.worker_port = free_port()
         hide = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
                 'mount -t tmpfs -o size=1m mtbench-head-only "$0" && exec "$@"', str(self.head_only)]
         self.worker = self._start("worker", ["--address", self.address], wrap=hide, node_manager_port=self.worker_port)
@@ -119,10 +113,10 @@ class RayCluster:
     def _start(self, name: str, args: list[str], wrap: tuple[str, ...] | list[str] = (),
                node_manager_port: int = 0) -> subprocess.Popen:
         log = self.temp_dir / f"{name}.log"
-        ports = ["--node-manager-port", str(node_manager_port or _free_port())]
+        ports = ["--node-manager-port", str(node_manager_port or free_port())]
         for flag in ("--object-manager-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
                      "--metrics-export-port", "--runtime-env-agent-port"):
-            ports += [flag, str(_free_port())]
+            ports += [flag, str(free_port())]
         with log.open("w") as out:
             proc = subprocess.Popen(
                 [*wrap, RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "2",

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import random
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from mtbench.agreement import (
 )
 from mtbench.core.errors import UserError
 from mtbench.core.records import PairJudgment, dumps
+from tests.cli import mtbench
 from tests.conftest import REFERENCE_RUNS
 
 HUMAN_ZIP = REFERENCE_RUNS / "human_judgments_partial" / "human_gpt_comparison.zip"
@@ -298,11 +297,6 @@ def test_partial_human_join(tmp_path, human_gpt_join):
 # CLI
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", "agreement", *args],
-                          capture_output=True, text=True, timeout=60)
-
-
 def test_cli_end_to_end(tmp_path, data_dir):
     judgments = data_dir / "mt_bench" / "model_judgment"
     write_pairs(judgments / "gpt-4_pair.jsonl", JUDGE_J)
@@ -313,13 +307,13 @@ def test_cli_end_to_end(tmp_path, data_dir):
     human_file = tmp_path / "human.jsonl"
     human_file.write_text("".join(json.dumps(h) + "\n" for h in HUMANS))
 
-    done = run_cli("--data-dir", str(data_dir), "--judge-models", "gpt-4", "llama-judge", "--format", "json")
+    done = mtbench("agreement", "--data-dir", str(data_dir), "--judge-models", "gpt-4", "llama-judge", "--format", "json")
     assert done.returncode == 0, done.stderr
     rows = {(r["comparison"], r["turn"], r["ties"]): (r["total"], r["agree"]) for r in json.loads(done.stdout)["rows"]}
     assert rows[("gpt-4 vs llama-judge", "1", True)] == (2, 1)
     assert rows[("gpt-4 vs llama-judge", "1", False)] == (1, 1)
 
-    done = run_cli("--judgments", str(judgments / "gpt-4_pair.jsonl"), "--human", str(human_file), "--human-vs-human")
+    done = mtbench("agreement", "--judgments", str(judgments / "gpt-4_pair.jsonl"), "--human", str(human_file), "--human-vs-human")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["comparison", "turn", "setup", "total", "agree", "ratio", "kappa"]
@@ -329,12 +323,12 @@ def test_cli_end_to_end(tmp_path, data_dir):
 
     broken = tmp_path / "broken_pair.jsonl"
     broken.write_text(dumps(JUDGE_J[0]) + '{"question_id": 81}\n')
-    done = run_cli("--judgments", str(broken), str(judgments / "gpt-4_pair.jsonl"))
+    done = mtbench("agreement", "--judgments", str(broken), str(judgments / "gpt-4_pair.jsonl"))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"mtbench agreement: error: {broken}:2: missing field 'g1_winner'; run `mtbench repair {broken}` to set the bad line aside"
     ]
-    done = run_cli("--human", str(tmp_path / "nope.json"))
+    done = mtbench("agreement", "--human", str(tmp_path / "nope.json"))
     assert done.returncode == 2 and "nope.json: no such file" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -130,15 +130,12 @@ def test_per_request_errors_in_the_error_file_become_failures_with_their_reason(
 def test_max_cost_applies_to_the_batch_price(answers, server, capsys, monkeypatch):
     from tests.test_judge import judge_in_process
 
-    live = judge_in_process(answers, server, "--first-n", "3", "--dry-run", "--max-cost", "0.25",
-                            capsys=capsys, monkeypatch=monkeypatch)
-    batch = judge_in_process(answers, server, "--first-n", "3", "--dry-run", "--max-cost", "0.25", "--batch",
-                             capsys=capsys, monkeypatch=monkeypatch)
+    live = judge_in_process(answers, server, "--first-n", "3", "--dry-run", "--max-cost", "0.25")
+    batch = judge_in_process(answers, server, "--first-n", "3", "--dry-run", "--max-cost", "0.25", "--batch")
     assert live[0] == 2 and "above --max-cost" in live[2]
     assert batch[0] == 0 and "the Batch API's price" in batch[1]
     priced = judge_in_process(answers, server, "--first-n", "3", "--dry-run", "--batch", "--judge-model", "x-judge",
-                              "--batch-price-input", "1", "--batch-price-output", "2",
-                              capsys=capsys, monkeypatch=monkeypatch)
+                              "--batch-price-input", "1", "--batch-price-output", "2")
     assert priced[0] == 0 and "at $1 in / $2 out per 1M tokens, the Batch API's price" in priced[1]
 
 

@@ -4,8 +4,6 @@ headless Chromium clicking through the page (skipped, with the reason, where Chr
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +30,7 @@ from tests.browser import (
     require_browser,
     settle,
 )
+from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
 SONNET = "claude-3-5-sonnet-20240620"
@@ -243,34 +242,28 @@ def test_page_follows_files_written_after_start(server, data):
 # CLI errors
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=60
-    )
-
-
 def test_unknown_judge_is_one_line_exit_2(data):
-    out = run_cli("browse", "--data-dir", str(data), "--judge-model", "gpt-5", "--port", "0")
+    out = mtbench("browse", "--data-dir", str(data), "--judge-model", "gpt-5", "--port", "0")
     assert out.returncode == 2, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "gpt-5_single.jsonl" in out.stderr
     assert "judges found: gpt-4" in out.stderr
 
 
 def test_missing_question_file_is_one_line_exit_2(tmp_path):
-    out = run_cli("browse", "--data-dir", str(tmp_path), "--port", "0")
+    out = mtbench("browse", "--data-dir", str(tmp_path), "--port", "0")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "no question file" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_port_in_use_is_one_line_exit_2(data, server):
     port = server.url.rsplit(":", 1)[1].strip("/")
-    out = run_cli("browse", "--data-dir", str(data), "--port", port)
+    out = mtbench("browse", "--data-dir", str(data), "--port", port)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert f"127.0.0.1:{port}" in out.stderr
 
 
 def test_bad_port_flag_is_usage_error():
-    out = run_cli("browse", "--port", "70000")
+    out = mtbench("browse", "--port", "70000")
     assert out.returncode == 2 and "--port" in out.stderr
 
 
@@ -278,6 +271,7 @@ def test_bad_port_flag_is_usage_error():
 # a real browser
 
 
+@pytest.mark.browser
 def test_browser_single_pair_leaderboard_and_no_xss(server, data, tmp_path):
     require_browser()
     sonnet = load_answers(bench(data) / "model_answer" / f"{SONNET}.jsonl")[81]
@@ -385,6 +379,7 @@ def test_reference_is_the_set_the_judgment_records(tmp_path):
     assert missing["turns"] == [] and "missing-set.jsonl is missing" in missing["failure"]
 
 
+@pytest.mark.browser
 def test_browser_link_reopens_the_same_view(server):
     with chromium() as context:
         page = context.new_page()
@@ -423,7 +418,7 @@ def test_broken_files_are_skipped_with_a_warning(data, tmp_path):
     warnings = [line for line in log if str(broken) in line]
     assert len(warnings) == 1 and f"{broken}:2: not valid JSON" in warnings[0] and "skipped" in warnings[0]
     assert [line for line in log if f"{other}:2: not valid JSON" in line and "skipped" in line]
-    out = run_cli("browse", "--data-dir", str(d), "--judge-model", "other-judge", "--port", "0")
+    out = mtbench("browse", "--data-dir", str(d), "--judge-model", "other-judge", "--port", "0")
     warning, error = out.stderr.strip().splitlines()  # the answer file's warning, then the error
     assert out.returncode == 2 and str(broken) in warning  # the judge it names is read strictly
     assert error.startswith(f"mtbench browse: error: {other}:2: not valid JSON (Expecting ',' delimiter")
@@ -437,6 +432,7 @@ def _only_failures(data_dir: Path, judge: str) -> None:
     (judged / f"{judge}_single.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
+@pytest.mark.browser
 def test_page_opens_on_a_judge_with_valid_judgments(data, tmp_path):
     d = copy_data(data, tmp_path)
     _only_failures(d, "aaa-judge")  # sorts before gpt-4

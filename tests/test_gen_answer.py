@@ -43,7 +43,9 @@ from mtbench.gen_model_answer import (
     replica_count,
     row_seed,
 )
+from tests import cli
 from tests.conftest import MT_BENCH_DATA, REPO
+from tests.helpers import lines as answer_lines
 from tests.killing import kill_after_lines
 from tests.models import build_tiny_model, smollm_gguf
 
@@ -101,15 +103,8 @@ class Recording:
         return any(marker in prompt for marker in self.fail_when)
 
 
-def mtbench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
-    )
-
-
-def answer_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def mtbench(*args: str) -> subprocess.CompletedProcess:
+    return cli.mtbench(*args, cwd=REPO)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -315,7 +310,7 @@ def test_every_generation_failing_is_run_failed(tiny, data_dir):
 # SmolLM2-135M-Instruct (real chat model, GGUF)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_smollm_answers_both_turns_in_fastchat_format(smol, data_dir):
     rec = Recording(smol)
     cfg = GenAnswerConfig(
@@ -347,7 +342,7 @@ def test_smollm_answers_both_turns_in_fastchat_format(smol, data_dir):
         assert turn2.startswith("<|im_start|>system\n") and turn2.endswith("<|im_start|>assistant\n")
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_smollm_batched_greedy_equals_one_at_a_time(smol, questions):
     prompts = [smol.template.render(conversation(q.turns, [])) for q in questions[5::13]]
     params = [SamplingParams(temperature=0.0, max_new_tokens=16, seed=0)] * len(prompts)
@@ -414,11 +409,12 @@ def test_cli_killed_mid_run_then_rerun_answers_every_question_once(tiny_model_di
     assert ids == sorted(ids) and len(ids) == 24 and len(set(ids)) == 24
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
-    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray2", "--data-dir",
-                  str(data_dir), "--question-end", "5", "--max-new-token", "12", "--batch-size", "2",
-                  "--num-gpus-total", "2", "--device", "cpu", "--no-progress")
+    out = cli.mtbench_process(
+        "gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray2", "--data-dir", str(data_dir),
+        "--question-end", "5", "--max-new-token", "12", "--batch-size", "2", "--num-gpus-total", "2", "--device",
+        "cpu", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "on 2 replica(s)" in out.stderr
     ray_lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "ray2.jsonl")
@@ -437,11 +433,12 @@ def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
     assert [line["choices"] for line in ray_lines] == [line["choices"] for line in one_lines]
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_more_replicas_than_questions(tiny_model_dir, data_dir):
-    out = mtbench("gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray3", "--data-dir",
-                  str(data_dir), "--question-begin", "30", "--question-end", "32", "--max-new-token", "6",
-                  "--num-gpus-total", "3", "--device", "cpu", "--no-progress")
+    out = cli.mtbench_process(
+        "gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "ray3", "--data-dir", str(data_dir),
+        "--question-begin", "30", "--question-end", "32", "--max-new-token", "6", "--num-gpus-total", "3",
+        "--device", "cpu", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "on 2 replica(s)" in out.stderr
     lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "ray3.jsonl")
@@ -577,16 +574,12 @@ def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
         out = mtbench(*base, *args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, out.stderr
         assert "Repo id" not in out.stderr and "huggingface.co" not in out.stderr
-    hub = subprocess.run(
-        [sys.executable, "-m", "mtbench", *base, "--model-path", "no-such-org/no-such-model"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-    )
+    # a process of its own: huggingface_hub reads HF_HUB_OFFLINE once, at import
+    hub = cli.mtbench_process(*base, "--model-path", "no-such-org/no-such-model", env={"HF_HUB_OFFLINE": "1"})
     assert hub.returncode == 2 and hub.stderr.count("\n") == 1, hub.stderr
     assert "not a local folder, and no hub model of that name could be loaded" in hub.stderr
 
 
-@pytest.mark.slow
 def _interruptible_low_priority() -> None:
     """The child's SIGINT back to the default (an ignored SIGINT is inherited, and Python then installs no
     KeyboardInterrupt handler: a test process started in the background would pass that on), and the
@@ -595,6 +588,7 @@ def _interruptible_low_priority() -> None:
     os.nice(19)
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tiny_model_dir, data_dir):
     """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
     (Finished turn-1 texts are not kept: a rerun answers those questions again from the start.)"""

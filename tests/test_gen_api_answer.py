@@ -10,9 +10,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,6 +28,8 @@ from mtbench.gen_api_answer import (
     generate_api_answers,
     question_temperature,
 )
+from tests.cli import mtbench, mtbench_command
+from tests.helpers import free_port
 from tests.openai_server import OpenAITestServer, Reply, completion, error
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,20 +64,9 @@ def answer_lines(path: Path) -> list[dict]:
     return [obj for _, obj in iter_jsonl(path)]
 
 
-def cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None, timeout: float = 60):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_BASE_URL",)}
-    env.update({"OPENAI_API_KEY": SECRET, "PYTHONPATH": str(REPO)})
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", "gen-api-answer", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def cli(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return mtbench("gen-api-answer", *args, cwd=cwd, env={"OPENAI_API_KEY": SECRET, "OPENAI_BASE_URL": None,
+                                                         **(env_extra or {})})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -263,7 +252,7 @@ def test_killed_run_resumes_with_every_question_exactly_once(openai_server, data
             "--question-end", "24", "--parallel", "3")
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
     env.update({"OPENAI_API_KEY": SECRET, "PYTHONPATH": str(REPO)})
-    proc = subprocess.Popen([sys.executable, "-m", "mtbench", "gen-api-answer", *args], cwd=data_dir.parent,
+    proc = subprocess.Popen(mtbench_command("gen-api-answer", *args), cwd=data_dir.parent,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     path = data_dir / "mt_bench" / "model_answer" / "org--killed.jsonl"
     deadline = time.monotonic() + 30
@@ -541,7 +530,7 @@ def test_cli_full_disk_is_one_line_and_exit_1(data_dir, openai_server, small_dis
 def start(*args: str, cwd: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
     env.update({"OPENAI_API_KEY": SECRET, "PYTHONPATH": str(REPO)})
-    return subprocess.Popen([sys.executable, "-m", "mtbench", "gen-api-answer", *args], cwd=cwd, env=env,
+    return subprocess.Popen(mtbench_command("gen-api-answer", *args), cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -557,7 +546,7 @@ def test_two_shards_on_one_answer_file_one_refused_nothing_lost(openai_server, d
     refused = next(i for i, run in enumerate(runs) if run.returncode == 2)
     line = assert_one_error_line(outputs[refused][1], "another mtbench gen-api-answer is writing")
     assert "m.jsonl" in line
-    again = cli(*common, *shards[refused], cwd=data_dir.parent, timeout=120)
+    again = cli(*common, *shards[refused], cwd=data_dir.parent)
     assert again.returncode == 0, again.stderr
     lines = answer_lines(data_dir / "mt_bench" / "model_answer" / "m.jsonl")
     ids = [line["question_id"] for line in lines]

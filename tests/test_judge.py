@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +18,9 @@ import pytest
 
 from mtbench.core.record_files import load_judge_prompts, load_pair_judgments, load_single_judgments
 from mtbench.core.records import latest_by_key
+from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
+from tests.helpers import lines as rows
 from tests.openai_server import Reply, completion, error
 
 KEY = "sk-secret-xyz"
@@ -31,14 +31,9 @@ STEFAN = RUNS / "Stefanstud_FastChat"
 SMALL = ("alpaca-13b", "gpt-3.5-turbo", "llama-13b")
 
 
-def judge(data_dir: Path, server, *args: str, key: str = KEY, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
-    env["OPENAI_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir),
-         "--judge-base-url", server.base_url, *args],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO,
-    )
+def judge(data_dir: Path, server, *args: str, key: str = KEY) -> subprocess.CompletedProcess:
+    return mtbench("judge", "--data-dir", data_dir, "--judge-base-url", server.base_url, *args,
+                   env={"OPENAI_API_KEY": key, "OPENAI_BASE_URL": None}, cwd=REPO)
 
 
 def add_answers(data_dir: Path, *files: Path) -> None:
@@ -48,20 +43,9 @@ def add_answers(data_dir: Path, *files: Path) -> None:
         shutil.copy(f, target / f.name)
 
 
-def judge_in_process(data_dir: Path, server, *args: str, capsys, monkeypatch) -> tuple[int, str, str]:
-    """The same command in this process: for plans and user errors, where no call is made and a
-    subprocess would only add the openai import's seconds."""
-    from mtbench.cli import main
-
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    code = main(["judge", "--data-dir", str(data_dir), "--judge-base-url", server.base_url, *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def judge_in_process(data_dir: Path, server, *args: str) -> tuple[int, str, str]:
+    out = judge(data_dir, server, *args)
+    return out.returncode, out.stdout, out.stderr
 
 
 def single_file(data_dir: Path, judge_model: str = "gpt-4") -> Path:
@@ -269,7 +253,7 @@ def test_endpoint_down_fails_in_one_line_before_any_call(data_dir):
     class Down:
         base_url = "http://127.0.0.1:9/v1"  # the discard port: nothing listens on loopback
 
-    out = judge(data_dir, Down(), "--first-n", "1", "--max-retries", "0", "--no-progress", timeout=60)
+    out = judge(data_dir, Down(), "--first-n", "1", "--max-retries", "0", "--no-progress")
     assert out.returncode == 1, out.stdout + out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("mtbench judge: error:")]
     assert len(errors) == 1 and "cannot reach http://127.0.0.1:9/v1" in errors[0], out.stderr
@@ -309,11 +293,9 @@ def test_key_never_reaches_output_or_logs(data_dir, openai_server):
     out = judge(data_dir, openai_server, "--first-n", "2", "--parallel", "1", "--no-progress",
                 "--max-retries", "1")
     assert out.returncode == 0, out.stderr
-    verbose = subprocess.run(
-        [sys.executable, "-m", "mtbench", "-v", "judge", "--data-dir", str(data_dir), "--judge-base-url",
-         openai_server.base_url, "--mode", "pairwise-all", "--first-n", "2"],
-        capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": KEY}, cwd=REPO, timeout=120,
-    )
+    # -v: every debug line the libraries log (requests, retries) reaches the captured stderr too
+    verbose = mtbench("-v", "judge", "--data-dir", data_dir, "--judge-base-url", openai_server.base_url, "--mode",
+                      "pairwise-all", "--first-n", "2", env={"OPENAI_API_KEY": KEY})
     assert verbose.returncode == 0, verbose.stderr
     blob = out.stdout + out.stderr + verbose.stdout + verbose.stderr
     for f in (data_dir / "mt_bench").rglob("*"):
@@ -390,7 +372,7 @@ def test_plan_dry_run_and_max_cost(data_dir, openai_server, capsys, monkeypatch)
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL))
 
     def run(*args):
-        return judge_in_process(data_dir, openai_server, *args, capsys=capsys, monkeypatch=monkeypatch)
+        return judge_in_process(data_dir, openai_server, *args)
 
     code, out, _ = run("--dry-run")
     assert code == 0 and openai_server.chat_requests == []
@@ -453,7 +435,7 @@ def test_failed_answers_are_not_judged_and_reported(data_dir, openai_server):
 def test_user_errors_are_one_line_exit_2(data_dir, openai_server, args, prepare, message, capsys, monkeypatch):
     if prepare == "answers":
         add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
-    code, out, err = judge_in_process(data_dir, openai_server, *args, capsys=capsys, monkeypatch=monkeypatch)
+    code, out, err = judge_in_process(data_dir, openai_server, *args)
     assert code == 2, out + err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert openai_server.chat_requests == []
@@ -461,7 +443,7 @@ def test_user_errors_are_one_line_exit_2(data_dir, openai_server, args, prepare,
 
 def test_empty_question_file_is_named(data_dir, openai_server, capsys, monkeypatch):
     (data_dir / "mt_bench" / "question.jsonl").write_text("")
-    code, out, err = judge_in_process(data_dir, openai_server, capsys=capsys, monkeypatch=monkeypatch)
+    code, out, err = judge_in_process(data_dir, openai_server)
     assert code == 2 and "question.jsonl holds no questions" in err and len(err.splitlines()) == 1, err
 
 

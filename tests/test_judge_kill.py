@@ -6,12 +6,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 
+from tests.cli import mtbench, mtbench_command
 from tests.conftest import REPO
 from tests.openai_server import OpenAITestServer
 from tests.test_judge import OFFICIAL, SMALL, add_answers, rows
@@ -33,8 +33,8 @@ def kill_once_calling(command, server, env, rng, wait_s: tuple[float, float]):
 
 
 def command(data_dir, server, mode, first_n):
-    return [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
-            server.base_url, "--mode", mode, "--first-n", str(first_n), "--parallel", "8", "--no-progress"]
+    return mtbench_command("judge", "--data-dir", data_dir, "--judge-base-url", server.base_url, "--mode", mode,
+                           "--first-n", str(first_n), "--parallel", "8", "--no-progress")
 
 
 @pytest.mark.parametrize("mode, first_n, matches", [("single", 80, 480), ("pairwise-all", 20, 120)])
@@ -51,8 +51,9 @@ def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_
             kill_once_calling(command(data_dir, server, mode, first_n), server, env, rng, (0.0, 0.6))
         lines_after_kills = len(rows(out_file)) if out_file.exists() else 0
         assert 0 < lines_after_kills < matches  # the kills landed mid-run
-        final = subprocess.run(command(data_dir, server, mode, first_n), env=env, cwd=REPO,
-                               capture_output=True, text=True, timeout=120)
+        # the kills need a process; the run that finishes the work does not
+        final = mtbench(*command(data_dir, server, mode, first_n)[3:],
+                        env={"OPENAI_API_KEY": "sk-kill-test", "OPENAI_BASE_URL": None})
         assert final.returncode == 0, final.stderr
         total_calls = len(server.chat_requests)
     records = rows(out_file)  # also proves no torn line is left: every line parses

@@ -7,8 +7,6 @@ or winners.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mtbench.core.bench import BenchLayout
@@ -25,14 +23,11 @@ from mtbench.gen_judgment import (
     prompt_name,
 )
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
+from tests.helpers import lines as rows
 
 RUNS = REFERENCE_RUNS / "third_party_runs"
 MUHAN = RUNS / "muhan421_fastchat-eval"
 STEFAN = RUNS / "Stefanstud_FastChat"
-
-
-def rows(path):
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

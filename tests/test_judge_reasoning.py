@@ -161,8 +161,7 @@ def test_judge_extra_body_must_be_a_json_object(data_dir, openai_server, capsys,
     for value, message in (("[1]", "--judge-extra-body must be a JSON object"),
                            ("reasoning_effort=high", "--judge-extra-body must be a JSON object"),
                            ('{"model": "o3"}', "--judge-extra-body may not set model")):
-        code, out, err = judge_in_process(data_dir, openai_server, "--judge-extra-body", value,
-                                          capsys=capsys, monkeypatch=monkeypatch)
+        code, out, err = judge_in_process(data_dir, openai_server, "--judge-extra-body", value)
         assert code == 2, out + err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert openai_server.chat_requests == []

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +22,9 @@ from mtbench.core.templates import NAMED_TEMPLATES
 from mtbench.gen_judgment.forced import RATING_PREFIX
 from mtbench.gen_judgment.local import render_judge_prompt
 from mtbench.gen_judgment.verdicts import parse_rating
+from tests import cli
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
+from tests.helpers import lines as rows
 from tests.models import CHATML_TEMPLATE, build_chain_model, build_tiny_model, smollm_gguf
 
 ANSWERS = REFERENCE_RUNS / "model_answer"
@@ -44,18 +45,17 @@ def make_data(root: Path, *models: str) -> Path:
     return data
 
 
-def mtbench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+def mtbench(*args: str) -> subprocess.CompletedProcess:
+    return cli.mtbench(*args, cwd=REPO)
 
 
-def judge_command(data: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data), "--no-progress",
-            "--judge-device", "cpu", *args]
+def judge_args(data: Path, *args: str) -> list[str]:
+    return ["judge", "--data-dir", str(data), "--no-progress", "--judge-device", "cpu", *args]
 
 
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def run_judge(data: Path, *args: str) -> subprocess.CompletedProcess:
+    """`mtbench judge` with a local judge, in this process (the model loads here, as it would there)."""
+    return mtbench(*judge_args(data, *args))
 
 
 def judgment_file(data: Path, judge: str, kind: str = "single") -> Path:
@@ -146,10 +146,9 @@ def smollm_run(tmp_path_factory):
     folder, gguf = smollm_gguf()
     data = make_data(tmp_path_factory.mktemp("smollm"), "alpaca-13b")
     started = time.monotonic()
-    done = subprocess.run(judge_command(data, "--first-n", "2", "--max-tokens", "64", "--parallel", "1",
-                                        "--judge-model-path", str(folder), "--judge-gguf-file", gguf,
-                                        "--force-verdict"),
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = run_judge(data, "--first-n", "2", "--max-tokens", "64", "--parallel", "1",
+                     "--judge-model-path", str(folder), "--judge-gguf-file", gguf,
+                     "--force-verdict")
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"SmolLM2 judged 4 matches in {time.monotonic() - started:.0f}s")
     return data, done
@@ -209,13 +208,12 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
     flags = ("--first-n", "3", "--max-tokens", "8", "--parallel", "4", "--judge-model-path", str(judge))
-    plain = subprocess.run(judge_command(data, *flags), cwd=REPO, capture_output=True, text=True, timeout=300)
+    plain = run_judge(data, *flags)
     assert plain.returncode == 0, plain.stderr[-2000:]
     out = judgment_file(data, "judge")
     assert {(r["score"], r["error"]) for r in rows(out)} == {(None, "unparseable: no [[rating]] in the judge's reply")}
     assert not any("verdict_forced" in r for r in rows(out))
-    forced = subprocess.run(judge_command(data, *flags, "--force-verdict", "--retry-failed"),
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    forced = run_judge(data, *flags, "--force-verdict", "--retry-failed")
     assert forced.returncode == 0, forced.stderr[-2000:]
     latest = {(r["question_id"], r["turn"]): r for r in rows(out)}
     assert len(latest) == 6
@@ -227,9 +225,8 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
 def test_a_reply_with_its_own_verdict_is_not_forced(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "[[3]]", "[[3]]": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
-    done = subprocess.run(judge_command(data, "--first-n", "1", "--max-tokens", "8", "--force-verdict",
-                                        "--judge-model-path", str(judge), "--judge-model", "chained"),
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = run_judge(data, "--first-n", "1", "--max-tokens", "8", "--force-verdict",
+                     "--judge-model-path", str(judge), "--judge-model", "chained")
     assert done.returncode == 0, done.stderr[-2000:]
     records = rows(judgment_file(data, "chained"))
     assert [(r["score"], "verdict_forced" in r, r["judge"][0]) for r in records] == [(3, False, "chained")] * 2
@@ -239,10 +236,9 @@ def test_pairwise_forced_verdicts_map_to_the_models_shown_in_each_game(tmp_path)
     """Forced "B" in both games: model_2 wins game 1 and model_1 game 2 (positions swap); show counts them."""
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "b]]", "a]]": "x", "c]]": "x"})
     data = make_data(tmp_path, "alpaca-13b", "gpt-3.5-turbo")
-    done = subprocess.run(judge_command(data, "--mode", "pairwise-baseline", "--model-list", "alpaca-13b",
-                                        "--first-n", "2", "--max-tokens", "8", "--parallel", "3",
-                                        "--force-verdict", "--judge-model-path", str(judge)),
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = run_judge(data, "--mode", "pairwise-baseline", "--model-list", "alpaca-13b",
+                     "--first-n", "2", "--max-tokens", "8", "--parallel", "3",
+                     "--force-verdict", "--judge-model-path", str(judge))
     assert done.returncode == 0, done.stderr[-2000:]
     records = rows(judgment_file(data, "judge", "pair"))
     assert len(records) == 4
@@ -261,10 +257,11 @@ def test_pairwise_forced_verdicts_map_to_the_models_shown_in_each_game(tmp_path)
 def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
     judge = build_tiny_model(tmp_path / "tiny")
     data = make_data(tmp_path, "alpaca-13b")
-    command = judge_command(data, "--first-n", "30", "--max-tokens", "16", "--parallel", "2", "--force-verdict",
+    command = judge_args(data, "--first-n", "30", "--max-tokens", "16", "--parallel", "2", "--force-verdict",
                             "--judge-model-path", str(judge))
     out = judgment_file(data, "tiny")
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cli.mtbench_command(*command), cwd=REPO, env=cli.process_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (out.exists() and out.read_text().count("\n") >= 3) and time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -273,7 +270,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
     proc.wait()
     killed_at = len(rows(out))
     assert 3 <= killed_at < 60
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = mtbench(*command)  # the kill needs a process; the resumed run does not
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"already judged {killed_at}; to judge {60 - killed_at}" in done.stdout
     keys = Counter((r["question_id"], r["turn"]) for r in rows(out))
@@ -296,8 +293,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
 def test_bad_local_judge_flags_are_one_line_and_exit_2(tmp_path, flags, says):
     judge = build_tiny_model(tmp_path / "tiny")
     data = make_data(tmp_path, "alpaca-13b")
-    done = subprocess.run(judge_command(data, *[str(judge) if f == "MODEL" else f for f in flags]),
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = run_judge(data, *[str(judge) if f == "MODEL" else f for f in flags])
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], done.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from mtbench.core.record_files import load_answers, load_single_judgments
+from tests.helpers import free_port
 from tests.openai_server import OpenAITestServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,13 +33,7 @@ QUESTION_SLICE = ("--question-begin", "19", "--question-end", "22")
 QUESTION_IDS = [100, 101, 102]
 SERVER_START_TIMEOUT_S = 180
 
-pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="session")

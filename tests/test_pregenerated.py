@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,8 @@ import pytest
 
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.download.pregenerated import ANSWER_PINS, PregeneratedConfig, download_pregenerated
+from tests.cli import mtbench
+from tests.helpers import QuietHTTPServer
 
 from .conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
@@ -72,7 +72,7 @@ class SpaceServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{SPACE_PATH}"
 
@@ -103,9 +103,8 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def mtbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", "download", *args], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, **(env or {})}, timeout=120)
+def download_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return mtbench("download", *args, env=env, cwd=REPO)
 
 
 def test_pins_are_the_official_files():
@@ -118,7 +117,7 @@ def test_pins_are_the_official_files():
 
 def test_cli_downloads_all_then_rerun_fetches_nothing(tmp_path: Path, space: SpaceServer):
     data = tmp_path / "data"
-    out = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--pregenerated",
+    out = download_cli("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--pregenerated",
                   "--pregenerated-base-url", space.base_url)
     assert out.returncode == 0, out.stderr
     assert f"pre-generated: {ALL_FILES} files in {data} ({ALL_FILES} fetched, 0 already present)" in out.stdout
@@ -130,7 +129,7 @@ def test_cli_downloads_all_then_rerun_fetches_nothing(tmp_path: Path, space: Spa
 
     # the base URL from the environment; everything is present and verified: no request at all
     space.requests.clear()
-    again = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--pregenerated",
+    again = download_cli("--from", str(MT_BENCH_DATA), "--data-dir", str(data), "--pregenerated",
                     env={"MTBENCH_PREGENERATED_BASE_URL": space.base_url})
     assert again.returncode == 0, again.stderr
     assert f"(0 fetched, {ALL_FILES} already present)" in again.stdout
@@ -163,7 +162,7 @@ def test_corrupted_answer_is_refused_naming_the_file(tmp_path: Path, space: Spac
 
 def test_cli_error_is_one_line(tmp_path: Path, space: SpaceServer):
     space.files[PAIR_REL] = space.files[PAIR_REL].replace(b'"g1_winner"', b'"g1_verdict"', 1)
-    out = mtbench("--from", str(MT_BENCH_DATA), "--data-dir", str(tmp_path / "data"), "--pregenerated",
+    out = download_cli("--from", str(MT_BENCH_DATA), "--data-dir", str(tmp_path / "data"), "--pregenerated",
                   "--pregenerated-base-url", space.base_url)
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from mtbench.core.record_files import load_answers
 from mtbench.core.records import Answer, Choice, Question, iter_jsonl
 from mtbench.gen_api_answer import generate_api_answers
 from mtbench.gen_model_answer import AnswerSettings, ModelSpec, answer_questions, load_generator
+from tests.cli import mtbench
 from tests.conftest import REPO
 from tests.models import build_chain_model
 from tests.openai_server import completion, reasoning_model_refusal, with_reasoning
@@ -256,8 +256,7 @@ def test_local_keep_reasoning_leaves_the_text_as_generated(thinking_model):
 
 
 def gen_answer(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", "gen-answer", *args],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    return mtbench("gen-answer", *args, cwd=REPO)
 
 
 @pytest.mark.slow
@@ -321,10 +320,7 @@ def test_show_counts_turns_cut_while_reasoning_per_model(tmp_path):
         json.dumps({"question_id": q, "model": m, "judge": ["gpt-4", "single-v1"], "user_prompt": "p",
                     "judgment": "[[3]]", "score": 3, "turn": t, "tstamp": 0}) + "\n"
         for q in (81, 82) for m in ("thinker", "plain") for t in (1, 2)))
-    result = subprocess.run(
-        [sys.executable, "-m", "mtbench", "show", "--data-dir", str(tmp_path), "--format", "json"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
+    result = mtbench("show", "--data-dir", tmp_path, "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["turns_cut_while_reasoning"] == {"plain": 0, "thinker": 2}

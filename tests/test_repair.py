@@ -17,16 +17,12 @@ import pytest
 from mtbench.core.record_files import load_answers, load_single_judgments
 from mtbench.core.records import Answer, Choice, SingleJudgment, dumps
 from mtbench.repair import kind_of
+from tests.cli import mtbench
 
 from .conftest import REFERENCE_RUNS
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_SINGLE = REFERENCE_RUNS / "third_party_runs" / "muhan421_fastchat-eval" / "model_judgment" / "gpt-4_single.jsonl"
-
-
-def mtbench(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mtbench", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
 
 
 def _judgment(qid: int, turn: int = 1, score: float = 7) -> SingleJudgment:

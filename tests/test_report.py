@@ -9,8 +9,6 @@ import html
 import math
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,7 @@ from tests.browser import (
     make_data_dir,
     rename_judge,
 )
+from tests.cli import mtbench
 from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS
 
 SONNET = "claude-3-5-sonnet-20240620"
@@ -246,15 +245,9 @@ def test_pairwise_report_shows_verdicts_and_inconsistency(data):
 # CLI
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mtbench", *args], capture_output=True, text=True, timeout=120
-    )
-
-
 def test_cli_writes_the_report(data, tmp_path):
     out = tmp_path / "sub" / "report.html"
-    result = run_cli(
+    result = mtbench(
         "report", "--data-dir", str(data), "--out", str(out), "--model-list", SONNET, "--bootstrap", "100"
     )
     assert result.returncode == 0, result.stderr
@@ -264,7 +257,7 @@ def test_cli_writes_the_report(data, tmp_path):
 
 
 def test_cli_missing_judgments_is_one_line_exit_2(data, tmp_path):
-    result = run_cli(
+    result = mtbench(
         "report", "--data-dir", str(data), "--out", str(tmp_path / "r.html"), "--judge-model", "gpt-5"
     )
     assert result.returncode == 2, result.stderr
@@ -305,7 +298,7 @@ def test_several_judges_need_a_choice(data, tmp_path):
 def test_cli_unwritable_out_is_exit_2(data, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run_cli("report", "--data-dir", str(data), "--out", str(blocker / "r.html"), "--bootstrap", "0")
+    result = mtbench("report", "--data-dir", str(data), "--out", str(blocker / "r.html"), "--bootstrap", "0")
     assert result.returncode == 2 and "--out: cannot write" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -315,10 +308,10 @@ def test_broken_answer_file_blocks_only_a_report_that_shows_its_model(data, tmp_
     broken = break_answer_file(d, XSS_MODEL)
     out = tmp_path / "r.html"
     args = ("report", "--data-dir", str(d), "--out", str(out), "--bootstrap", "0")
-    result = run_cli(*args, "--model-list", SONNET)  # xss-model is not in this report: its file is not read
+    result = mtbench(*args, "--model-list", SONNET)  # xss-model is not in this report: its file is not read
     assert result.returncode == 0, result.stderr
     assert [r[0] for r in _table_rows(out.read_text(), "scores")] == [SONNET]
-    result = run_cli(*args)  # every judged model, xss-model included: its file is read strictly
+    result = mtbench(*args)  # every judged model, xss-model included: its file is read strictly
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"mtbench report: error: {broken}:2: not valid JSON"), line
@@ -335,7 +328,7 @@ def test_judge_named_like_a_path(data, tmp_path):
         assert f"judge {PATH_JUDGE}, single" in page, judge_model
         assert {r[0] for r in _table_rows(page, "scores")} == {SONNET, "claude-3-opus-20240229", XSS_MODEL}
         assert "Score: 3 / 10" in re.search(r'<details class="question" id="q81">.*?</details>', page, re.S).group(0)
-    result = run_cli(
+    result = mtbench(
         "report", "--data-dir", str(d), "--out", str(tmp_path / "r.html"), "--judge-model", PATH_JUDGE,
         "--mode", "pairwise-all", "--bootstrap", "0",
     )
@@ -347,6 +340,7 @@ def test_judge_named_like_a_path(data, tmp_path):
 # a real browser, from disk
 
 
+@pytest.mark.browser
 def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
     path = tmp_path / "report.html"
     path.write_text(single_html, encoding="utf-8")
@@ -381,7 +375,6 @@ def test_report_in_browser_from_disk_without_network(single_html, tmp_path):
 
 def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_path):
     """`mtbench judge` (against the scripted test server) -> `mtbench report`: our records, failures included."""
-    import os
 
     from mtbench.webview.bench_view import load_bench_view
 
@@ -397,29 +390,9 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
         if llama_81 in body["messages"][-1]["content"]
         else "Fine answer. Rating: [[7]]"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
-    env["OPENAI_API_KEY"] = "sk-test"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtbench",
-            "judge",
-            "--data-dir",
-            str(data_dir),
-            "--judge-base-url",
-            openai_server.base_url,
-            "--judge-model",
-            "local-judge",
-            "--first-n",
-            "2",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    out = mtbench("judge", "--data-dir", data_dir, "--judge-base-url", openai_server.base_url, "--judge-model",
+                  "local-judge", "--first-n", "2", "--no-progress",
+                  env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": None})
     assert out.returncode == 0, out.stderr
     page = build_report(ReportConfig(layout=BenchLayout(data_dir), out=tmp_path / "r.html", n_bootstrap=50))
     rows = _table_rows(page, "scores")

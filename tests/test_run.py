@@ -13,14 +13,13 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests import cli
 from tests.openai_server import OpenAITestServer, completion
 from tests.test_judge import rows
 
@@ -38,14 +37,12 @@ def reply(body: dict, judge_delay: float = 0.0):
     return completion(f"An answer to: {last[:40]}", model=MODEL)
 
 
-def mtbench(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtbench", *args], cwd=cwd, env=env(), capture_output=True,
-                          text=True, timeout=timeout)
+ENV = {"OPENAI_API_KEY": "sk-run-test", "OPENAI_BASE_URL": None}
 
 
-def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
-    return {**out, "OPENAI_API_KEY": "sk-run-test", "PYTHONPATH": str(REPO)}
+def mtbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """In this process (tests/cli.py); the first test runs `run` as a real process, end to end."""
+    return cli.mtbench(*args, cwd=cwd, env=ENV)
 
 
 def run_args(data_dir: Path, server: OpenAITestServer, *more: str) -> list[str]:
@@ -74,8 +71,8 @@ def test_run_writes_what_the_separate_commands_write_and_a_rerun_calls_nothing(d
     by_hand = tmp_path / "by_hand"
     shutil.copytree(data_dir, by_hand)
     with OpenAITestServer(reply) as server:
-        done = mtbench(*run_args(data_dir, server, "--question-end", "6", "--parallel", "4",
-                                 "--report", str(tmp_path / "report.html")), cwd=tmp_path)
+        done = cli.mtbench_process(*run_args(data_dir, server, "--question-end", "6", "--parallel", "4",
+                                             "--report", str(tmp_path / "report.html")), cwd=tmp_path, env=ENV)
         assert done.returncode == 0, done.stderr
         calls = len(server.chat_requests)
         assert calls == 6 * 2 * 2  # 6 questions x 2 turns, answered then judged
@@ -113,9 +110,8 @@ def test_run_writes_what_the_separate_commands_write_and_a_rerun_calls_nothing(d
 def test_killed_in_the_judge_step_a_rerun_judges_each_match_once_and_answers_nothing_again(data_dir, tmp_path):
     questions = 30
     with OpenAITestServer(lambda body: reply(body, judge_delay=0.05)) as server:
-        command = [sys.executable, "-m", "mtbench", *run_args(data_dir, server, "--question-end", str(questions),
-                                                               "--parallel", "8", "--judge-parallel", "2")]
-        proc = subprocess.Popen(command, env=env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = run_args(data_dir, server, "--question-end", str(questions), "--parallel", "8", "--judge-parallel", "2")
+        proc = subprocess.Popen(cli.mtbench_command(*args), env=cli.process_env(ENV), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while not any(r.body["model"] == JUDGE for r in server.chat_requests) and time.monotonic() < deadline:
             assert proc.poll() is None, "run ended before its judge step"
@@ -129,7 +125,7 @@ def test_killed_in_the_judge_step_a_rerun_judges_each_match_once_and_answers_not
         answers_before = answer_file(data_dir).read_bytes()
 
         server.requests.clear()
-        rerun = subprocess.run(command, env=env(), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        rerun = mtbench(*args, cwd=tmp_path)  # the kill needs a process; the rerun does not
         assert rerun.returncode == 0, rerun.stderr
         models_called = Counter(r.body["model"] for r in server.chat_requests)
 
@@ -221,7 +217,7 @@ def test_local_models_are_answered_by_gen_answer_a_broken_one_reported_the_other
     with OpenAITestServer(reply) as server:
         done = mtbench("run", "--model-path", str(model), str(broken), "--device", "cpu", "--max-new-token", "4",
                        "--question-end", "2", "--judge-base-url", server.base_url, "--judge-model", JUDGE,
-                       "--data-dir", str(data_dir), "--no-progress", cwd=tmp_path, timeout=300)
+                       "--data-dir", str(data_dir), "--no-progress", cwd=tmp_path)
         judge_calls = len(server.chat_requests)
     assert done.returncode == 2, done.stderr  # the worst step's: a model that could not be loaded
     answers = rows(data_dir / "mt_bench" / "model_answer" / "tiny-chat.jsonl")

@@ -8,7 +8,6 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from mtbench.show_result import (
     radar_figure,
     single_tables,
 )
+from tests.cli import mtbench, mtbench_command, process_env
 
 from .conftest import REFERENCE_RUNS
 
@@ -312,36 +312,23 @@ def test_radar_plots_the_category_table(synthetic_single, tmp_path):
 # ---------------------------------------------------------------------------------------------------
 # CLI end to end
 #
-# Every `mtbench` subprocess pays the interpreter and import start-up, so the runs a test needs are started
-# together and awaited together; a few error cases go through the same `main()` in-process.
+# `show` runs in-process (tests/cli.py); one test also runs it in fresh interpreters, whose output must be
+# byte-identical (the bootstrap's numbers do not depend on the process).
 
 
-def mtbench(*args: str) -> subprocess.CompletedProcess:
-    return mtbench_many([list(args)])[0]
+def show(*args: str) -> subprocess.CompletedProcess:
+    return mtbench("show", *args)
 
 
-def mtbench_many(arg_lists: list[list[str]]) -> list[subprocess.CompletedProcess]:
-    """Run `mtbench show ARGS` for each ARGS concurrently; results in the same order."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "mtbench", "show", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for args in arg_lists
-    ]
+def show_processes(arg_lists: list[list[str]]) -> list[subprocess.CompletedProcess]:
+    """Run `mtbench show ARGS` for each ARGS as concurrent real processes; results in the same order."""
+    procs = [subprocess.Popen(mtbench_command("show", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=process_env()) for args in arg_lists]
     out = []
     for proc, args in zip(procs, arg_lists, strict=True):
         stdout, stderr = proc.communicate(timeout=180)
         out.append(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
     return out
-
-
-def mtbench_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The same entry point as the command line, without a new interpreter."""
-    from mtbench.cli import main
-
-    code = main(["show", *args])
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 @pytest.fixture()
@@ -366,14 +353,13 @@ def test_cli_every_mode_and_format(run_dir, capsys):
     runs = [(mode, fmt) for mode in MODE_ARGS for fmt in FORMATS]
     out = {}
     for mode, fmt in runs:
-        result = mtbench_in_process(capsys, "--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", fmt)
+        result = show("--data-dir", str(run_dir), *MODE_ARGS[mode], "--format", fmt)
         assert result.returncode == 0, result.stderr
         out[(mode, fmt)] = result.stdout
-    # As real subprocesses: every mode and every format at least once, and single/json twice (a fresh
-    # interpreter gives the same bootstrap numbers). Output must equal the in-process output exactly.
-    sub_runs = [("single", "json"), ("single", "json"), ("single", "table"), ("pairwise-baseline", "csv"),
-                ("pairwise-all", "markdown")]
-    results = mtbench_many([["--data-dir", str(run_dir), *MODE_ARGS[m], "--format", f] for m, f in sub_runs])
+    # As real processes, each a fresh interpreter with its own hash seed: the same bootstrap numbers, so the
+    # output equals the in-process output exactly (every mode and format ran in-process above).
+    sub_runs = [("single", "json"), ("pairwise-all", "json")]
+    results = show_processes([["--data-dir", str(run_dir), *MODE_ARGS[m], "--format", f] for m, f in sub_runs])
     for run, result in zip(sub_runs, results, strict=True):
         assert result.returncode == 0, result.stderr
         assert result.stdout == out[run], run
@@ -409,7 +395,7 @@ def test_cli_compare_plot_duplicates_and_fallback_categories(tmp_path, capsys):
     data = tmp_path / "data"
     write_jsonl(data / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl", synthetic_single_rows())
     png = tmp_path / "radar.png"
-    out = mtbench(
+    out = show(
         "--data-dir", str(data), "--compare", "alpha", "beta", "--plot", str(png), "--model-list", "alpha", "beta",
         "gamma", "--format", "json",
     )
@@ -422,7 +408,7 @@ def test_cli_compare_plot_duplicates_and_fallback_categories(tmp_path, capsys):
     cmp = report["comparison"]
     assert cmp["difference"] == pytest.approx(2.5) and cmp["significant"] and cmp["ci_low"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    text = mtbench_in_process(capsys, "--data-dir", str(data), "--compare", "alpha", "noisy")
+    text = show("--data-dir", str(data), "--compare", "alpha", "noisy")
     assert text.returncode == 0
     assert "interval includes 0" in text.stdout and "2 duplicate judgment(s) dropped" in text.stdout
     assert "40 failed judgment(s)" in text.stdout
@@ -438,12 +424,11 @@ def one_line_error(out: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_cli_errors_as_subprocess(tmp_path):
+def test_cli_errors_missing_malformed_and_bad_flag(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(single_row(81, "a", 1, 5)) + "\n{not json}\n" + json.dumps(single_row(82, "a", 1, 5)) + "\n")
-    missing, malformed, flag = mtbench_many(
-        [["--data-dir", str(tmp_path / "nowhere")], ["--input-file", str(bad)], ["--bootstrap", "-1"]]
-    )
+    missing, malformed, flag = (show("--data-dir", str(tmp_path / "nowhere")), show("--input-file", str(bad)),
+                                show("--bootstrap", "-1"))
     err = one_line_error(missing)
     assert "nowhere/mt_bench/model_judgment/gpt-4_single.jsonl" in err and "mtbench judge --mode single" in err
     assert f"{bad}:2:" in one_line_error(malformed)
@@ -452,7 +437,7 @@ def test_cli_errors_as_subprocess(tmp_path):
 
 def test_cli_errors(run_dir, tmp_path, capsys):
     def error(*args: str) -> str:
-        return one_line_error(mtbench_in_process(capsys, *args))
+        return one_line_error(show(*args))
 
     err = error("--data-dir", str(tmp_path / "nowhere"), "--mode", "pairwise-all")
     assert "gpt-4_pair.jsonl" in err and "mtbench judge --mode pairwise-all" in err
@@ -486,13 +471,13 @@ def test_input_file_names_the_judges_it_records(tmp_path, capsys):
     ])
     pair = write_jsonl(tmp_path / "pairs.jsonl", [{**pair_row(81, "A", "B", "model_1", "model_1"),
                                                   "judge": ["/models/smol-hf", "pair-v2"]}])
-    text = mtbench_in_process(capsys, "--input-file", str(single))
+    text = show("--input-file", str(single))
     assert text.returncode == 0, text.stderr
     heading = text.stdout.splitlines()[0]
     assert heading == f"Single-answer grading (judge llama-judge, qwen-judge; {single})"  # not --judge-model's gpt-4
-    data = json.loads(mtbench_in_process(capsys, "--input-file", str(single), "--format", "json").stdout)
+    data = json.loads(show("--input-file", str(single), "--format", "json").stdout)
     assert data["judges"] == ["llama-judge", "qwen-judge"]
-    md = mtbench_in_process(capsys, "--input-file", str(pair), "--mode", "pairwise-all", "--format", "markdown")
+    md = show("--input-file", str(pair), "--mode", "pairwise-all", "--format", "markdown")
     assert md.stdout.splitlines()[0] == f"## Pairwise (all pairs; judge /models/smol-hf; {pair})"
 
 
@@ -514,7 +499,7 @@ def coverage_rows() -> list[dict]:
 
 def test_partial_rows_are_counted_and_marked_in_every_format(data_dir, capsys):
     write_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl", coverage_rows())
-    out = {fmt: mtbench_in_process(capsys, "--data-dir", str(data_dir), "--format", fmt, "--bootstrap", "0")
+    out = {fmt: show("--data-dir", str(data_dir), "--format", fmt, "--bootstrap", "0")
            for fmt in FORMATS}
     assert all(r.returncode == 0 for r in out.values()), [r.stderr for r in out.values()]
 
@@ -589,35 +574,24 @@ def test_radar_draws_a_model_scored_in_one_category():
 
 def test_judge_named_like_a_path_is_read_by_show_and_agreement(data_dir, openai_server):
     """`judge` writes __path__to__smol-hf_*.jsonl; `show` and `agreement` find it by the same name."""
-    import os
 
     answers = data_dir / "mt_bench" / "model_answer"
     answers.mkdir(parents=True)
     for model in ("alpaca-13b", "llama-13b"):
         shutil.copy(REFERENCE_RUNS / "model_answer" / f"{model}.jsonl", answers / f"{model}.jsonl")
     openai_server.responder = lambda body: "Fine. Rating: [[6]] Verdict: [[A]]"  # one reply for both prompt kinds
-    env = {**{k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}, "OPENAI_API_KEY": "sk-test"}
     judges = ("/path/to/smol-hf", "/models/judge-b")
-    runs = [[judges[0], "single"], [judges[0], "pairwise-all"], [judges[1], "pairwise-all"]]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "mtbench", "judge", "--data-dir", str(data_dir), "--judge-base-url",
-             openai_server.base_url, "--judge-model", judge, "--mode", mode, "--first-n", "2", "--no-progress"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )
-        for judge, mode in runs
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err
+    for judge, mode in [[judges[0], "single"], [judges[0], "pairwise-all"], [judges[1], "pairwise-all"]]:
+        done = mtbench("judge", "--data-dir", data_dir, "--judge-base-url", openai_server.base_url, "--judge-model",
+                       judge, "--mode", mode, "--first-n", "2", "--no-progress",
+                       env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": None})
+        assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in (data_dir / "mt_bench" / "model_judgment").glob("*.jsonl"))
     assert written == ["__models__judge-b_pair.jsonl", "__path__to__smol-hf_pair.jsonl",
                        "__path__to__smol-hf_single.jsonl"]
 
-    single, pair = mtbench_many([
-        ["--data-dir", str(data_dir), "--judge-model", judges[0], "--format", "json"],
-        ["--data-dir", str(data_dir), "--judge-model", judges[0], "--mode", "pairwise-all"],
-    ])
+    single = show("--data-dir", str(data_dir), "--judge-model", judges[0], "--format", "json")
+    pair = show("--data-dir", str(data_dir), "--judge-model", judges[0], "--mode", "pairwise-all")
     assert single.returncode == 0, single.stderr
     report = json.loads(single.stdout)
     assert report["judges"] == [judges[0]]
@@ -625,10 +599,7 @@ def test_judge_named_like_a_path_is_read_by_show_and_agreement(data_dir, openai_
     assert pair.returncode == 0, pair.stderr
     assert f"judge {judges[0]};" in pair.stdout.splitlines()[0]
 
-    done = subprocess.run(
-        [sys.executable, "-m", "mtbench", "agreement", "--data-dir", str(data_dir), "--judge-models", *judges,
-         "--format", "json"], capture_output=True, text=True, timeout=120,
-    )
+    done = mtbench("agreement", "--data-dir", data_dir, "--judge-models", *judges, "--format", "json")
     assert done.returncode == 0, done.stderr
     rows = {(r["comparison"], r["turn"], r["ties"]): (r["total"], r["agree"]) for r in json.loads(done.stdout)["rows"]}
     label = f"{judges[0]} vs {judges[1]}"  # the judges' real names, not their file names
@@ -669,7 +640,7 @@ def test_judgments_record_provenance_and_show_prints_it(data_dir, capsys):
             assert (p["reference"], p["reference_sha256"]) == ("gpt-4", ref_sha)
     assert any(r["reference"] for r in records) and any(r["reference"] is None for r in records)
 
-    out = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    out = show("--data-dir", str(data_dir))
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("provenance: "))
     assert line == (
@@ -687,15 +658,15 @@ def test_mixed_judge_snapshots_are_refused_in_one_line(data_dir, capsys):
         with OpenAITestServer(_provenance_judge(snapshot)) as server:
             done = judge(data_dir, server, "--first-n", "3", "--model-list", model, "--no-progress")
         assert done.returncode == 0, done.stderr
-    refused = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    refused = show("--data-dir", str(data_dir))
     assert refused.returncode == 2 and refused.stdout == ""
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "gpt-4-0613" in refused.stderr and "gpt-4-0125-preview" in refused.stderr
     assert "--allow-mixed" in refused.stderr
 
-    allowed = mtbench_in_process(capsys, "--data-dir", str(data_dir), "--allow-mixed")
+    allowed = show("--data-dir", str(data_dir), "--allow-mixed")
     assert allowed.returncode == 0 and "WARNING: this table mixes judge snapshots" in allowed.stdout
-    one = mtbench_in_process(capsys, "--data-dir", str(data_dir), "--model-list", "llama-13b")
+    one = show("--data-dir", str(data_dir), "--model-list", "llama-13b")
     assert one.returncode == 0 and "provenance: judge gpt-4-0125-preview;" in one.stdout
 
     # Records without provenance (FastChat's) are unknown, not a conflict.
@@ -703,7 +674,7 @@ def test_mixed_judge_snapshots_are_refused_in_one_line(data_dir, capsys):
     kept = [r for r in rows(path) if r["model"] == "llama-13b"]
     bare = [{k: v for k, v in r.items() if k != "provenance"} | {"model": "fastchat-run"} for r in kept]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept + bare))
-    mixed_unknown = mtbench_in_process(capsys, "--data-dir", str(data_dir))
+    mixed_unknown = show("--data-dir", str(data_dir))
     assert mixed_unknown.returncode == 0, mixed_unknown.stderr
     assert f"{len(bare)} judgment(s) without provenance" in mixed_unknown.stdout
 

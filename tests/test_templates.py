@@ -3,9 +3,6 @@ no-template error."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from mtbench.core.errors import UserError
@@ -143,14 +140,11 @@ def test_unknown_template_name_is_an_error(tokenizers):
 
 def test_cli_without_template_is_one_line_exit_2(tmp_path, data_dir):
     """The model lacks a chat template and none is given: one clear line, exit 2, nothing written."""
+    from tests.cli import mtbench
     from tests.models import build_tiny_model
 
     model = build_tiny_model(tmp_path / "no-template", chat_template=None)
-    out = subprocess.run(
-        [sys.executable, "-m", "mtbench", "gen-answer", "--model-path", str(model), "--model-id", "m",
-         "--data-dir", str(data_dir), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
-    )
+    out = mtbench("gen-answer", "--model-path", model, "--model-id", "m", "--data-dir", data_dir, "--no-progress")
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr

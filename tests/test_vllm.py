@@ -12,7 +12,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -32,9 +31,10 @@ from mtbench.gen_model_answer import (
     load_generator,
 )
 from tests.conftest import MT_BENCH_DATA, REPO
+from tests.helpers import lines
 from tests.killing import kill_after_lines
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.vllm
 
 # ids 100 (roleplay: sampled at 0.7), 101 and 102 (reasoning: greedy); short prompts
 SLICE = ("--question-begin", "19", "--question-end", "22")
@@ -77,10 +77,6 @@ def three():
 def mtbench(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mtbench", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **ENV, **(env or {})}, cwd=REPO)
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class Watching:

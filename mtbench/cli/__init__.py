@@ -62,6 +62,32 @@ def typed_command(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged, not the one at set-up: ``main()``
+    called again in one process (the tests do) logs to that call's stderr."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    # Not logging.basicConfig: it configures once per process and does nothing when the root logger already
+    # has a handler, so a second main() (or one under a test runner) would lose its messages or format.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(
+        "mtbench: %(levelname)s: %(message)s" if verbose else "mtbench: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(typed_command(argv) or "")
@@ -69,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="mtbench: %(levelname)s: %(message)s" if args.verbose else "mtbench: %(message)s",
-        stream=sys.stderr,
-    )
+    _log_to_stderr(args.verbose)
     for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
