@@ -295,3 +295,35 @@ def test_bad_input(tmp_path, capsys):
     assert "at least two models" in one_line_error(capsys, "show", *d, "--control", "length")
     (data / "mt_bench" / "model_answer" / "b.jsonl").unlink()
     assert "no answer file at" in one_line_error(capsys, "bias", *d, "--mode", "pairwise-all")
+
+
+def test_report_and_browse_show_the_same_controlled_numbers_as_show(tmp_path, capsys):
+    from mtbench.browse import leaderboard
+    from mtbench.core.bench import BenchLayout
+    from mtbench.webview.bench_view import load_bench_view
+
+    rng = np.random.default_rng(11)
+    answers, _ = twin_bench(rng, n_q=30)
+    single = [single_row(q, m, 3 + 0.8 * math.log2(len(answers[m][q][0]) + 1)) for m in answers for q in range(1, 31)]
+    data = write_bench(tmp_path, answers, single=single)
+    with open(data / "mt_bench" / "question.jsonl", "w") as f:  # the report's drill-down reads the questions
+        f.writelines(json.dumps({"question_id": q, "category": "writing", "turns": [f"question {q}"]}) + "\n"
+                     for q in range(1, 31))
+    code, out, err = cli(capsys, "show", "--data-dir", str(data), "--control", "length", "--bootstrap", "50",
+                         "--format", "json")
+    assert code == 0, err
+    shown = {r["model"]: r for r in json.loads(out)["models"]}
+    html = tmp_path / "r.html"
+    code, _, err = cli(capsys, "report", "--data-dir", str(data), "--control", "length", "--bootstrap", "50",
+                       "--out", str(html))
+    assert code == 0, err
+    page = html.read_text()
+    assert "controlled" in page
+    for row in shown.values():
+        assert f"{row['controlled_score']:.2f}" in page
+    layout = BenchLayout(data_dir=data)
+    board = leaderboard(load_bench_view(layout, "gpt-4"), "gpt-4", "single", None, 50, 0, "length")
+    assert {r["model"]: r["controlled_score"] for r in board["models"]} == pytest.approx(
+        {m: r["controlled_score"] for m, r in shown.items()})
+    plain = leaderboard(load_bench_view(layout, "gpt-4"), "gpt-4", "single", None, 50, 0)
+    assert "controlled_score" not in plain["models"][0]

@@ -23,6 +23,7 @@ from aiohttp import web
 from mtbench.core.bench import BenchLayout, Mode
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError, check, nested, option
+from mtbench.show_result.command import control_option
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_SEED
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
 from mtbench.webview.board import judge_report, radar_png
@@ -77,6 +78,7 @@ class BrowseConfig:
     host: str = option(DEFAULT_HOST, help="address to listen on",
                        default_help=f"{DEFAULT_HOST}: this machine only; 0.0.0.0 shares it on the network")
     port: int = option(DEFAULT_PORT, parse=port_number, help="port", default_help=f"{DEFAULT_PORT}; 0 picks a free one")
+    control: str | None = control_option()
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = DEFAULT_SEED
 
@@ -122,7 +124,8 @@ class BrowseState:
 
 
 def leaderboard(
-    view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int
+    view: BenchView, judge: str, mode: str, baseline: str | None, n_bootstrap: int, seed: int,
+    control: str | None = None,
 ) -> dict:
     """``mtbench show``'s JSON for one judge and mode, read from the judge's file (its rows carry
     ``n_questions`` and ``partial``, its top level ``bench_questions``)."""
@@ -130,7 +133,7 @@ def leaderboard(
 
     report = judge_report(
         view.layout, _judgment_file(view, judge, mode), judge, mode,
-        baseline=baseline, n_bootstrap=n_bootstrap, seed=seed,
+        baseline=baseline, n_bootstrap=n_bootstrap, seed=seed, control=control,
     )
     return json.loads(render(report, "json"))
 
@@ -250,7 +253,7 @@ def build_app(
             raise UserError("mode pairwise-baseline needs a baseline")
         data = await state.cached(
             ("board", judge, mode, baseline),
-            lambda v: leaderboard(v, judge, mode, baseline, config.n_bootstrap, config.seed),  # type: ignore[arg-type]
+            lambda v: leaderboard(v, judge, mode, baseline, config.n_bootstrap, config.seed, config.control),  # type: ignore[arg-type]
         )
         return _json(data)
 

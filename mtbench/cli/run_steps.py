@@ -65,7 +65,7 @@ STEPS = (
          renames={"timeout_s": "--download-timeout"}, skip=("force", "pregenerated", "pregenerated_base_url")),
 )
 # Flags that more than one step adds, with one meaning: the first step's registration is the one shown.
-SHARED = frozenset({*LAYOUT, *ANSWERS, "--judge-model", "--baseline-model", "--model-list", "--mode",
+SHARED = frozenset({*LAYOUT, *ANSWERS, "--judge-model", "--baseline-model", "--model-list", "--mode", "--control",
                     "--bootstrap", "--bootstrap-seed", "--format", "--plot", "--dry-run"})
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES, BenchLayout, Mode
 from mtbench.core.options import ConfigError, nested, option
-from mtbench.show_result.command import bootstrap_option, check_bootstrap
+from mtbench.show_result.command import bootstrap_option, check_bootstrap, control_option
 from mtbench.show_result.stats import DEFAULT_SEED
 from mtbench.webview.bench_view import load_bench_view
 from mtbench.webview.board import judge_report, radar_png
@@ -38,6 +38,7 @@ class ReportConfig:
                                                 default_help="all judged")
     n_bootstrap: int = bootstrap_option()
     seed: int = option(DEFAULT_SEED, help="bootstrap seed")
+    control: str | None = control_option()
     drilldown: bool = option(True, flag="--no-questions",
                              help="leave out the per-question drill-down (a much smaller file)")
 
@@ -74,6 +75,7 @@ def build_report(config: ReportConfig) -> str:
     report = judge_report(
         config.layout, path, judge, mode,
         baseline=baseline, model_list=config.model_list, n_bootstrap=config.n_bootstrap, seed=config.seed,
+        control=config.control,
     )
     rows = report.single.scores.index if report.single is not None else report.pairwise.table.index
     models = [str(m) for m in rows] + ([baseline] if baseline else [])

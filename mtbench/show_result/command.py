@@ -43,6 +43,15 @@ def bootstrap_option() -> Any:
                   help="bootstrap resamples for the confidence intervals; 0 turns them off")
 
 
+def control_option() -> Any:
+    """--control (show, report, browse): one meaning everywhere."""
+    return option(
+        None, choices=CONTROLS, help="put a length- (or length-and-markdown-) controlled number beside the raw one: "
+        "single, the score adjusted by a regression on answer length with a term per model; pairwise-baseline, "
+        "AlpacaEval's length-controlled win rate; pairwise-all, Bradley-Terry with style covariates as "
+        "arena-hard-auto. Reads the answers in BENCH/model_answer; needs at least two models")
+
+
 def check_bootstrap(n_bootstrap: int) -> None:
     check(n_bootstrap >= 0, f"{{n_bootstrap}} must be 0 or more, got {n_bootstrap}")
 
@@ -81,11 +90,7 @@ class ShowConfig:
         "reference sets (refused by default, exit 2: such scores do not compare); the table then carries a warning")
     format: str = option("table", choices=FORMATS, help="output format")
     plot: Path | None = option(None, metavar="FILE.png", help="write the per-category radar chart (single mode)")
-    control: str | None = option(
-        None, choices=CONTROLS, help="put a length- (or length-and-markdown-) controlled number beside the raw one: "
-        "single, the score adjusted by a regression on answer length with a term per model; pairwise-baseline, "
-        "AlpacaEval's length-controlled win rate; pairwise-all, Bradley-Terry with style covariates as "
-        "arena-hard-auto. Reads the answers in BENCH/model_answer; needs at least two models")
+    control: str | None = control_option()
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE

@@ -20,6 +20,7 @@ def judge_report(
     model_list: tuple[str, ...] | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    control: str | None = None,
 ) -> Any:
     """``show``'s report (``show_result.ShowReport``) of one judge's file, with the bench's question file."""
     from mtbench.show_result import ShowConfig, show
@@ -35,6 +36,7 @@ def judge_report(
             model_list=model_list,
             n_bootstrap=n_bootstrap,
             seed=seed,
+            control=control,
         )
     )
 

@@ -102,6 +102,20 @@ def _ci(low: Any, high: Any, digits: int) -> str:
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _controlled_cells(r: Any, column: str, digits: int) -> list[str]:
+    """--control's columns (BT's uncontrolled rate first where the fit has one), where the report has them."""
+    if not hasattr(r, column):
+        return []
+    bt = [_num(r.bt_win_rate, digits)] if hasattr(r, "bt_win_rate") else []
+    return [*bt, _num(getattr(r, column), digits), _ci(r.controlled_ci_low, r.controlled_ci_high, digits)]
+
+
+def _controlled_header(table: Any, column: str, pct: str) -> list[str]:
+    if column not in table.columns:
+        return []
+    return [*(["BT win rate"] if "bt_win_rate" in table.columns else []), "controlled", pct]
+
+
 def _row(model: Any, cells: list[str], r: Any) -> dict[str, Any]:
     """A leaderboard row, ending with the questions it covers: show's ``n_questions``, marked as show marks
     a ``partial`` row (its note says what the mark means)."""
@@ -130,15 +144,16 @@ def _tables(report: Any) -> list[dict[str, Any]]:
             _row(
                 m,
                 [_num(r.first_turn, 2), _num(r.second_turn, 2), _num(r.overall, 2), _ci(r.ci_low, r.ci_high, 2),
-                 *(_noise_cells(r) if noisy else []), _num(int(r.n_valid), 0), _num(int(r.n_failed), 0),
-                 *forced_cells(r)],
+                 *(_noise_cells(r) if noisy else []), *_controlled_cells(r, "controlled_score", 2),
+                 _num(int(r.n_valid), 0), _num(int(r.n_failed), 0), *forced_cells(r)],
                 r,
             )
             for m, r in s.scores.iterrows()
         ]
         noise = ["samples", "noise sd", "noise range", f"{pct} +noise"] if noisy else []
-        header = ["model", "turn 1", "turn 2", "score", pct, *noise, "valid", "failed", *forced_header(s.scores),
-                  _questions_header(report)]
+        header = ["model", "turn 1", "turn 2", "score", pct, *noise,
+                  *_controlled_header(s.scores, "controlled_score", pct), "valid", "failed",
+                  *forced_header(s.scores), _questions_header(report)]
         tables = [{"heading": "Leaderboard", "id": "scores", "header": header, "rows": rows}]
         if s.by_category is not None:
             by_cat = [
@@ -154,13 +169,15 @@ def _tables(report: Any) -> list[dict[str, Any]]:
             m,
             [_num(int(r.win), 0), _num(int(r.loss), 0), _num(int(r.tie), 0), _num(int(r.n_error), 0),
              _num(r.win_rate, 3), _ci(r.win_rate_ci_low, r.win_rate_ci_high, 3), _num(r.win_rate_adjusted, 3),
-             _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), _num(r.consistency, 3), *forced_cells(r)],
+             _ci(r.adjusted_ci_low, r.adjusted_ci_high, 3), *_controlled_cells(r, "controlled_win_rate", 3),
+             _num(r.consistency, 3), *forced_cells(r)],
             r,
         )
         for m, r in p.table.iterrows()
     ]
-    header = ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-              *forced_header(p.table), _questions_header(report)]
+    header = ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct,
+              *_controlled_header(p.table, "controlled_win_rate", pct), "consistent", *forced_header(p.table),
+              _questions_header(report)]
     what = f"against {p.baseline}" if p.baseline else "all pairs"
     heading = f"Leaderboard (pairwise, {what})"
     return [{"heading": heading, "id": "scores", "header": header, "rows": rows}]

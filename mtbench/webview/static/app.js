@@ -228,6 +228,14 @@ async function renderBoard() {
   const forced = data.models.length > 0 && data.models[0].n_forced !== undefined;
   const forcedHeader = forced ? ["forced"] : [];
   const forcedCells = (r) => forced ? [num(r.n_forced, 0)] : [];
+  // show's --control columns (browse --control), only where the leaderboard has them
+  const controlKey = mode === "single" ? "controlled_score" : "controlled_win_rate";
+  const controlled = data.models.length > 0 && data.models[0][controlKey] !== undefined;
+  const bt = controlled && data.models[0].bt_win_rate !== undefined;
+  const digits = mode === "single" ? 2 : 3;
+  const controlHeader = controlled ? [...(bt ? ["BT win rate"] : []), "controlled", pct] : [];
+  const controlCells = (r) => !controlled ? [] : [...(bt ? [num(r.bt_win_rate, digits)] : []), num(r[controlKey], digits),
+    r.controlled_ci === null ? "-" : "[" + num(r.controlled_ci[0], digits) + ", " + num(r.controlled_ci[1], digits) + "]"];
   if (mode === "single") {
     // show's judge-noise columns, only for a file judged several times per match (--judge-samples)
     const noisy = data.samples > 1;
@@ -235,9 +243,9 @@ async function renderBoard() {
     const noiseCells = (r) => !noisy ? [] : [num(r.samples, 0), num(r.noise_sd, 3),
       r.noise_min === null ? "-" : num(r.noise_min, 2) + "-" + num(r.noise_max, 2),
       r.ci2_low === null ? "-" : "[" + num(r.ci2_low, 2) + ", " + num(r.ci2_high, 2) + "]"];
-    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, ...noiseHeader, "valid", "failed", ...forcedHeader, questionsHeader(data)],
+    parts.push(el("h2", {}, "Scores"), table("scores", ["model", "turn 1", "turn 2", "score", pct, ...noiseHeader, ...controlHeader, "valid", "failed", ...forcedHeader, questionsHeader(data)],
       data.models.map((r) => [r.model, num(r.first_turn, 2), num(r.second_turn, 2), num(r.overall, 2),
-        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", ...noiseCells(r), num(r.n_valid, 0), num(r.n_failed, 0),
+        r.ci_low === null ? "-" : "[" + num(r.ci_low, 2) + ", " + num(r.ci_high, 2) + "]", ...noiseCells(r), ...controlCells(r), num(r.n_valid, 0), num(r.n_failed, 0),
         ...forcedCells(r), covered(r)]), data.models.map((r) => r.partial)));
     if (data.by_category) {
       const models = data.models.map((r) => r.model);
@@ -249,12 +257,12 @@ async function renderBoard() {
     }
   } else {
     parts.push(el("h2", {}, data.baseline ? "Against " + data.baseline : "All pairs"),
-      table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, "consistent",
-        ...forcedHeader, questionsHeader(data)],
+      table("scores", ["model", "win", "loss", "tie", "error", "win rate", pct, "adjusted win rate", pct, ...controlHeader,
+        "consistent", ...forcedHeader, questionsHeader(data)],
         data.models.map((r) => [r.model, num(r.win, 0), num(r.loss, 0), num(r.tie, 0), num(r.n_error, 0),
           num(r.win_rate, 3), "[" + num(r.win_rate_ci_low, 3) + ", " + num(r.win_rate_ci_high, 3) + "]",
           num(r.win_rate_adjusted, 3), "[" + num(r.adjusted_ci_low, 3) + ", " + num(r.adjusted_ci_high, 3) + "]",
-          num(r.consistency, 3), ...forcedCells(r), covered(r)]), data.models.map((r) => r.partial)));
+          ...controlCells(r), num(r.consistency, 3), ...forcedCells(r), covered(r)]), data.models.map((r) => r.partial)));
     parts.push(el("p", {}, "Position consistency: " + num(data.consistency, 3) + " of " + data.matches +
       " matches had both games agree (disagreements count as ties)."));
   }
