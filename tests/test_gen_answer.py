@@ -504,7 +504,7 @@ def test_memory_sizes_accelerate_reads_are_accepted(size):
 
 @pytest.mark.parametrize("size", ["lots", "40", "40G", "-1GiB", "0GiB", "40Gb", "GiB"])
 def test_bad_memory_sizes_are_refused_naming_the_flag(size):
-    with pytest.raises(UserError, match="--max-gpu-memory .* e.g. 40GiB"):
+    with pytest.raises(UserError, match="^max_gpu_memory .* e.g. 40GiB"):
         ModelSpec(path="m", max_gpu_memory=size)
 
 

@@ -50,7 +50,9 @@ def mtbench(*args: str) -> subprocess.CompletedProcess:
 
 
 def judge_args(data: Path, *args: str) -> list[str]:
-    return ["judge", "--data-dir", str(data), "--no-progress", "--judge-device", "cpu", *args]
+    # --judge-device only beside a local judge: without --judge-model-path it is refused, not ignored
+    device = ["--judge-device", "cpu"] if "--judge-model-path" in args else []
+    return ["judge", "--data-dir", str(data), "--no-progress", *device, *args]
 
 
 def run_judge(data: Path, *args: str) -> subprocess.CompletedProcess:
@@ -286,8 +288,9 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
     (["--judge-model-path", "/no/such/model"], "--judge-model-path /no/such/model: no such folder"),
     (["--judge-model-path", "MODEL", "--batch"], "--batch: the Batch API is for an API judge"),
     (["--judge-model-path", "MODEL", "--judge-base-url", "http://127.0.0.1:9/v1"], "--judge-base-url: a local judge"),
-    (["--judge-model-path", "MODEL", "--judge-engine", "onnx"], "--judge-engine must be one of hf, vllm; got 'onnx'"),
+    (["--judge-model-path", "MODEL", "--judge-engine", "onnx"], "--judge-engine: invalid choice: 'onnx' (choose from hf, vllm)"),
     (["--judge-gguf-file", "x.gguf"], "--judge-gguf-file needs --judge-model-path"),
+    (["--judge-device", "cpu"], "--judge-device needs --judge-model-path"),
     (["--judge-model-path", "MODEL", "--judge-gguf-file", "x.gguf"], "--judge-gguf-file x.gguf: no such file in"),
 ])
 def test_bad_local_judge_flags_are_one_line_and_exit_2(tmp_path, flags, says):
