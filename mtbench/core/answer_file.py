@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mtbench.core.errors import UserError
+from mtbench.core.partial_turns import prune_partial
 from mtbench.core.record_files import load_questions
 from mtbench.core.records import (
     Answer,
@@ -99,6 +100,7 @@ def sort_answer_file(path: Path) -> None:
 def answer_run(path: Path, command: str) -> Iterator[None]:
     """Hold ``path`` for the whole run; on the way out, put it in order.
 
+    Then the saved turns of questions now answered are dropped (``partial_turns``).
     A failure of the final sort (a full disk) never hides the run's own error; on a clean run it is
     reported as the error it is.
     """
@@ -112,6 +114,8 @@ def answer_run(path: Path, command: str) -> Iterator[None]:
         finally:
             try:
                 sort_answer_file(path)
+                # the saved turns of what is now answered are spent (a failure keeps them for its retry)
+                prune_partial(path, {a.question_id for a in existing_answers(path).values() if not a.failed})
             except OSError as e:
                 if not failed:
                     raise
