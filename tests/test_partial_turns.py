@@ -111,3 +111,51 @@ def test_saved_turns_are_reused_only_with_the_same_settings_and_pruned_when_answ
     assert [obj["question_id"] for _, obj in iter_jsonl(partial_path(answers))] == [82]
     prune_partial(answers, {82})
     assert not partial_path(answers).exists()
+
+
+class Interrupting:
+    """The tiny model, recording its prompts; a Ctrl-C arrives when a prompt outside ``allowed`` comes (the
+    turn-2 wave, after the turn-1 one), as it would mid-generation."""
+
+    def __init__(self, inner, allowed: set[str] | None = None):
+        self.inner = inner
+        self.template = inner.template
+        self.allowed = allowed
+        self.prompts: list[str] = []
+
+    def generate(self, prompts, params):
+        self.prompts += prompts
+        if self.allowed is not None and not set(prompts) <= self.allowed:
+            raise KeyboardInterrupt
+        return self.inner.generate(prompts, params)
+
+
+def test_a_local_run_interrupted_in_turn_2_keeps_its_turn_1_and_the_rerun_generates_only_turn_2(data_dir, tmp_path):
+    import pytest
+
+    from mtbench.core.bench import BenchLayout
+    from mtbench.core.record_files import load_answers
+    from mtbench.core.templates import conversation
+    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, ModelSpec, gen_model_answer, load_generator
+    from tests.models import build_tiny_model
+
+    tiny = load_generator(ModelSpec(path=str(build_tiny_model(tmp_path / "tiny")), batch_size=4))
+    questions = load_questions(data_dir / "mt_bench" / "question.jsonl")[:4]
+    cfg = GenAnswerConfig(model=ModelSpec(path="unused"), answers=AnswerSettings(model_id="tiny", max_new_token=8),
+                          layout=BenchLayout(data_dir=data_dir), question_end=4, progress=False)
+    first = Interrupting(tiny, {tiny.template.render(conversation(q.turns[:1], [])) for q in questions})
+    with pytest.raises(KeyboardInterrupt):
+        gen_model_answer(cfg, generator_factory=lambda spec: first)
+    assert not cfg.output_file.exists(), "no answer was finished"
+    saved = {obj["question_id"]: obj["answer"] for _, obj in iter_jsonl(partial_path(cfg.output_file))}
+    assert sorted(saved) == [81, 82, 83, 84]
+
+    rerun = Interrupting(tiny)
+    summary = gen_model_answer(cfg, generator_factory=lambda spec: rerun)
+    assert summary.written == 4 and summary.failed == 0
+    by_id = {q.question_id: q for q in questions}
+    expected = [tiny.template.render(conversation(by_id[qid].turns, [saved[qid]])) for qid in sorted(saved)]
+    assert sorted(rerun.prompts) == sorted(expected), "only turn 2s, each on the first run's turn-1 text"
+    answers = load_answers(cfg.output_file)
+    assert {qid: a.turns[0] for qid, a in answers.items()} == saved
+    assert not partial_path(cfg.output_file).exists()

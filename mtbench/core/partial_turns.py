@@ -112,7 +112,7 @@ class PartialTurns:
 
     def saved(self, question_id: int, choice: int) -> list[PartialTurn]:
         """The saved turns 1..n of a conversation, in order (stopping at the first one missing)."""
-        out = []
+        out: list[PartialTurn] = []
         while (turn := self._saved.get((question_id, choice, len(out) + 1))) is not None:
             out.append(turn)
         return out
