@@ -1,0 +1,70 @@
+"""The one-line defects of issue 27 (items 2-7), each through the real CLI on real files.
+
+Item 1 (turn-1 replies kept across a kill) is tests/test_partial_turns.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser import make_browse_data, make_data_dir
+from tests.conftest import MT_BENCH_DATA, REFERENCE_RUNS, REPO
+
+SONNET = "claude-3-5-sonnet-20240620"
+
+
+def env(**more: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k != "OPENAI_BASE_URL"}
+    return {**out, "OPENAI_API_KEY": "sk-defects-test", "PYTHONPATH": str(REPO), **more}
+
+
+def mtbench(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mtbench", *args], cwd=cwd or REPO, env=env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> Path:
+    """A data dir with answers and gpt-4 judgments of the reference runs."""
+    return make_browse_data(make_data_dir(tmp_path_factory.mktemp("judged"), MT_BENCH_DATA), REFERENCE_RUNS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 2: a full disk at the report step is exit 1 and leaves no temp file
+
+
+def test_report_on_a_full_disk_is_exit_1_naming_the_file_and_leaves_no_temp_file(judged, tmp_path, small_disk):
+    disk = small_disk(tmp_path / "full", size_kib=300)
+    (disk.path / "filler").write_bytes(b"\0" * 250 * 1024)
+    out = disk.path / "r.html"
+    result = mtbench("report", "--data-dir", str(judged), "--out", str(out), "--model-list", SONNET,
+                     "--bootstrap", "0")
+    assert result.returncode == 1, result.stderr
+    line = one_line(result)
+    assert str(out) in line and "No space left on device" in line
+    assert sorted(p.name for p in disk.path.iterdir()) == ["filler"], "a temp file was left behind"
+
+
+def test_run_report_on_a_full_disk_is_exit_1_and_leaves_no_temp_file(data_dir, tmp_path, small_disk):
+    from tests.openai_server import OpenAITestServer
+    from tests.test_run import reply, run_args
+
+    disk = small_disk(tmp_path / "full", size_kib=300)
+    (disk.path / "filler").write_bytes(b"\0" * 250 * 1024)
+    out = disk.path / "r.html"
+    with OpenAITestServer(reply) as server:
+        result = mtbench(*run_args(data_dir, server, "--question-end", "2", "--report", str(out)), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"{out}: No space left on device" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in disk.path.iterdir()) == ["filler"], "a temp file was left behind"
