@@ -68,3 +68,23 @@ def test_run_report_on_a_full_disk_is_exit_1_and_leaves_no_temp_file(data_dir, t
     assert result.returncode == 1, result.stderr
     assert f"{out}: No space left on device" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in disk.path.iterdir()) == ["filler"], "a temp file was left behind"
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 3: `mtbench run` refused by another writer says so before its plan
+
+
+@pytest.mark.parametrize("held", ["answers", "judgments"])
+def test_run_refused_by_another_writer_prints_only_the_refusal(data_dir, tmp_path, held):
+    from mtbench.core.jsonl import exclusive_output
+    from tests.openai_server import OpenAITestServer
+    from tests.test_run import answer_file, judgment_file, reply, run_args
+
+    path = answer_file(data_dir) if held == "answers" else judgment_file(data_dir)
+    command = "gen-api-answer" if held == "answers" else "judge"
+    with OpenAITestServer(reply) as server, exclusive_output(path, command):
+        result = mtbench(*run_args(data_dir, server, "--question-end", "2"), cwd=tmp_path)
+        assert server.chat_requests == []
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "", "the plan was printed before the refusal"
+    assert f"another mtbench {command} is writing {path}" in one_line(result)

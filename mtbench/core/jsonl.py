@@ -271,6 +271,17 @@ def _holder_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.holder")
 
 
+# The outputs this process holds: a step of ``mtbench run`` entering a lock the run took first goes on
+# (a second flock on the same file from this process would refuse the process itself).
+_HELD: set[str] = set()
+
+
+def hold_outputs(stack: contextlib.ExitStack, paths: Iterable[str | os.PathLike[str]], command: str) -> None:
+    """Take every lock of ``paths`` into ``stack`` (refused in one line by the first one held elsewhere)."""
+    for path in dict.fromkeys(os.path.abspath(p) for p in paths):
+        stack.enter_context(exclusive_output(path, command))
+
+
 @contextlib.contextmanager
 def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[None]:
     """Hold ``path`` for one run, from before it reads what is done until its last write.
@@ -282,6 +293,10 @@ def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[Non
     from filelock import FileLock, Timeout
 
     path = Path(path)
+    key = os.path.abspath(path)
+    if key in _HELD:  # this process holds it already (``mtbench run`` takes every lock before its plan)
+        yield
+        return
     lock = FileLock(lock_path(path), timeout=0)
     holder = _holder_path(path)
     try:
@@ -304,8 +319,10 @@ def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[Non
     try:
         with contextlib.suppress(OSError):  # only a message depends on it
             holder.write_text(f"{command} {os.getpid()}\n")
+        _HELD.add(key)
         yield
     finally:
+        _HELD.discard(key)
         with contextlib.suppress(OSError):
             holder.unlink()  # before the release, so it never removes the next holder's note
         lock.release()
