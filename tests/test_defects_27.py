@@ -88,3 +88,16 @@ def test_run_refused_by_another_writer_prints_only_the_refusal(data_dir, tmp_pat
     assert result.returncode == 2, result.stderr
     assert result.stdout == "", "the plan was printed before the refusal"
     assert f"another mtbench {command} is writing {path}" in one_line(result)
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 4: a Ray address nobody answers is one line, with no progress bar before it
+
+
+def test_an_unreachable_ray_address_draws_no_progress_before_its_line(data_dir):
+    result = mtbench("gen-answer", "--model-path", "org/model", "--model-id", "m", "--data-dir", str(data_dir),
+                     "--question-end", "8", "--ray-address", "nohost:1", "--device", "cpu")  # progress on
+    assert result.returncode == 2, result.stderr
+    assert "0/8" not in result.stderr and "gen-answer:" not in result.stderr.replace("mtbench gen-answer:", "")
+    assert "--ray-address nohost:1: no Ray cluster answers there" in one_line(result)
+    assert not (data_dir / "mt_bench" / "model_answer" / "m.jsonl").exists()

@@ -42,7 +42,7 @@ from mtbench.gen_model_answer.hf_loading import (
     visible_cuda_devices,
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
-from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ray_answers
+from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ReplicasReady, ray_answers
 
 log = logging.getLogger("mtbench")
 
@@ -253,10 +253,12 @@ def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar
                  m.saved_turns(m.pending))
         for m in models
     ]
-    for model in models:
-        model.start_writing(bar)
+    # No progress is shown before the cluster is joined: a wrong --ray-address is its one line, alone.
     for event in ray_answers(shared, jobs, replicas):
-        if isinstance(event, ChunkAnswered):
+        if isinstance(event, ReplicasReady):
+            for model in models:
+                model.start_writing(bar)
+        elif isinstance(event, ChunkAnswered):
             models[event.job].write(event.answers, bar)
         else:
             models[event.job].fail(event.error)

@@ -63,7 +63,12 @@ class JobFailed:
     error: UserError | RunFailed
 
 
-PoolEvent = ChunkAnswered | JobFailed
+@dataclass(frozen=True)
+class ReplicasReady:
+    """The cluster is joined and the replicas are placed: generation starts (progress can be shown now)."""
+
+
+PoolEvent = ChunkAnswered | JobFailed | ReplicasReady
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ def ray_answers(cfg: GenAnswerConfig, jobs: Sequence[ModelJob], replicas: int) -
         except ray.exceptions.RayError as e:
             raise RunFailed(f"a Ray replica could not start: {first_line(e)}") from None
         log.info("replicas: %s", "; ".join(str(p) for p in placements))
+        yield ReplicasReady()
         unreadable = {j: _unreadable([p for p in found if p]) for j, found in enumerate(checks) if any(found)}
         yield from (JobFailed(j, error) for j, error in unreadable.items())
         yield from _answer(ray, dict(enumerate(actors)), placements, jobs, specs, failed=set(unreadable))
