@@ -101,3 +101,24 @@ def test_an_unreachable_ray_address_draws_no_progress_before_its_line(data_dir):
     assert "0/8" not in result.stderr and "gen-answer:" not in result.stderr.replace("mtbench gen-answer:", "")
     assert "--ray-address nohost:1: no Ray cluster answers there" in one_line(result)
     assert not (data_dir / "mt_bench" / "model_answer" / "m.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 5: an empty answer file is said as it is, exit 2
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_an_empty_answer_file_is_one_true_line_and_exit_2(data_dir, named):
+    from tests.openai_server import OpenAITestServer
+
+    answers = data_dir / "mt_bench" / "model_answer"
+    answers.mkdir(parents=True, exist_ok=True)
+    (answers / "m1.jsonl").write_text("\n")  # a file with no answer in it
+    with OpenAITestServer(lambda body: "Rating: [[5]]") as server:
+        result = mtbench("judge", "--judge-base-url", server.base_url, "--judge-model", "judge-x", "--data-dir",
+                         str(data_dir), "--no-progress", *(["--model-list", "m1"] if named else []))
+        assert server.chat_requests == []
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"no answers to judge for m1: its answer file {answers / 'm1.jsonl'} is empty" in one_line(result)
+    assert "not judged" not in result.stdout and "already in the output file" not in result.stdout
+    assert not (data_dir / "mt_bench" / "model_judgment" / "judge-x_single.jsonl").exists()

@@ -9,6 +9,7 @@ it runs.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from mtbench.gen_judgment.matches import (
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
+
+log = logging.getLogger("mtbench")
 
 LOCAL_PRICE = Price(0.0, 0.0)  # a local judge costs no money (its time is in the summary)
 DEFAULT_TEMPERATURE = 0.0
@@ -156,6 +159,12 @@ class JudgePlan:
     def estimated_cost(self) -> float | None:
         return None if self.price is None else self.price.cost(self.input_tokens, self.output_tokens)
 
+    def nothing_to_judge(self) -> str:
+        """Why a run with nothing to do stops, as it is (not "already judged" when nothing could be)."""
+        if not self.matches:
+            return "nothing to judge: no match can be made from the answers (see the lines above)"
+        return "nothing to judge: every match is already in the output file"
+
     def describe(self) -> str:
         c = self.config
         r = self.resume
@@ -209,6 +218,28 @@ def _load_answers(
             raise UserError(f"no answers for model {model!r}: {path} does not exist (answer files: {known})")
         out[model] = load_answers(path)
     return out
+
+
+def _drop_empty(config: JudgeConfig, models: tuple[str, ...], answers: Mapping[str, Mapping[int, Answer]],
+                ) -> tuple[str, ...]:
+    """The models that have answers: a model named (--model-list, the baseline) with none at all is one
+    line (exit 2); one found by listing the answer folder is left out with a warning, unless none is left."""
+    named = set(config.model_list or ()) | ({config.baseline_model} if config.mode is Mode.PAIRWISE_BASELINE else set())
+    kept = []
+    for model in dict.fromkeys((*models, *named)):
+        if model not in answers or answers[model]:
+            kept.append(model)
+            continue
+        problem = f"no answers to judge for {model}: its answer file {config.layout.answer_file(model)} is empty"
+        if model in named or len(models) == 1:
+            raise UserError(problem)
+        log.warning("%s; left out", problem)
+    models = tuple(m for m in models if m in kept)
+    if not models:
+        raise UserError(f"no answers to judge: every answer file in {config.layout.answer_dir} is empty")
+    if config.mode is Mode.PAIRWISE_ALL and len(models) < 2:
+        raise UserError(f"pairwise-all needs at least 2 models with answers, got {len(models)}: {', '.join(models)}")
+    return models
 
 
 def _load_references(
@@ -282,6 +313,7 @@ def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] |
     questions = _load_questions(config)
     models, needed = _models(config, pending)
     answers = _load_answers(layout, needed, pending)
+    models = _drop_empty(config, models, answers)
     prompt_file = config.judge_file or layout.judge_prompts_file
     prompts = load_prompts(prompt_file, config.mode)
     references = _load_references(layout, config.reference, questions)

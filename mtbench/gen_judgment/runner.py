@@ -189,7 +189,7 @@ def judge(config: JudgeConfig, *, dry_run: bool = False, announce: Callable[[str
                      f"({sidecar}): resumed, not submitted again")
         check_budget(plan)
         if not plan.resume.todo and not in_flight:
-            announce("nothing to judge: every match is already in the output file")
+            announce(plan.nothing_to_judge())
             return None
         if config.local is None:
             config.endpoint.api_key()  # a missing key is a user error before anything starts
