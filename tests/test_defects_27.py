@@ -5,6 +5,7 @@ Item 1 (turn-1 replies kept across a kill) is tests/test_partial_turns.py.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,31 @@ def test_an_empty_answer_file_is_one_true_line_and_exit_2(data_dir, named):
     assert f"no answers to judge for m1: its answer file {answers / 'm1.jsonl'} is empty" in one_line(result)
     assert "not judged" not in result.stdout and "already in the output file" not in result.stdout
     assert not (data_dir / "mt_bench" / "model_judgment" / "judge-x_single.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 6: a disk that fills while judging names the file being written
+
+
+def write_answers(data_dir: Path, model: str, question_ids: list[int]) -> None:
+    folder = data_dir / "mt_bench" / "model_answer"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"question_id": q, "answer_id": f"a{q}", "model_id": model, "tstamp": 0.0,
+                         "choices": [{"index": 0, "turns": [f"answer {q} one", f"answer {q} two"]}]})
+             for q in question_ids]
+    (folder / f"{model}.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+def test_a_full_disk_while_judging_names_the_judgment_file(data_dir, small_disk):
+    from tests.openai_server import OpenAITestServer
+
+    write_answers(data_dir, "m1", [81, 82])
+    disk = small_disk(data_dir / "mt_bench" / "model_judgment", size_kib=64)
+    disk.fill()
+    with OpenAITestServer(lambda body: "Fine. Rating: [[5]]") as server:
+        result = mtbench("judge", "--judge-base-url", server.base_url, "--judge-model", "judge-x", "--data-dir",
+                         str(data_dir), "--model-list", "m1", "--no-progress")
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"{disk.path / 'judge-x_single.jsonl'}: No space left on device" in line, result.stderr
+    assert "Traceback" not in result.stderr

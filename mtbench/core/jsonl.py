@@ -199,13 +199,27 @@ class JsonlWriter:
     def write(self, record: Record) -> None:
         """Append ``record`` as one line and flush it."""
         assert self._file is not None, "use JsonlWriter as a context manager"
-        self._file.write(dumps(record))
-        self._file.flush()
+        with naming(self.path):
+            self._file.write(dumps(record))
+            self._file.flush()
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with naming(self.path):
+                file.close()
+
+
+@contextlib.contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A write's OS error names ``path``: a full disk's ENOSPC from write() or close() carries no file name,
+    and "No space left on device" alone does not say which file (or which disk)."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
 
 
 class LazyJsonlWriter:
@@ -240,10 +254,11 @@ def rewrite_lines(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:
         with os.fdopen(fd, "wb") as f:
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-            for line in lines:
-                f.write(line + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
+            with naming(path):
+                for line in lines:
+                    f.write(line + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
