@@ -151,3 +151,34 @@ def test_a_full_disk_while_judging_names_the_judgment_file(data_dir, small_disk)
     line = result.stderr.strip().splitlines()[-1]
     assert f"{disk.path / 'judge-x_single.jsonl'}: No space left on device" in line, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 7: what was left from the last round
+
+
+def test_answers_the_endpoint_never_gave_are_asked_again_by_a_plain_rerun_a_refused_one_is_not(
+        openai_server, data_dir, monkeypatch):
+    from mtbench.core.record_files import load_answers, load_questions
+    from mtbench.gen_api_answer import generate_api_answers
+    from tests.openai_server import error
+    from tests.test_gen_api_answer import config, echo
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-defects-test")
+    questions = load_questions(data_dir / "mt_bench" / "question.jsonl")
+    down, refused = questions[1].turns[1], questions[2].turns[1]  # 82's turn 2: 502s; 83's turn 2: a 400
+    openai_server.responder = lambda body: (error(502, "bad gateway") if body["messages"][-1]["content"] == down
+                                            else error(400, "too long") if body["messages"][-1]["content"] == refused
+                                            else echo(body))
+    first = generate_api_answers(config(openai_server, data_dir, question_end=3))
+    assert sorted(qid for qid, _ in first.failed) == [82, 83] and first.unreached == 1
+    assert "--retry-failed for the others" in first.retry_hint
+    asked = len(openai_server.chat_requests)
+
+    openai_server.responder = echo  # the endpoint is back
+    again = generate_api_answers(config(openai_server, data_dir, question_end=3))
+    sent = openai_server.chat_requests[asked:]
+    assert [r.body["messages"][-1]["content"] for r in sent] == [down], "only 82's turn 2, asked again"
+    assert again.skipped == 2 and again.answered == 1
+    answers = load_answers(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    assert not answers[82].failed and answers[83].failed and answers[83].error.startswith("turn 2: HTTP 400")

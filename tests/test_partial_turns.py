@@ -136,7 +136,13 @@ def test_a_local_run_interrupted_in_turn_2_keeps_its_turn_1_and_the_rerun_genera
     from mtbench.core.bench import BenchLayout
     from mtbench.core.record_files import load_answers
     from mtbench.core.templates import conversation
-    from mtbench.gen_model_answer import AnswerSettings, GenAnswerConfig, ModelSpec, gen_model_answer, load_generator
+    from mtbench.gen_model_answer import (
+        AnswerSettings,
+        GenAnswerConfig,
+        ModelSpec,
+        gen_model_answer,
+        load_generator,
+    )
     from tests.models import build_tiny_model
 
     tiny = load_generator(ModelSpec(path=str(build_tiny_model(tmp_path / "tiny")), batch_size=4))

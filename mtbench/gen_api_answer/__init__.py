@@ -27,7 +27,13 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.core.answer_file import (
+    answer_run,
+    existing_answers,
+    never_reached,
+    questions_to_ask,
+    select_questions,
+)
 from mtbench.core.bench import BenchLayout, question_temperature
 from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, FailureKind
 from mtbench.core.errors import RunFailed, UserError
@@ -102,6 +108,17 @@ class RunSummary:
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     cut_while_reasoning: int = 0  # of those, turns cut inside their reasoning: an empty visible answer
+    unreached: int = 0  # of the failures, those the endpoint never answered: a plain rerun asks them again
+
+    @property
+    def retry_hint(self) -> str:
+        """What to run to ask the failed questions again."""
+        if self.unreached == len(self.failed):
+            return "rerun the same command to ask the failed questions again (the endpoint never answered them)"
+        if self.unreached:
+            return (f"rerun to ask the {self.unreached} the endpoint never answered again; add --retry-failed "
+                    "for the others")
+        return "rerun with --retry-failed to ask the failed questions again"
 
 
 def default_model_id(model: str) -> str:
@@ -267,6 +284,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
         rate_limited=rate.rate_limited,
         waited_s=rate.waited_s,
         cut_while_reasoning=sum(len(c.cut_while_reasoning) for a in written for c in a.choices),
+        unreached=sum(never_reached(a) for a in written),
     )
 
 
@@ -302,7 +320,7 @@ async def _answer_all(
         except ProbeFailed as e:
             raise ProbeFailed(f"{e} (is {client.base_url} serving {config.model!r}{unlisted}?)") from None
         except RunFailed as e:
-            raise type(e)(f"{e} (add --retry-failed to redo the failures)") from None
+            raise type(e)(f"{e} (a rerun asks the questions the endpoint never answered again)") from None
         except OSError as e:
             if e.filename is None:  # a write's ENOSPC names no file: name the one we were writing
                 raise OSError(e.errno, e.strerror or str(e), str(path)) from None
