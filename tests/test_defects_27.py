@@ -182,3 +182,44 @@ def test_answers_the_endpoint_never_gave_are_asked_again_by_a_plain_rerun_a_refu
     assert again.skipped == 2 and again.answered == 1
     answers = load_answers(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
     assert not answers[82].failed and answers[83].failed and answers[83].error.startswith("turn 2: HTTP 400")
+
+
+def test_the_cost_estimate_says_where_its_reply_length_comes_from(data_dir):
+    from tests.openai_server import OpenAITestServer, completion
+
+    write_answers(data_dir, "m1", [81, 82, 83])
+
+    def dry(judge: str, *more: str) -> str:
+        result = mtbench("judge", "--judge-base-url", server.base_url, "--judge-model", judge, "--data-dir",
+                         str(data_dir), "--model-list", "m1", "--dry-run", "--price-input", "1", "--price-output",
+                         "10", *more)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    with OpenAITestServer(lambda body: completion("Thought long. Rating: [[6]]", completion_tokens=900,
+                                                  model=body["model"])) as server:
+        # 6 matches, no reply seen yet: a reasoning judge may write all of --max-tokens, a plain one a short reply
+        assert "+ 24,576 out (4096 per call: --max-tokens 4096: a reasoning judge may use it all)" in dry(
+            "o3-mini", "--max-tokens", "4096")
+        assert "+ 1,500 out (250 per call: a short reply assumed)" in dry("judge-x")
+        reasoning_flag = dry("judge-x", "--judge-extra-body", '{"reasoning_effort": "high"}')
+        assert "(2048 per call: --max-tokens 2048" in reasoning_flag
+        # replies on disk: their mean (900) for what is left (4 of the 6 matches)
+        done = mtbench("judge", "--judge-base-url", server.base_url, "--judge-model", "judge-x", "--data-dir",
+                       str(data_dir), "--model-list", "m1", "--first-n", "1", "--no-progress")
+        assert done.returncode == 0, done.stderr
+        assert "+ 3,600 out (900 per call: the mean of the 2 replies in the output file)" in dry("judge-x")
+
+
+def test_a_local_judges_summary_says_what_it_did(tmp_path):
+    from tests.test_local_judge import chain_judge, judge_command, make_data
+
+    judge = chain_judge(tmp_path, {"assistant": "[[3]]", "[[3]]": "<|im_end|>"})
+    data = make_data(tmp_path, "alpaca-13b")
+    done = subprocess.run(judge_command(data, "--first-n", "1", "--max-tokens", "8", "--judge-model-path",
+                                        str(judge), "--judge-model", "chained"),
+                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = next(line for line in done.stdout.splitlines() if line.startswith("judged "))
+    assert "2 generation(s) by the local judge" in summary and "no API calls and no cost" in summary
+    assert "API calls:" not in done.stdout and "$" not in summary

@@ -25,7 +25,15 @@ from mtbench.core.bench import (
     Mode,
 )
 from mtbench.core.client import EndpointConfig
-from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call, price_for
+from mtbench.core.cost import (
+    OutputEstimate,
+    Price,
+    estimate_input_tokens,
+    estimate_output,
+    format_usd,
+    looks_like_reasoning,
+    price_for,
+)
 from mtbench.core.errors import UserError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
@@ -42,6 +50,7 @@ from mtbench.gen_judgment.matches import (
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
+from mtbench.gen_judgment.results import replies_seen
 
 log = logging.getLogger("mtbench")
 
@@ -154,6 +163,7 @@ class JudgePlan:
     output_tokens: int  # estimated
     price: Price | None
     provenance: RunProvenance | None = None
+    output_estimate: OutputEstimate | None = None  # None: the short reply assumed
 
     @property
     def estimated_cost(self) -> float | None:
@@ -195,9 +205,10 @@ class JudgePlan:
             else f"at ${self.price.input:g} in / ${self.price.output:g} out per 1M tokens"
             + (", the Batch API's price" if c.batch else "")
         )
+        per_call = self.output_estimate or estimate_output(c.max_tokens, (), reasoning=False)
         lines += [
             f"{'judge' if c.local is not None else 'API'} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
-            f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
+            f"(chars/4) + {self.output_tokens:,} out ({per_call.per_call} per call: {per_call.basis})",
             f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
             f"output: {self.output}",
         ]
@@ -343,7 +354,8 @@ def plan_for(work: JudgeWork) -> JudgePlan:
     """What a run of ``work`` will call and cost, given what its output file holds now."""
     config = work.config
     output = config.output
-    state = resume(work.matches, load_existing(output, config.mode), retry_failed=config.retry_failed)
+    existing = load_existing(output, config.mode)
+    state = resume(work.matches, existing, retry_failed=config.retry_failed)
     calls = input_tokens = 0
     for match in state.todo:
         for text in match.prompts:
@@ -356,10 +368,12 @@ def plan_for(work: JudgeWork) -> JudgePlan:
                           output_price=config.batch_price_output, batch=True)
     else:
         price = price_for(config.judge_model, input_price=config.price_input, output_price=config.price_output)
+    per_call = estimate_output(config.max_tokens, replies_seen(existing.values()),
+                               looks_like_reasoning(config.judge_model, config.extra_body))
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,
-        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price, provenance=work.provenance,
+        output_tokens=calls * per_call.per_call, price=price, provenance=work.provenance, output_estimate=per_call,
     )
 
 

@@ -146,7 +146,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cost=cost, elapsed_s=time.monotonic() - started, reasoning_tokens=reasoning_tokens,
         rate_limited=rate.rate_limited if rate else 0, waited_s=rate.waited_s if rate else 0.0,
-        forced=forced_count,
+        forced=forced_count, local=config.local is not None,
     )
 
 
