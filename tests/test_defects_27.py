@@ -223,3 +223,10 @@ def test_a_local_judges_summary_says_what_it_did(tmp_path):
     summary = next(line for line in done.stdout.splitlines() if line.startswith("judged "))
     assert "2 generation(s) by the local judge" in summary and "no API calls and no cost" in summary
     assert "API calls:" not in done.stdout and "$" not in summary
+
+
+def test_show_compare_of_a_model_with_itself_is_refused(judged):
+    result = mtbench("show", "--data-dir", str(judged), "--compare", SONNET, SONNET)
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"--compare {SONNET} {SONNET}: a model against itself" in one_line(result)
+    assert "+0.00" not in result.stdout

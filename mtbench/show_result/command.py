@@ -51,6 +51,9 @@ class ShowConfig:
         object.__setattr__(self, "mode", mode.value)
         if self.compare is not None and mode is not Mode.SINGLE:
             raise UserError("--compare works with --mode single (a paired test of two models' scores)")
+        if self.compare is not None and self.compare[0] == self.compare[1]:
+            raise UserError(f"--compare {self.compare[0]} {self.compare[1]}: a model against itself; "
+                            "give two different models")
         if mode is Mode.PAIRWISE_BASELINE and not self.baseline_model:
             raise UserError("--mode pairwise-baseline needs --baseline-model")
 
