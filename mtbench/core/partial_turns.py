@@ -103,12 +103,14 @@ class PartialTurns:
         self._stack = contextlib.ExitStack()
         self._writer: JsonlWriter | None = None
         self.reused = 0  # turns handed out again by ``replies``
+        self._failed = False
 
     def __enter__(self) -> PartialTurns:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        with contextlib.suppress(OSError):  # closing flushes nothing: each line was flushed when written
+            self._stack.close()
 
     def saved(self, question_id: int, choice: int) -> list[PartialTurn]:
         """The saved turns 1..n of a conversation, in order (stopping at the first one missing)."""
@@ -124,11 +126,21 @@ class PartialTurns:
         return replies
 
     def record(self, turn: PartialTurn) -> None:
-        """Append one finished turn and flush it (the file is created with the first one)."""
-        if self._writer is None:
-            self._writer = self._stack.enter_context(JsonlWriter(self.path))
-        self._writer.write(turn)
+        """Append one finished turn and flush it (the file is created with the first one).
+
+        A save that fails (a full disk) is said once and saving stops: the sidecar only spares calls, and
+        the answer file's own write then reports the disk as the run's error."""
         self._saved[turn.question_id, turn.choice, turn.turn] = turn
+        if self._failed:
+            return
+        try:
+            if self._writer is None:
+                self._writer = self._stack.enter_context(JsonlWriter(self.path))
+            self._writer.write(turn)
+        except OSError as e:
+            self._failed = True
+            log.warning("%s: %s; finished turns are no longer saved (a kill now loses them)", self.path,
+                        e.strerror or e)
 
     def save(self, question_id: int, choice: int, turn: int, reply: SplitReply, finish_reason: str | None = None,
              usage: Mapping[str, int] | None = None) -> None:
@@ -152,7 +164,10 @@ def prune_partial(answer_file: Path, answered: set[int]) -> None:
             continue  # a torn line: nothing to keep
         if turn.question_id not in answered:
             keep.append(dumps(turn).rstrip("\n").encode("ascii"))
-    if not keep:
-        path.unlink()
-    elif len(keep) != sum(1 for raw in lines if raw.strip()):
-        rewrite_lines(path, keep)
+    try:
+        if not keep:
+            path.unlink()
+        elif len(keep) != sum(1 for raw in lines if raw.strip()):
+            rewrite_lines(path, keep)
+    except OSError as e:  # spent lines left behind are skipped by the next run: never worth failing one
+        log.warning("%s: could not drop the spent saved turns: %s", path, e.strerror or e)

@@ -182,8 +182,7 @@ class _ModelRun:
 
     def save_turn(self, row: tuple[int, int], turn: int, reply: SplitReply) -> None:
         assert self.partial is not None
-        with _naming(self.partial.path):
-            self.partial.save(row[0], row[1], turn, reply)
+        self.partial.save(row[0], row[1], turn, reply)
 
     def fail(self, error: UserError | RunFailed) -> None:
         """The model stops with ``error`` (the first one counts); what it wrote stays."""
