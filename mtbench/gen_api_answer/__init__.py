@@ -35,7 +35,7 @@ from mtbench.core.answer_file import (
     select_questions,
 )
 from mtbench.core.bench import BenchLayout, question_temperature
-from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, FailureKind
+from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, EndpointFatal, FailureKind
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.partial_turns import PartialTurns
 from mtbench.core.rate_limit import RateController
@@ -319,6 +319,8 @@ async def _answer_all(
                         written.append(outcome.value)
         except ProbeFailed as e:
             raise ProbeFailed(f"{e} (is {client.base_url} serving {config.model!r}{unlisted}?)") from None
+        except EndpointFatal:
+            raise  # a refused key or a wrong model name: no rerun helps until it is fixed
         except RunFailed as e:
             raise type(e)(f"{e} (a rerun asks the questions the endpoint never answered again)") from None
         except OSError as e:
