@@ -128,8 +128,8 @@ class PartialTurns:
     def record(self, turn: PartialTurn) -> None:
         """Append one finished turn and flush it (the file is created with the first one).
 
-        A save that fails (a full disk) is said once and saving stops: the sidecar only spares calls, and
-        the answer file's own write then reports the disk as the run's error."""
+        A save that fails (a full disk) stops the saving: the sidecar only spares calls, and the answer
+        file's own write then reports the disk as the run's error."""
         self._saved[turn.question_id, turn.choice, turn.turn] = turn
         if self._failed:
             return
@@ -138,9 +138,9 @@ class PartialTurns:
                 self._writer = self._stack.enter_context(JsonlWriter(self.path))
             self._writer.write(turn)
         except OSError as e:
+            # not a warning: the disk is full, so the answer file's next write fails and says so (one line)
             self._failed = True
-            log.warning("%s: %s; finished turns are no longer saved (a kill now loses them)", self.path,
-                        e.strerror or e)
+            log.debug("%s: %s; finished turns are no longer saved", self.path, e.strerror or e)
 
     def save(self, question_id: int, choice: int, turn: int, reply: SplitReply, finish_reason: str | None = None,
              usage: Mapping[str, int] | None = None) -> None:
