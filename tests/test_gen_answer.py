@@ -591,7 +591,7 @@ def _interruptible_low_priority() -> None:
 @pytest.mark.slow
 def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tiny_model_dir, data_dir):
     """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
-    (Finished turn-1 texts are not kept: a rerun answers those questions again from the start.)"""
+    (Finished turn-1 texts are kept in tiny.jsonl.partial: tests/test_partial_turns.py checks the rerun's prompts.)"""
     args = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
             "--question-end", "40", "--max-new-token", "256", "--batch-size", "40", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"

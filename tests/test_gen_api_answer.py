@@ -223,8 +223,9 @@ def test_resume_skips_answered_retries_failed_on_request_and_reorganizes(openai_
                   "choices": [{"index": 0, "turns": ["old 1", "old 2"]}], "tstamp": 1.0, **kw}
         return json.dumps(record) + "\n"
 
-    # out of order, a duplicate (last wins), a failure, and FastChat's $ERROR$ sentinel
-    path.write_text(old(84) + old(82, answer_id="stale") + old(82) + old(83, error="turn 1: HTTP 500")
+    # out of order, a duplicate (last wins), a refused request (a plain rerun keeps it; one the endpoint
+    # never answered, a 500, it would ask again: tests/test_defects_27.py), and FastChat's $ERROR$ sentinel
+    path.write_text(old(84) + old(82, answer_id="stale") + old(82) + old(83, error="turn 1: HTTP 400")
                     + old(85, choices=[{"index": 0, "turns": ["$ERROR$", "x"]}]) + old(84)[:-30])
     openai_server.responder = echo
     summary = generate_api_answers(config(openai_server, data_dir, question_end=6))
@@ -234,7 +235,7 @@ def test_resume_skips_answered_retries_failed_on_request_and_reorganizes(openai_
     assert (summary.answered, summary.skipped) == (2, 4)
     lines = answer_lines(path)
     assert [line["question_id"] for line in lines] == [81, 82, 83, 84, 85, 86]
-    assert lines[1]["answer_id"] == "old" and lines[2]["error"] == "turn 1: HTTP 500"
+    assert lines[1]["answer_id"] == "old" and lines[2]["error"] == "turn 1: HTTP 400"
 
     openai_server.requests.clear()
     summary = generate_api_answers(config(openai_server, data_dir, question_end=6, retry_failed=True))

@@ -395,7 +395,7 @@ def test_plan_dry_run_and_max_cost(data_dir, openai_server, capsys, monkeypatch)
     assert "the real run would be refused" in err and "above --max-cost" in err and len(err.splitlines()) == 1
     # The reply estimate never exceeds --max-tokens.
     code, out, _ = run("--dry-run", "--max-tokens", "100")
-    assert code == 0 and "+ 48,000 out (100 per call assumed)" in out
+    assert code == 0 and "+ 48,000 out (100 per call: a short reply assumed)" in out
 
 
 def test_failed_answers_are_not_judged_and_reported(data_dir, openai_server):

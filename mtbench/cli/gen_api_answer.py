@@ -21,7 +21,8 @@ def register(sub) -> argparse.ArgumentParser:
             "BENCH/model_answer/MODEL_ID.jsonl as each question finishes; a rerun asks only what is missing, "
             "and the file ends sorted by question id, one line per id. A question that fails after every "
             "retry is written as a failure (field 'error', only the turns that completed), which the judge "
-            "skips; --retry-failed asks those again. An unreachable endpoint, a refused key or an unknown "
+            "skips; a rerun asks again those the endpoint never answered (no connection, timeouts, 5xx), "
+            "--retry-failed all of them. An unreachable endpoint, a refused key or an unknown "
             "model stops the run at its first request (exit 1). A reasoning model's thinking (inline "
             "<think>...</think>, or the reply's reasoning_content field) is kept apart in 'reasoning'; turn 2 "
             "carries only the visible turn-1 answer."
@@ -58,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
     if len(summary.failed) > 5:
         print(f"  ... and {len(summary.failed) - 5} more", file=sys.stderr)
     if summary.failed:
-        print("  rerun with --retry-failed to ask the failed questions again", file=sys.stderr)
+        print(f"  {summary.retry_hint}", file=sys.stderr)
     return 0

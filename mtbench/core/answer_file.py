@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from mtbench.core.chat_result import is_transport_failure
 from mtbench.core.errors import UserError
+from mtbench.core.partial_turns import prune_partial
 from mtbench.core.record_files import load_questions
 from mtbench.core.records import (
     Answer,
@@ -70,12 +73,27 @@ def existing_answers(path: Path) -> dict[int, Answer]:
     return latest_by_key((a for _, a in read_records(path, Answer.from_json)), lambda a: a.key)
 
 
+# Where an answer failed, before the client's reason: "turn 2: ", "choice 1 turn 2: ", "choice 1: turn 2: "
+_WHERE = re.compile(r"^(?:choice \d+:? )?turn \d+: ")
+
+
+def never_reached(answer: Answer) -> bool:
+    """Whether a failure record failed only because the endpoint never answered (no connection, a timeout,
+    429/5xx after every retry): that says nothing about the question, so a plain rerun asks it again, as
+    the judge does with such a match. A refused request (a 400) or a failed generation stays done until
+    --retry-failed."""
+    if answer.error is None:
+        return False
+    return all(is_transport_failure(_WHERE.sub("", part)) for part in answer.error.split("; "))
+
+
 def questions_to_ask(questions: Sequence[Question], on_disk: dict[int, Answer], retry_failed: bool) -> list[Question]:
-    """The questions a run still has to ask: not on disk, or on disk as a failure when retrying those."""
+    """The questions a run still has to ask: not on disk, on disk as a failure the endpoint never answered,
+    or any failure when retrying those."""
     todo = []
     for q in questions:
         answer = on_disk.get(q.question_id)
-        if answer is None or (retry_failed and answer.failed):
+        if answer is None or (answer.failed and (retry_failed or never_reached(answer))):
             todo.append(q)
     return todo
 
@@ -99,6 +117,7 @@ def sort_answer_file(path: Path) -> None:
 def answer_run(path: Path, command: str) -> Iterator[None]:
     """Hold ``path`` for the whole run; on the way out, put it in order.
 
+    Then the saved turns of questions now answered are dropped (``partial_turns``).
     A failure of the final sort (a full disk) never hides the run's own error; on a clean run it is
     reported as the error it is.
     """
@@ -112,6 +131,8 @@ def answer_run(path: Path, command: str) -> Iterator[None]:
         finally:
             try:
                 sort_answer_file(path)
+                # the saved turns of what is now answered are spent (a failure keeps them for its retry)
+                prune_partial(path, {a.question_id for a in existing_answers(path).values() if not a.failed})
             except OSError as e:
                 if not failed:
                     raise

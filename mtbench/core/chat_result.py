@@ -164,3 +164,23 @@ def _reasoning_field(message: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+# The client's words for a failure of the connection itself (``mtbench.core.client._transport_reason``).
+_TRANSPORT_KINDS = ("connection failed", "connection closed by the server before it replied",
+                    "connection dropped mid-reply", "timed out")
+
+
+def failure_kind(reason: str) -> str:
+    """A reason without its details, for counting: 'HTTP 500', 'timed out', 'unparseable', ..."""
+    head = reason.split(":", 1)[0].split(" (", 1)[0]
+    return "timed out" if head.startswith("timed out") else head
+
+
+def is_transport_failure(reason: str) -> bool:
+    """Whether a recorded failure reason means the endpoint never answered (the TRANSPORT level)."""
+    kind = failure_kind(reason)
+    if kind in _TRANSPORT_KINDS:
+        return True
+    status = kind.removeprefix("HTTP ")
+    return status != kind and status.isdigit() and (int(status) >= 500 or int(status) == 429)

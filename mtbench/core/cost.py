@@ -4,8 +4,9 @@ Token counts before a run are an estimate that needs no tokenizer download: abou
 token for English prose (OpenAI's rule of thumb), plus a few tokens of chat framing per message, and an
 assumed reply length per call. MT-bench prompts are English and markdown, where the heuristic is within
 roughly 10-15% of tiktoken's count; the estimate is for deciding whether to start, not for billing.
-A reasoning judge writes far more than the assumed reply (its thinking is billed as output), so its
-estimate is low.
+A reasoning judge writes far more than the assumed reply (its thinking is billed as output): its
+estimate is its token limit until replies in the output file show what it really writes
+(``estimate_output``).
 
 What a run did cost is priced from the API's usage: ``completion_tokens`` include a reasoning model's
 reasoning tokens (OpenAI, vLLM, DeepSeek count them there), and all of them are priced as output.
@@ -13,8 +14,11 @@ reasoning tokens (OpenAI, vLLM, DeepSeek count them there), and all of them are 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 CHARS_PER_TOKEN = 4.0
 TOKENS_PER_MESSAGE = 4  # role and separators the chat format adds around each message
@@ -94,6 +98,38 @@ def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
 def output_tokens_per_call(max_tokens: int | None = None) -> int:
     """The reply length assumed per call: ``ASSUMED_OUTPUT_TOKENS``, never more than the call's ``max_tokens``."""
     return ASSUMED_OUTPUT_TOKENS if max_tokens is None else min(ASSUMED_OUTPUT_TOKENS, max_tokens)
+
+
+# Judges that think before they answer, by name (OpenAI's o-series and gpt-5, DeepSeek-R1, QwQ, names that
+# say so) or by the request fields that turn thinking on: their replies run to their token limit.
+_REASONING_NAME = re.compile(r"(^|/)(o\d|gpt-5)|r1\b|qwq|reason|think", re.IGNORECASE)
+_REASONING_FIELDS = ("reasoning_effort", "reasoning", "thinking", "chat_template_kwargs")
+
+
+def looks_like_reasoning(model: str, request_fields: Mapping[str, Any]) -> bool:
+    """Whether a judge is likely to reason before its verdict (a guess from its name and request fields)."""
+    return bool(_REASONING_NAME.search(model)) or any(k in request_fields for k in _REASONING_FIELDS)
+
+
+@dataclass(frozen=True)
+class OutputEstimate:
+    """The reply length a plan assumes per call, and where the number comes from (said in the plan line)."""
+
+    per_call: int
+    basis: str
+
+
+def estimate_output(max_tokens: int | None, seen: Sequence[int], reasoning: bool) -> OutputEstimate:
+    """Per call: the mean of the replies already in the output file (what this judge really writes) when
+    there are any; else ``max_tokens`` for a judge that reasons (its thinking is billed as output and runs
+    long: the short-reply guess was 10x low); else the short reply FastChat's GPT-4 judge wrote."""
+    if seen:
+        mean = math.ceil(sum(seen) / len(seen))
+        return OutputEstimate(min(mean, max_tokens) if max_tokens else mean,
+                              f"the mean of the {len(seen)} replies in the output file")
+    if reasoning and max_tokens:
+        return OutputEstimate(max_tokens, f"--max-tokens {max_tokens}: a reasoning judge may use it all")
+    return OutputEstimate(output_tokens_per_call(max_tokens), "a short reply assumed")
 
 
 def format_usd(amount: float | None) -> str:

@@ -1,5 +1,7 @@
 """The two kinds of failure a user sees: their input is wrong, or the run could not finish."""
 
+import errno
+
 
 class UserError(Exception):
     """Bad flags, a missing or malformed file: printed as one line, exit code 2."""
@@ -11,3 +13,8 @@ class RunFailed(Exception):
     """The run could not finish (bad key, endpoint down, every request failing): one line, exit code 1."""
 
     exit_code = 1
+
+
+# A write that failed because the disk (or the user's quota) is full: the machine's trouble, exit 1 like
+# any OSError the CLI reports, never the user's flag (exit 2).
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})

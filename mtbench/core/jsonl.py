@@ -199,13 +199,27 @@ class JsonlWriter:
     def write(self, record: Record) -> None:
         """Append ``record`` as one line and flush it."""
         assert self._file is not None, "use JsonlWriter as a context manager"
-        self._file.write(dumps(record))
-        self._file.flush()
+        with naming(self.path):
+            self._file.write(dumps(record))
+            self._file.flush()
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with naming(self.path):
+                file.close()
+
+
+@contextlib.contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A write's OS error names ``path``: a full disk's ENOSPC from write() or close() carries no file name,
+    and "No space left on device" alone does not say which file (or which disk)."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
 
 
 class LazyJsonlWriter:
@@ -240,10 +254,11 @@ def rewrite_lines(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:
         with os.fdopen(fd, "wb") as f:
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-            for line in lines:
-                f.write(line + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
+            with naming(path):
+                for line in lines:
+                    f.write(line + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -271,6 +286,17 @@ def _holder_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.holder")
 
 
+# The outputs this process holds: a step of ``mtbench run`` entering a lock the run took first goes on
+# (a second flock on the same file from this process would refuse the process itself).
+_HELD: set[str] = set()
+
+
+def hold_outputs(stack: contextlib.ExitStack, paths: Iterable[str | os.PathLike[str]], command: str) -> None:
+    """Take every lock of ``paths`` into ``stack`` (refused in one line by the first one held elsewhere)."""
+    for path in dict.fromkeys(os.path.abspath(p) for p in paths):
+        stack.enter_context(exclusive_output(path, command))
+
+
 @contextlib.contextmanager
 def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[None]:
     """Hold ``path`` for one run, from before it reads what is done until its last write.
@@ -282,6 +308,10 @@ def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[Non
     from filelock import FileLock, Timeout
 
     path = Path(path)
+    key = os.path.abspath(path)
+    if key in _HELD:  # this process holds it already (``mtbench run`` takes every lock before its plan)
+        yield
+        return
     lock = FileLock(lock_path(path), timeout=0)
     holder = _holder_path(path)
     try:
@@ -304,8 +334,10 @@ def exclusive_output(path: str | os.PathLike[str], command: str) -> Iterator[Non
     try:
         with contextlib.suppress(OSError):  # only a message depends on it
             holder.write_text(f"{command} {os.getpid()}\n")
+        _HELD.add(key)
         yield
     finally:
+        _HELD.discard(key)
         with contextlib.suppress(OSError):
             holder.unlink()  # before the release, so it never removes the next holder's note
         lock.release()

@@ -27,7 +27,13 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.core.answer_file import (
+    answer_run,
+    existing_answers,
+    never_reached,
+    questions_to_ask,
+    select_questions,
+)
 from mtbench.core.bench import (
     BenchLayout,
     per_category_option,
@@ -35,9 +41,10 @@ from mtbench.core.bench import (
     question_end_option,
     question_temperature,
 )
-from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, FailureKind
+from mtbench.core.client import ChatClient, ChatResult, EndpointConfig, EndpointFatal, FailureKind
 from mtbench.core.errors import RunFailed
 from mtbench.core.options import check, nested, option
+from mtbench.core.partial_turns import PartialTurns
 from mtbench.core.rate_limit import RateController
 from mtbench.core.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.core.records import Answer, Choice, JsonlWriter, Question
@@ -115,6 +122,17 @@ class RunSummary:
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     cut_while_reasoning: int = 0  # of those, turns cut inside their reasoning: an empty visible answer
+    unreached: int = 0  # of the failures, those the endpoint never answered: a plain rerun asks them again
+
+    @property
+    def retry_hint(self) -> str:
+        """What to run to ask the failed questions again."""
+        if self.unreached == len(self.failed):
+            return "rerun the same command to ask the failed questions again (the endpoint never answered them)"
+        if self.unreached:
+            return (f"rerun to ask the {self.unreached} the endpoint never answered again; add --retry-failed "
+                    "for the others")
+        return "rerun with --retry-failed to ask the failed questions again"
 
 
 def default_model_id(model: str) -> str:
@@ -144,7 +162,9 @@ def build_messages(system_prompt: str | None, user_turns: Sequence[str], answers
     return messages
 
 
-async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Question) -> Outcome[Answer]:
+async def _converse(
+    client: ChatClient, config: ApiAnswerConfig, question: Question, partial: PartialTurns
+) -> Outcome[Answer]:
     """One question, every choice and turn in order; the answer record (a failure record where a turn
     failed), with the calls made and the level of the failure for the runner."""
     temperature = question_temperature(question, config.force_temperature)
@@ -153,10 +173,18 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
     results: list[ChatResult] = []
     error: str | None = None
     level = Level.OK
+    saved_usage = {"prompt_tokens": 0, "completion_tokens": 0}
+    resumed = 0
     for index in range(config.num_choices):
-        replies: list[SplitReply] = []
-        reasons: list[str | None] = []
-        for turn in range(1, len(question.turns) + 1):
+        # A turn a killed run finished is not asked again: the conversation goes on from the next one.
+        saved = partial.saved(question.question_id, index)[: max(0, len(question.turns) - 1)]
+        replies: list[SplitReply] = [t.reply for t in saved]
+        reasons: list[str | None] = [t.finish_reason for t in saved]
+        resumed += len(saved)
+        for t in saved:
+            for key in saved_usage:
+                saved_usage[key] += t.usage.get(key, 0)
+        for turn in range(len(replies) + 1, len(question.turns) + 1):
             # Later turns carry the visible answers only, never the reasoning (as these models' own
             # chat templates drop it from the history).
             messages = build_messages(config.system_prompt, question.turns[:turn], [r.answer for r in replies])
@@ -168,6 +196,7 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
                 # (o-series, gpt-5) spent it all thinking. An empty answer, judged as such, never skipped.
                 replies.append(SplitReply(answer="", cut=True))
                 reasons.append(result.finish_reason)
+                _save_turn(partial, question, index, turn, replies[-1], result)
                 continue
             if not result.ok:
                 where = f"choice {index} turn {turn}" if config.num_choices > 1 else f"turn {turn}"
@@ -176,6 +205,7 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
             replies.append(config.reasoning.split(result.text, field=result.reasoning,
                                                   finish_reason=result.finish_reason))
             reasons.append(result.finish_reason)
+            _save_turn(partial, question, index, turn, replies[-1], result)
         choices.append(choice_of(index, replies))
         finish_reasons.append(reasons)
         if error:  # the record is a failure either way; --retry-failed redoes the whole question
@@ -192,13 +222,15 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
     if config.extra_body:
         extra["extra_body"] = dict(config.extra_body)
     extra.update(config.reasoning.record())
-    extra["usage"] = {
-        "prompt_tokens": sum(r.prompt_tokens or 0 for r in results),
-        "completion_tokens": sum(r.completion_tokens or 0 for r in results),
+    extra["usage"] = {  # the answer's whole cost, turns saved by an earlier run included
+        "prompt_tokens": sum(r.prompt_tokens or 0 for r in results) + saved_usage["prompt_tokens"],
+        "completion_tokens": sum(r.completion_tokens or 0 for r in results) + saved_usage["completion_tokens"],
         "calls": len(results),
         "attempts": sum(r.attempts for r in results),
         "latency_s": round(sum(r.latency_s for r in results), 3),
     }
+    if resumed:
+        extra["usage"]["resumed_turns"] = resumed  # turns taken from the .partial file, not asked again
     asked = {"temperature": temperature, "max_tokens": config.max_tokens, **config.extra_body}
     adapted = next((dict(r.params) for r in results if r.params is not None and dict(r.params) != asked), None)
     if adapted is not None:  # what was sent instead of the temperature and max_tokens above
@@ -217,6 +249,21 @@ async def _converse(client: ChatClient, config: ApiAnswerConfig, question: Quest
         extra=extra,
     )
     return Outcome(answer, level, error, calls=tuple(results))
+
+
+def _save_turn(partial: PartialTurns, question: Question, choice: int, turn: int, reply: SplitReply,
+               result: ChatResult) -> None:
+    """Keep a finished turn that has a turn after it, so a kill before the answer is written loses nothing."""
+    if turn < len(question.turns):
+        usage = {"prompt_tokens": result.prompt_tokens or 0, "completion_tokens": result.completion_tokens or 0}
+        partial.save(question.question_id, choice, turn, reply, result.finish_reason, usage)
+
+
+def partial_settings(config: ApiAnswerConfig) -> dict[str, Any]:
+    """What a turn's text depends on: a saved turn is reused only by a run with the same."""
+    return {"engine": "api", "model": config.model, "system_prompt": config.system_prompt,
+            "max_tokens": config.max_tokens, "force_temperature": config.force_temperature,
+            "extra_body": dict(config.extra_body), "reasoning": config.reasoning.record()}
 
 
 def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
@@ -251,6 +298,7 @@ def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
         rate_limited=rate.rate_limited,
         waited_s=rate.waited_s,
         cut_while_reasoning=sum(len(c.cut_while_reasoning) for a in written for c in a.choices),
+        unreached=sum(never_reached(a) for a in written),
     )
 
 
@@ -260,7 +308,8 @@ async def _answer_all(
     # the pooled transport: a quarter of the SDK's CPU per call, which is what limits --parallel 64+
     # adapt_params: a reasoning model that refuses max_tokens or temperature (o-series, gpt-5) is sent
     # max_completion_tokens / no temperature from then on, once per run, rather than failing every question.
-    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client:
+    async with ChatClient(config.endpoint, max_connections=config.parallel, adapt_params=True) as client, \
+            contextlib.AsyncExitStack() as stack:
         served = await client.list_models()
         unlisted = ""
         if served is not None and config.model not in served:
@@ -268,8 +317,9 @@ async def _answer_all(
             unlisted = f"; it lists {shown or 'no model'}"
             log.warning("%s does not list the model %r%s; trying it anyway", client.base_url, config.model, unlisted)
         log.info("answering %d question(s) with %s at %s -> %s", len(todo), config.model, client.base_url, path)
+        partial = stack.enter_context(PartialTurns(path, partial_settings(config)))
         runner: Runner[Question, Answer] = Runner(
-            lambda q: _converse(client, config, q), parallel=config.parallel, noun="question",
+            lambda q: _converse(client, config, q, partial), parallel=config.parallel, noun="question",
             label=lambda q: f"question {q.question_id}", desc=f"gen-api-answer {config.model_id}", unit="q",
             progress=config.progress,
         )
@@ -283,8 +333,10 @@ async def _answer_all(
                         written.append(outcome.value)
         except ProbeFailed as e:
             raise ProbeFailed(f"{e} (is {client.base_url} serving {config.model!r}{unlisted}?)") from None
+        except EndpointFatal:
+            raise  # a refused key or a wrong model name: no rerun helps until it is fixed
         except RunFailed as e:
-            raise type(e)(f"{e} (add --retry-failed to redo the failures)") from None
+            raise type(e)(f"{e} (a rerun asks the questions the endpoint never answered again)") from None
         except OSError as e:
             if e.filename is None:  # a write's ENOSPC names no file: name the one we were writing
                 raise OSError(e.errno, e.strerror or str(e), str(path)) from None

@@ -14,27 +14,10 @@ the reason the client wrote then, so a rerun judges those too.
 
 from __future__ import annotations
 
+from mtbench.core.chat_result import failure_kind, is_transport_failure
 from mtbench.core.records import PairJudgment, SingleJudgment
 
-# The client's words for a failure of the connection itself (``mtbench.core.client._transport_reason``).
-_TRANSPORT_KINDS = ("connection failed", "connection closed by the server before it replied",
-                    "connection dropped mid-reply", "timed out")
-
-
-def failure_kind(reason: str) -> str:
-    """A reason without its details, for counting: 'HTTP 500', 'timed out', 'unparseable', ..."""
-    head = reason.split(":", 1)[0].split(" (", 1)[0]
-    return "timed out" if head.startswith("timed out") else head
-
-
-def is_transport_failure(reason: str) -> bool:
-    """Whether a recorded failure reason means the endpoint never answered (the TRANSPORT level)."""
-    kind = failure_kind(reason)
-    if kind in _TRANSPORT_KINDS:
-        return True
-    status = kind.removeprefix("HTTP ")
-    return status != kind and status.isdigit() and (int(status) >= 500 or int(status) == 429)
-
+__all__ = ["failure_kind", "is_transport_failure", "kept_as_done", "record_reasons"]
 
 def record_reasons(record: SingleJudgment | PairJudgment) -> list[str]:
     """The failure reasons in a record: none, one, or one per failed game ("game 1: X; game 2: Y")."""

@@ -9,6 +9,7 @@ it runs.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,14 @@ from mtbench.core.bench import (
     BenchLayout,
     Mode,
 )
-from mtbench.core.cost import Price, estimate_input_tokens, format_usd, output_tokens_per_call
+from mtbench.core.cost import (
+    OutputEstimate,
+    Price,
+    estimate_input_tokens,
+    estimate_output,
+    format_usd,
+    looks_like_reasoning,
+)
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
@@ -35,6 +43,9 @@ from mtbench.gen_judgment.matches import (
 )
 from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
+from mtbench.gen_judgment.results import replies_seen
+
+log = logging.getLogger("mtbench")
 
 
 @dataclass(frozen=True)
@@ -61,10 +72,17 @@ class JudgePlan:
     output_tokens: int  # estimated
     price: Price | None
     provenance: RunProvenance | None = None
+    output_estimate: OutputEstimate | None = None  # None: the short reply assumed
 
     @property
     def estimated_cost(self) -> float | None:
         return None if self.price is None else self.price.cost(self.input_tokens, self.output_tokens)
+
+    def nothing_to_judge(self) -> str:
+        """Why a run with nothing to do stops, as it is (not "already judged" when nothing could be)."""
+        if not self.matches:
+            return "nothing to judge: no match can be made from the answers (see the lines above)"
+        return "nothing to judge: every match is already in the output file"
 
     def describe(self) -> str:
         c = self.config
@@ -90,9 +108,10 @@ class JudgePlan:
             lines.append(f"not judged ({skipped} model-questions):")
             lines += [f"  {s.describe()}" for s in self.skips]
         price = backend.price_note(self.price, batch=bool(c.batch))
+        per_call = self.output_estimate or estimate_output(c.max_tokens, (), reasoning=False)
         lines += [
             f"{backend.calls} calls: {self.api_calls}; estimated tokens: {self.input_tokens:,} in "
-            f"(chars/4) + {self.output_tokens:,} out ({output_tokens_per_call(c.max_tokens)} per call assumed)",
+            f"(chars/4) + {self.output_tokens:,} out ({per_call.per_call} per call: {per_call.basis})",
             f"estimated cost: {format_usd(self.estimated_cost)} ({price})",
             f"output: {self.output}",
         ]
@@ -113,6 +132,28 @@ def _load_answers(
             raise UserError(f"no answers for model {model!r}: {path} does not exist (answer files: {known})")
         out[model] = load_answers(path)
     return out
+
+
+def _drop_empty(config: JudgeConfig, models: tuple[str, ...], answers: Mapping[str, Mapping[int, Answer]],
+                ) -> tuple[str, ...]:
+    """The models that have answers: a model named (--model-list, the baseline) with none at all is one
+    line (exit 2); one found by listing the answer folder is left out with a warning, unless none is left."""
+    named = set(config.model_list or ()) | ({config.baseline_model} if config.mode is Mode.PAIRWISE_BASELINE else set())
+    kept = []
+    for model in dict.fromkeys((*models, *named)):
+        if model not in answers or answers[model]:
+            kept.append(model)
+            continue
+        problem = f"no answers to judge for {model}: its answer file {config.layout.answer_file(model)} is empty"
+        if model in named or len(models) == 1:
+            raise UserError(problem)
+        log.warning("%s; left out", problem)
+    models = tuple(m for m in models if m in kept)
+    if not models:
+        raise UserError(f"no answers to judge: every answer file in {config.layout.answer_dir} is empty")
+    if config.mode is Mode.PAIRWISE_ALL and len(models) < 2:
+        raise UserError(f"pairwise-all needs at least 2 models with answers, got {len(models)}: {', '.join(models)}")
+    return models
 
 
 def _load_references(
@@ -186,6 +227,7 @@ def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] |
     questions = _load_questions(config)
     models, needed = _models(config, pending)
     answers = _load_answers(layout, needed, pending)
+    models = _drop_empty(config, models, answers)
     prompt_file = config.judge_file or layout.judge_prompts_file
     prompts = load_prompts(prompt_file, config.mode)
     references = _load_references(layout, config.reference, questions)
@@ -215,17 +257,20 @@ def plan_for(work: JudgeWork) -> JudgePlan:
     """What a run of ``work`` will call and cost, given what its output file holds now."""
     config = work.config
     output = config.output
-    state = resume(work.matches, load_existing(output, config.mode), retry_failed=config.retry_failed)
+    existing = load_existing(output, config.mode)
+    state = resume(work.matches, existing, retry_failed=config.retry_failed)
     calls = input_tokens = 0
     for match in state.todo:
         for text in match.prompts:
             calls += 1
             input_tokens += estimate_input_tokens(judge_messages(match.prompt, text))
     price = config.price()
+    per_call = estimate_output(config.max_tokens, replies_seen(existing.values()),
+                               looks_like_reasoning(config.judge_model, config.extra_body))
     return JudgePlan(
         config=config, models=work.models, output=output, matches=len(work.matches), resume=state,
         skips=work.skips, api_calls=calls, input_tokens=input_tokens,
-        output_tokens=calls * output_tokens_per_call(config.max_tokens), price=price, provenance=work.provenance,
+        output_tokens=calls * per_call.per_call, price=price, provenance=work.provenance, output_estimate=per_call,
     )
 
 

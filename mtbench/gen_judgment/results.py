@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,15 +37,17 @@ class JudgeSummary:
     rate_limited: int = 0  # requests answered 429
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     forced: int = 0  # judge replies without a verdict whose verdict was forced (--force-verdict)
-    call_kind: str = "API"  # the judge's word for its calls (``JudgeBackend.calls``): "API", or "judge" for a local judge
+    local: bool = False  # a local judge (--judge-model-path): generations in this process, no API, no bill
 
     def describe(self) -> str:
         # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.
         reasoning = f" (of which {self.reasoning_tokens:,} reasoning)" if self.reasoning_tokens is not None else ""
+        tokens = f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens{reasoning}"
+        done = f"judged {self.written} match(es) in {self.elapsed_s:.1f}s"
         lines = [
-            f"judged {self.written} match(es) in {self.elapsed_s:.1f}s: {self.calls} {self.call_kind} calls "
-            f"({self.attempts} attempts), {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
-            f"completion tokens{reasoning}, cost {format_usd(self.cost)}",
+            f"{done}: {self.calls} generation(s) by the local judge, {tokens}, no API calls and no cost"
+            if self.local else
+            f"{done}: {self.calls} API calls ({self.attempts} attempts), {tokens}, cost {format_usd(self.cost)}",
         ]
         if line := rate_limit_line(self.rate_limited, self.waited_s):
             lines.append(line)
@@ -209,3 +211,14 @@ def pair_record(
         g2_user_prompt=match.g2_user_prompt, g2_judgment=replies[1].answer,
         turn=match.turn, tstamp=time.time(), error="; ".join(errors) or None, extra=extra,
     )
+
+
+def replies_seen(records: Iterable[SingleJudgment | PairJudgment]) -> list[int]:
+    """The completion tokens of every judge reply recorded in an output file (the calls that reported them)."""
+    seen = []
+    for record in records:
+        for key in ("judge_call", "g1_judge_call", "g2_judge_call"):
+            tokens = (record.extra.get(key) or {}).get("completion_tokens")
+            if isinstance(tokens, int) and tokens > 0:
+                seen.append(tokens)
+    return seen

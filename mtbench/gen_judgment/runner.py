@@ -108,7 +108,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
         written=writer.written, failures=dict(failures), unanswered=dict(unanswered), calls=usage.calls,
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cost=cost, elapsed_s=time.monotonic() - started, reasoning_tokens=reasoning_tokens,
-        rate_limited=rate_limited, waited_s=waited_s, forced=forced_count, call_kind=backend.calls,
+        rate_limited=rate_limited, waited_s=waited_s, forced=forced_count, local=config.local is not None,
     )
 
 
@@ -120,7 +120,7 @@ def run_judging(plan: JudgePlan) -> JudgeSummary:
     """
     if not plan.resume.todo:
         return JudgeSummary(0, {}, {}, 0, 0, 0, 0, 0.0 if plan.price else None, 0.0,
-                            call_kind=plan.config.backend().calls)
+                            local=plan.config.local is not None)
     return asyncio.run(_run(plan))
 
 
@@ -152,9 +152,10 @@ class NothingToJudge:
     """Every match is already in the output file: nothing is run."""
 
     output: Path
+    why: str = "nothing to judge: every match is already in the output file"  # ``JudgePlan.nothing_to_judge``
 
     def describe(self) -> str:
-        return "nothing to judge: every match is already in the output file"
+        return self.why
 
 
 JudgeEvent = PlanMade | BatchesResumed | NothingToJudge
@@ -195,7 +196,7 @@ def judge(
             tell(BatchesResumed(len(held.submissions), len(held.keys()), sidecar))
         check_budget(plan)
         if not plan.resume.todo and not in_flight:
-            tell(NothingToJudge(plan.output))
+            tell(NothingToJudge(plan.output, plan.nothing_to_judge()))
             return None
         backend.check_credentials()  # a missing key is a user error before anything starts
         return batch.run_batch(plan) if work.config.batch else run_judging(plan)

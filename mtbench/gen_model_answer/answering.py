@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mtbench.core.bench import question_temperature
@@ -37,6 +37,8 @@ def answer_questions(
     settings: AnswerSettings,
     on_answer: Callable[[Answer], None] | None = None,
     waves: bool = False,
+    saved: Mapping[Row, Sequence[SplitReply]] | None = None,
+    on_turn: Callable[[Row, int, SplitReply], None] | None = None,
 ) -> list[Answer]:
     """Both turns for ``questions``, in question order; ``on_answer`` gets each record as soon as all its
     choices are done (an engine that pipelines finishes questions one by one).
@@ -44,9 +46,16 @@ def answer_questions(
     Each row (question, choice) asks its turn 2 once its own turn 1 is done (``engine.drive``: waves on
     an engine that cannot pipeline, or when ``waves`` says so). A row whose turn fails stops there: its
     record carries ``error`` and only the turns that completed, and no later turn is generated from it.
+
+    ``saved``: turns a killed run finished (``core.partial_turns``); a row goes on from the turn after
+    them. ``on_turn(row, turn, reply)`` gets each finished turn that has a turn after it, to save it.
     """
     by_id = {q.question_id: q for q in questions}
-    replies: dict[Row, list[SplitReply]] = {(q.question_id, c): [] for q in questions for c in range(settings.num_choices)}
+    saved = saved or {}
+    replies: dict[Row, list[SplitReply]] = {
+        (q.question_id, c): list(saved.get((q.question_id, c), ()))[: max(0, len(q.turns) - 1)]
+        for q in questions for c in range(settings.num_choices)
+    }
     errors: dict[Row, str] = {}
     open_rows = {q.question_id: settings.num_choices for q in questions}
     extra = _record_extra(generator, settings)
@@ -71,6 +80,8 @@ def answer_questions(
             opened = settings.reasoning.opens(finished.prompt)
             replies[row].append(settings.reasoning.split(result.text, opened=opened))
             if len(by_id[row[0]].turns) > turn + 1:
+                if on_turn is not None:
+                    on_turn(row, turn + 1, replies[row][-1])
                 return [request(row)]
         open_rows[row[0]] -= 1
         if not open_rows[row[0]]:

@@ -20,6 +20,8 @@ from typing import Any
 
 from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.partial_turns import PartialTurns
+from mtbench.core.reasoning import SplitReply
 from mtbench.core.records import Answer, JsonlWriter, Question
 from mtbench.core.templates import resolve_template
 from mtbench.gen_model_answer.answering import answer_questions
@@ -40,7 +42,7 @@ from mtbench.gen_model_answer.hf_loading import (
     resolve_device,
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
-from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ray_answers
+from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ReplicasReady, ray_answers
 
 log = logging.getLogger("mtbench")
 
@@ -133,11 +135,13 @@ class _ModelRun:
         self.error: UserError | RunFailed | None = None
         self._files = contextlib.ExitStack()
         self._writer: JsonlWriter | None = None
+        self.partial: PartialTurns | None = None  # turns a killed run finished, and where this one saves its own
 
     def __enter__(self) -> _ModelRun:
         with contextlib.ExitStack() as files:
             files.enter_context(answer_run(self.path, "gen-answer"))
             self.pending = questions_to_ask(self.questions, existing_answers(self.path), self.cfg.retry_failed)
+            self.partial = files.enter_context(PartialTurns(self.path, partial_settings(self.cfg)))
             self._files = files.pop_all()
         self.skipped = len(self.questions) - len(self.pending)
         if self.skipped:
@@ -169,6 +173,16 @@ class _ModelRun:
                 self.failed += answer.failed
                 self.cut += sum(len(c.cut_while_reasoning) for c in answer.choices)
                 bar.update(1)
+
+    def saved_turns(self, questions: list[Question]) -> dict[tuple[int, int], list[SplitReply]]:
+        """The turns a killed run finished for ``questions``, to go on from."""
+        assert self.partial is not None
+        return {(q.question_id, c): self.partial.replies(q.question_id, c, len(q.turns))
+                for q in questions for c in range(self.cfg.answers.num_choices)}
+
+    def save_turn(self, row: tuple[int, int], turn: int, reply: SplitReply) -> None:
+        assert self.partial is not None
+        self.partial.save(row[0], row[1], turn, reply)
 
     def fail(self, error: UserError | RunFailed) -> None:
         """The model stops with ``error`` (the first one counts); what it wrote stays."""
@@ -206,8 +220,18 @@ def _in_process(models: list[_ModelRun], factory: GeneratorFactory | None, bar: 
             model.write([answer], bar)
 
         for chunk in plan_replica_chunks(model.pending, 1, chunk_size)[0]:
-            answer_questions(generator, chunk, model.cfg.answers, on_answer=write)
+            answer_questions(generator, chunk, model.cfg.answers, on_answer=write, saved=model.saved_turns(chunk),
+                             on_turn=model.save_turn)
         del generator  # one model's weights in memory at a time
+
+
+def partial_settings(cfg: GenAnswerConfig) -> dict[str, Any]:
+    """What a turn's text depends on: a saved turn is reused only by a run with the same (``partial_turns``)."""
+    spec = cfg.model
+    return {"engine": spec.engine, "path": spec.path, "gguf_file": spec.gguf_file, "revision": spec.revision,
+            "dtype": spec.dtype, "chat_template": spec.chat_template, "chat_template_kwargs": dict(spec.chat_template_kwargs),
+            "max_new_token": cfg.answers.max_new_token, "seed": cfg.answers.seed,
+            "reasoning": cfg.answers.reasoning.record()}
 
 
 def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar: _Progress) -> None:
@@ -224,13 +248,16 @@ def _on_ray(shared: GenAnswerConfig, models: list[_ModelRun], replicas: int, bar
     if not models:
         return
     jobs = [
-        ModelJob(m.cfg.model, m.cfg.answers, interleave(plan_replica_chunks(m.pending, replicas, m.cfg.model.batch_size)))
+        ModelJob(m.cfg.model, m.cfg.answers, interleave(plan_replica_chunks(m.pending, replicas, m.cfg.model.batch_size)),
+                 m.saved_turns(m.pending))
         for m in models
     ]
-    for model in models:
-        model.start_writing(bar)
+    # No progress is shown before the cluster is joined: a wrong --ray-address is its one line, alone.
     for event in ray_answers(shared, jobs, replicas):
-        if isinstance(event, ChunkAnswered):
+        if isinstance(event, ReplicasReady):
+            for model in models:
+                model.start_writing(bar)
+        elif isinstance(event, ChunkAnswered):
             models[event.job].write(event.answers, bar)
         else:
             models[event.job].fail(event.error)

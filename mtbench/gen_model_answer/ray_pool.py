@@ -17,13 +17,14 @@ import gc
 import logging
 import socket
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import shortuuid
 
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.reasoning import SplitReply
 from mtbench.core.records import Answer, Choice, Question
 from mtbench.gen_model_answer.answering import answer_questions
 from mtbench.gen_model_answer.config import AnswerSettings, GenAnswerConfig, ModelSpec, gpu_flags_problem
@@ -42,6 +43,8 @@ class ModelJob:
     spec: ModelSpec
     settings: AnswerSettings
     chunks: list[list[Question]]
+    # turns a killed run finished, by (question, choice): a replica goes on from the turn after them
+    saved: Mapping[tuple[int, int], list[SplitReply]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,12 @@ class JobFailed:
     error: UserError | RunFailed
 
 
-PoolEvent = ChunkAnswered | JobFailed
+@dataclass(frozen=True)
+class ReplicasReady:
+    """The cluster is joined and the replicas are placed: generation starts (progress can be shown now)."""
+
+
+PoolEvent = ChunkAnswered | JobFailed | ReplicasReady
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,8 @@ class _Replica:
             return f"{e} on node {self.placement.node_ip} ({self.placement.node_id[:8]})"
         return None
 
-    def answer(self, job: int, spec: ModelSpec, settings: AnswerSettings, questions: list[Question]) -> list[Answer]:
+    def answer(self, job: int, spec: ModelSpec, settings: AnswerSettings, questions: list[Question],
+               saved: Mapping[tuple[int, int], list[SplitReply]] | None = None) -> list[Answer]:
         if self.job != job or self.generator is None:
             self._unload()
             if spec.device == "cpu" and spec.cpu_bind is None:
@@ -107,7 +116,8 @@ class _Replica:
             self.generator = load_engine(spec)
             self.job = job
         tags = self.placement.tags()
-        return [replace(a, extra={**a.extra, **tags}) for a in answer_questions(self.generator, questions, settings)]
+        return [replace(a, extra={**a.extra, **tags}) for a in answer_questions(self.generator, questions, settings,
+                                                                                   saved=saved)]
 
     def _unload(self) -> None:
         # The previous model's weights go before the next one loads: two models need not fit at once.
@@ -160,6 +170,7 @@ def ray_answers(cfg: GenAnswerConfig, jobs: Sequence[ModelJob], replicas: int) -
         except ray.exceptions.RayError as e:
             raise RunFailed(f"a Ray replica could not start: {first_line(e)}") from None
         log.info("replicas: %s", "; ".join(str(p) for p in placements))
+        yield ReplicasReady()
         unreadable = {j: _unreadable([p for p in found if p]) for j, found in enumerate(checks) if any(found)}
         yield from (JobFailed(j, error) for j, error in unreadable.items())
         yield from _answer(ray, dict(enumerate(actors)), placements, jobs, specs, failed=set(unreadable))
@@ -236,7 +247,10 @@ def _answer(
             chunk = None if r in busy else queue.next_for(r)
             if chunk is not None:
                 job = jobs[chunk.job]
-                in_flight[actor.answer.remote(chunk.job, specs[chunk.job], job.settings, chunk.questions)] = (r, chunk)
+                ids = {q.question_id for q in chunk.questions}
+                saved = {row: turns for row, turns in job.saved.items() if row[0] in ids and turns}
+                in_flight[actor.answer.remote(chunk.job, specs[chunk.job], job.settings, chunk.questions,
+                                              saved)] = (r, chunk)
 
     dispatch()
     while in_flight:

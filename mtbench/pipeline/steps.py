@@ -11,10 +11,12 @@ costs anything; ``--max-cost`` refuses it there (exit 2), before any call.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtbench.core.jsonl import hold_outputs
 from mtbench.core.options import fields_within
 from mtbench.gen_judgment import JudgeEvent, JudgeSummary, NothingToJudge, PlanMade, check_budget, judge
 from mtbench.pipeline.config import RunConfig
@@ -56,8 +58,20 @@ def check_inputs(config: RunConfig) -> None:
 
 
 def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
-    """The whole evaluation; see the module docstring. ``announce`` gets the plan and one line per step."""
+    """The whole evaluation; see the module docstring. ``announce`` gets the plan and one line per step.
+
+    Every file the run writes is held before its plan is made or shown, as the separate commands do: a
+    run refused by another writer says so in one line, before anything else (the steps' own locks are
+    then this process's already).
+    """
     check_inputs(config)
+    with contextlib.ExitStack() as held:
+        if not config.dry_run:
+            hold_outputs(held, (*config.answer_files, config.judge.output), "run")
+        return _run_steps(config, announce)
+
+
+def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
     steps = _Steps(config, announce)
     missing = missing_data(config)
     if missing and config.dry_run:

@@ -8,11 +8,12 @@ comes from jinja2 templates with autoescape on (``webview.report_page``). The nu
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES, BenchLayout, Mode
+from mtbench.core.errors import DISK_FULL
+from mtbench.core.jsonl import rewrite_lines
 from mtbench.core.options import ConfigError, nested, option
 from mtbench.show_result.command import bootstrap_option, check_bootstrap, control_option
 from mtbench.show_result.stats import DEFAULT_SEED
@@ -91,9 +92,12 @@ def write_report(config: ReportConfig) -> Path:
     out = config.out
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
     except OSError as e:
+        raise ConfigError(f"{{out}}: cannot write {out}: {e.strerror or e}") from None
+    try:
+        rewrite_lines(out, [text.rstrip("\n").encode("utf-8")])  # a temp file beside it, removed on failure
+    except OSError as e:
+        if e.errno in DISK_FULL:  # the machine's trouble, not the flag's: exit 1 (the README's promise)
+            raise OSError(e.errno, e.strerror or str(e), str(out)) from None
         raise ConfigError(f"{{out}}: cannot write {out}: {e.strerror or e}") from None
     return out

@@ -105,6 +105,8 @@ class ShowConfig:
         check(self.compare is None or len(self.compare) == 2, "{compare} takes two models, A and B")
         check(self.compare is None or mode is Mode.SINGLE,
               "{compare} works with {mode} single (a paired test of two models' scores)")
+        check(self.compare is None or self.compare[0] != self.compare[-1],
+              f"{{compare}} {' '.join(self.compare or ())}: a model against itself; give two different models")
         check(mode is not Mode.PAIRWISE_BASELINE or bool(self.baseline_model),
               "{mode} pairwise-baseline needs {baseline_model}")
         check(self.plot is None or mode is Mode.SINGLE, "{plot} draws the per-category radar chart of {mode} single")

@@ -80,6 +80,8 @@ def paired_comparison(
 ) -> PairedComparison:
     """``model_a`` minus ``model_b``; with repeated judging, each match's samples aggregated first and the
     interval two-level: questions resampled, and within each (question, turn) each model's samples."""
+    if model_a == model_b:  # the difference would be 0 by construction, not a finding
+        raise ConfigError(f"{{compare}} {model_a} {model_b}: a model against itself; give two different models")
     sampled, _ = dedupe_single(judgments)
     samples = sample_count(sampled)
     judgments = aggregate_single(sampled, check_aggregate(aggregate))
