@@ -20,7 +20,6 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mtbench.core.errors import UserError
@@ -147,21 +146,10 @@ class Declared:
         return str(value)
 
     def parse(self, text: str) -> Any:
-        """A typed value from the text a user gave (raises ValueError with a short reason)."""
+        """A typed value from the text a user gave (raises ValueError with a short reason). Plain numbers
+        and paths are argparse's to parse (``mtbench.cli.options``), so its messages name the flag."""
         if self.option.parse is not None:
             return self.option.parse(text)
-        if self.kind is int:
-            try:
-                return int(text)
-            except ValueError:
-                raise ValueError(f"expected a whole number, got {text!r}") from None
-        if self.kind is float:
-            try:
-                return float(text)
-            except ValueError:
-                raise ValueError(f"expected a number, got {text!r}") from None
-        if self.kind is Path:
-            return Path(text)
         if isinstance(self.kind, type) and issubclass(self.kind, enum.Enum):
             return self.kind(text)
         return text
