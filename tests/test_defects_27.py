@@ -212,13 +212,12 @@ def test_the_cost_estimate_says_where_its_reply_length_comes_from(data_dir):
 
 
 def test_a_local_judges_summary_says_what_it_did(tmp_path):
-    from tests.test_local_judge import chain_judge, judge_command, make_data
+    from tests.test_local_judge import chain_judge, judge_args, make_data
 
     judge = chain_judge(tmp_path, {"assistant": "[[3]]", "[[3]]": "<|im_end|>"})
     data = make_data(tmp_path, "alpaca-13b")
-    done = subprocess.run(judge_command(data, "--first-n", "1", "--max-tokens", "8", "--judge-model-path",
-                                        str(judge), "--judge-model", "chained"),
-                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env())
+    done = mtbench(*judge_args(data, "--first-n", "1", "--max-tokens", "8", "--judge-model-path", str(judge),
+                               "--judge-model", "chained"))
     assert done.returncode == 0, done.stderr[-2000:]
     summary = next(line for line in done.stdout.splitlines() if line.startswith("judged "))
     assert "2 generation(s) by the local judge" in summary and "no API calls and no cost" in summary
