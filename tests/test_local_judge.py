@@ -288,7 +288,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
     (["--judge-model-path", "/no/such/model"], "--judge-model-path /no/such/model: no such folder"),
     (["--judge-model-path", "MODEL", "--batch"], "--batch: the Batch API is for an API judge"),
     (["--judge-model-path", "MODEL", "--judge-base-url", "http://127.0.0.1:9/v1"], "--judge-base-url: a local judge"),
-    (["--judge-model-path", "MODEL", "--judge-engine", "onnx"], "--judge-engine: invalid choice: 'onnx' (choose from hf, vllm)"),
+    (["--judge-model-path", "MODEL", "--judge-engine", "onnx"], "--judge-engine: invalid choice: 'onnx'"),
     (["--judge-gguf-file", "x.gguf"], "--judge-gguf-file needs --judge-model-path"),
     (["--judge-device", "cpu"], "--judge-device needs --judge-model-path"),
     (["--judge-model-path", "MODEL", "--judge-gguf-file", "x.gguf"], "--judge-gguf-file x.gguf: no such file in"),
