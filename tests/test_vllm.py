@@ -275,7 +275,7 @@ def test_engine_arguments():
     assert gpu["distributed_executor_backend"] == "mp" and gpu["dtype"] == "bfloat16"
     assert "kv_cache_memory_bytes" not in gpu and "max_model_len" not in gpu
     assert memory_bytes("4000MiB") == 4000 * 2**20 and memory_bytes("40GB") == 40 * 10**9
-    with pytest.raises(UserError, match="--max-model-len applies to --engine vllm only"):
+    with pytest.raises(UserError, match="^max_model_len applies to engine vllm only"):
         ModelSpec(path="m", max_model_len=512)
 
 
