@@ -181,7 +181,7 @@ def test_answer_judge_show_on_the_wire(data: Path, dialogues):
         answers = lines(data / BENCH / "model_answer" / "m1.jsonl")
         assert [a["question_id"] for a in answers] == sorted(by_id)
         for a in answers:
-            assert len(a["choices"][0]["turns"]) == len(by_id[a["question_id"]].users)
+            assert len(a["choices"][0]["turns"]) == len(by_id[a["question_id"]].users) and a["history"] == "golden"
 
         server.requests.clear()
         r = mtbench(*judge_args(data, server.base_url, "--parallel", "4"), env=KEY)
@@ -245,6 +245,7 @@ def test_a_failed_judgment_leaves_its_dialogue_out_and_is_counted(data: Path, di
     assert pair.returncode == 2 and "single mode only" in pair.stderr
 
 
+@pytest.mark.slow  # a real process (its imports), killed
 def test_kill_9_then_rerun_answers_every_dialogue_exactly_once(data: Path, dialogues):
     picked = first_per_task(dialogues)
     with OpenAITestServer(answering, latency=0.05) as server:
@@ -263,7 +264,7 @@ def test_kill_9_then_rerun_answers_every_dialogue_exactly_once(data: Path, dialo
     assert before < len(asked)
 
 
-@pytest.mark.model
+@pytest.mark.slow  # the tiny random model: torch and transformers imports
 def test_local_model_answers_on_the_golden_history(data: Path, dialogues, tmp_path: Path):
     from mtbench.core.templates import conversation
     from mtbench.gen_model_answer import (
@@ -292,6 +293,7 @@ def test_local_model_answers_on_the_golden_history(data: Path, dialogues, tmp_pa
     assert (summary.written, summary.failed) == (2, 0)
     answers = lines(data / BENCH / "model_answer" / "rec.jsonl")
     assert [len(a["choices"][0]["turns"]) for a in answers] == [len(d.users) for d in dialogues[:2]]
+    assert all(a["history"] == "golden" for a in answers)
     want = [inner.template.render(conversation(d.users[:k], d.bots[: k - 1]))
             for d in dialogues[:2] for k in range(1, len(d.users) + 1)]
     assert sorted(seen) == sorted(want)

@@ -35,6 +35,7 @@ from mtbench.core.answer_file import (
     questions_to_ask,
 )
 from mtbench.core.bench import (
+    GOLDEN_KEY,
     BenchLayout,
     history_answers,
     per_category_option,
@@ -221,6 +222,8 @@ async def _converse(
     }
     if config.system_prompt:
         extra["system_prompt"] = config.system_prompt
+    if GOLDEN_KEY in question.extra:  # MT-Bench-101: each turn was asked after the golden history
+        extra["history"] = "golden"
     if config.extra_body:
         extra["extra_body"] = dict(config.extra_body)
     extra.update(config.reasoning.record())
