@@ -264,6 +264,22 @@ def test_kill_9_then_rerun_answers_every_dialogue_exactly_once(data: Path, dialo
     assert before < len(asked)
 
 
+@pytest.mark.slow  # a real process (its imports), killed
+def test_kill_9_then_rerun_judges_every_turn_exactly_once(data: Path, dialogues):
+    picked = first_per_task(dialogues)
+    with OpenAITestServer(scripted_judge, latency=0.05) as server:
+        assert mtbench(*answer_args(data, server.base_url, "--per-task", "1", "--parallel", "8"), env=KEY).returncode == 0
+        path = data / BENCH / "model_judgment" / "judge-x_single.jsonl"
+        args = judge_args(data, server.base_url, "--parallel", "2")
+        held = kill_after_lines(args, path, 5, env=KEY)
+        want = sum(len(d.users) - (d.task in SKIP_FIRST) for d in picked)
+        assert 5 <= held < want
+        r = mtbench(*args, env=KEY)
+        assert r.returncode == 0 and f"already judged {held}" in r.stdout, r.stdout
+    keys = [(j["dialogue_id"], j["turn"]) for j in lines(path)]
+    assert len(keys) == len(set(keys)) == want  # each judged turn exactly once
+
+
 @pytest.mark.slow  # the tiny random model: torch and transformers imports
 def test_local_model_answers_on_the_golden_history(data: Path, dialogues, tmp_path: Path):
     from mtbench.core.templates import conversation
