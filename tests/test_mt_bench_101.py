@@ -243,6 +243,9 @@ def test_a_failed_judgment_leaves_its_dialogue_out_and_is_counted(data: Path, di
     assert (table["incomplete"], table["dialogues"], gr["score"], gr["dialogues"]) == (1, 12, None, 0)
     pair = mtbench(*judge_args(data, "http://127.0.0.1:9/v1", "--mode", "pairwise-all"), env=KEY)
     assert pair.returncode == 2 and "single mode only" in pair.stderr
+    plot = mtbench("show", "--judge-model", "judge-x", "--data-dir", str(data), "--bench-name", BENCH,
+                   "--plot", str(data / "r.png"))
+    assert plot.returncode == 2 and "--plot is not available for MT-Bench-101" in plot.stderr, plot.stderr
 
 
 @pytest.mark.slow  # a real process (its imports), killed

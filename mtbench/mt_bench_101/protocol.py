@@ -53,6 +53,9 @@ def scores_of(config: ShowConfig) -> list[ModelScores]:
 
     if config.mode != Mode.SINGLE.value:
         raise ConfigError("{mode} " + f"{config.mode}: MT-Bench-101 is scored per turn (single mode only)")
+    for name in ("compare", "plot", "control"):  # MT-bench's tables only: refused, never silently ignored
+        if getattr(config, name):
+            raise ConfigError("{" + name + "} is not available for MT-Bench-101's tables")
     layout = config.layout
     path = config.judgment_file or layout.single_judgment_file(config.judge_model)
     if not path.is_file():
