@@ -167,7 +167,7 @@ async def _converse(
 ) -> Outcome[Answer]:
     """One question, every choice and turn in order; the answer record (a failure record where a turn
     failed), with the calls made and the level of the failure for the runner."""
-    temperature = question_temperature(question, config.force_temperature)
+    temperature = question_temperature(question, config.force_temperature, config.layout.manifest)
     choices: list[Choice] = []
     finish_reasons: list[list[str | None]] = []
     results: list[ChatResult] = []

@@ -65,7 +65,7 @@ def answer_questions(
         q, turn = by_id[row[0]], len(replies[row])
         prompt = generator.template.render(conversation(q.turns, [r.answer for r in replies[row]]))
         params = SamplingParams(
-            temperature=question_temperature(q),
+            temperature=question_temperature(q, manifest=settings.manifest),
             max_new_tokens=settings.max_new_token,
             seed=row_seed(settings.seed, row[0], row[1], turn),
         )
