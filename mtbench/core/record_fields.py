@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from mtbench.core.jsonl import FieldError
 
@@ -41,7 +41,7 @@ def question_id(obj: Mapping[str, Any]) -> int:
     return get(obj, "question_id", int, "an integer")
 
 
-def is_string_id(value: Any) -> bool:
+def is_string_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.isascii() and value.isdigit()
 
 

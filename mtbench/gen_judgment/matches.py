@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from mtbench.core.bench import DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.language import identify
 from mtbench.core.manifest import Manifest
 from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 from mtbench.gen_judgment.failures import kept_as_done
@@ -26,6 +27,8 @@ class SingleMatch:
     user_prompt: str
     reference: str | None  # the reference set rendered into the prompt, if any
     sample: int | None = None  # which of --judge-samples N repeats; None: a run of one (no field written)
+    # A bench with a language: (the bench's, the judged turn's as identified, None if undetermined).
+    language: tuple[str, str | None] | None = None
 
     @property
     def judge(self) -> tuple[str, str]:
@@ -174,7 +177,9 @@ def build_matches(
             if not mode.pairwise:
                 (m,) = pair
                 text = render_single(prompt, question, answers[m][qid].turns, turn, ref_turns)
-                matches.append(SingleMatch(qid, m, turn, judge_model, prompt, text, ref))
+                expected = manifest.language if manifest is not None else None
+                language = None if expected is None else (expected, identify(answers[m][qid].turns[turn - 1]))
+                matches.append(SingleMatch(qid, m, turn, judge_model, prompt, text, ref, language=language))
             else:
                 m1, m2 = pair
                 t1, t2 = answers[m1][qid].turns, answers[m2][qid].turns
