@@ -178,6 +178,7 @@ def wire(server) -> Counter:
 MODELS = ["gpt-4", "gpt-4o", "japanese-stablelm-instruct-alpha-7b"]
 
 
+@pytest.mark.slow  # 240 judge calls and the language of each judged turn: ~20 s
 def test_japanese_judge_prompts_byte_exact_with_the_fork_and_show(ja_data, openai_server, caplog):
     openai_server.responder = lambda body: "よい回答です。\n\n評価：[[8]]"
     out = judge(ja_data, openai_server, "japanese_mt_bench", "--parallel", "16")
@@ -228,12 +229,12 @@ def test_language_of_every_turn_in_the_forks_three_answer_files():
         counts[model] = (len(langs), sum(lang not in ("ja", None) for lang in langs), langs.count(None))
     print(counts)
     assert counts["gpt-4"][0] == counts["gpt-4o"][0] == 160 and counts["japanese-stablelm-instruct-alpha-7b"][0] == 80
-    # GPT-4 and GPT-4o answer in Japanese; the 2023 7B model often does not
-    assert counts["gpt-4"][1] <= 3 and counts["gpt-4o"][1] <= 3
-    assert counts["japanese-stablelm-instruct-alpha-7b"][1] > counts["gpt-4"][1]
+    # (turns, not Japanese, undetermined) with py3langid 0.4.0. What is left are misreadings: GPT-4's q77 turn 2
+    # is five kanji words (read as zh); the 7B model's four are code without fences and broken JSON (q1, 2, 18, 19).
+    assert counts == {"gpt-4": (160, 1, 9), "gpt-4o": (160, 0, 8), "japanese-stablelm-instruct-alpha-7b": (80, 4, 9)}
     assert identify("これは日本語の文章です。とても良い天気ですね。") == "ja"
     assert identify("This answer is written in English, not Japanese.") == "en"
-    assert identify("```python\nprint('hi')\n```") is None
+    assert identify("```python\nprint('hi')\n```") is None and identify('{"score": 4}') is None
 
 
 def test_language_penalties_as_published():
@@ -276,6 +277,7 @@ def test_show_applies_the_language_penalty_to_wrong_language_turns(tmp_path, ope
 # 6. vicuna_bench: one turn, its own categories, single and pairwise against a baseline
 
 
+@pytest.mark.slow  # 160 answers, 80 single and 160 pairwise judge calls: ~15 s
 def test_vicuna_answers_single_and_pairwise(tmp_path, openai_server):
     data = tmp_path / "data"
     shutil.copy(MT_BENCH_DATA / "judge_prompts.jsonl", data.mkdir() or data / "judge_prompts.jsonl")

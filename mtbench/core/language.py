@@ -6,11 +6,14 @@ once loaded (~2 s). lingua-language-detector is more accurate on short texts but
 of magnitude larger; fasttext-langdetect downloads its model on first use. It is the ``lang`` extra.
 
 Code is no language: fenced code blocks and inline code are removed before identification, and a turn
-with fewer than ``MIN_LETTERS`` letters left is undetermined (``None``), never counted as wrong.
+with fewer than ``MIN_LETTERS`` letters left is undetermined (``None``), never counted as wrong. Code
+written without fences, and very short all-kanji answers (read as Chinese), can still be misread: the
+share shown is an identification, to be read with the turns it names.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -40,7 +43,15 @@ def prose(text: str) -> str:
 
 
 def identify(text: str) -> str | None:
-    """The ISO 639-1 code of ``text``'s language, or None when too little prose is left to tell."""
+    """The ISO 639-1 code of ``text``'s language, or None when too little prose is left to tell.
+
+    A turn that is a JSON document (what extraction questions ask for) is data, not prose: None, as
+    KoMT-Bench exempts its two JSON questions from its penalty."""
+    try:
+        json.loads(text)
+        return None
+    except ValueError:
+        pass
     rest = prose(text)
     if sum(ch.isalpha() for ch in rest) < MIN_LETTERS:
         return None
