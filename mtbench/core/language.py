@@ -34,7 +34,7 @@ def _classifier() -> Callable[[str], tuple[str, float]]:
     except ImportError:
         raise UserError("this bench has a language: identifying answer languages needs py3langid "
                         "(pip install 'mtbench[lang]')") from None
-    return py3langid.classify  # type: ignore[no-any-return]
+    return py3langid.classify
 
 
 def prose(text: str) -> str:

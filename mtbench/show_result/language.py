@@ -23,7 +23,7 @@ def turn_language(j: SingleJudgment, answers: dict[str, dict[int, Answer] | None
     """The judged turn's language: as the judgment recorded it, else identified now from the answer file
     (judgments written by FastChat or its forks carry none)."""
     if "answer_language" in j.extra:
-        return j.extra["answer_language"]  # type: ignore[no-any-return]
+        return j.extra["answer_language"]
     if j.model not in answers:
         path = answer_dir / f"{j.model}.jsonl"
         answers[j.model] = load_answers(path) if path.is_file() else None
