@@ -426,3 +426,36 @@ def test_shipped_manifests_parse_and_pin_what_source_md_says():
     assert ja.question_file == "question_full.jsonl" and ja.judged_turns == (1,) and not ja.judges_pairs()
     assert ja.temperature("writing") == 0.5 and ja.needs_reference("reasoning") and ja.language == "ja"
     assert parse_manifest("{}", "x").temperature("anything") == 0.7
+
+
+# ---------------------------------------------------------------------------------------------------
+# a local model answers a bench (the tiny random Llama), then the bench's judge prompts go out byte-exact
+
+
+@pytest.mark.model
+def test_local_tiny_model_answers_japanese_mt_bench_and_is_judged(ja_data, openai_server, tmp_path):
+    from tests.models import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = mtbench("gen-answer", "--model-path", model, "--model-id", "tiny", "--data-dir", ja_data,
+                  "--bench-name", "japanese_mt_bench", "--per-category", "1", "--max-new-token", "8", env=ENV)
+    assert out.returncode == 0, out.stderr
+    answers = rows(ja_data / "japanese_mt_bench" / "model_answer" / "tiny.jsonl")
+    questions = {q["question_id"]: q for q in rows(ja_data / "japanese_mt_bench" / "question_full.jsonl")}
+    assert len(answers) == 8 and {questions[a["question_id"]]["category"] for a in answers} == {
+        "writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities"}
+    assert all(len(a["choices"][0]["turns"]) == 2 for a in answers)  # the fork answers both turns
+
+    openai_server.responder = lambda body: "評価：[[3]]"
+    out = judge(ja_data, openai_server, "japanese_mt_bench", "--model-list", "tiny")
+    assert out.returncode == 0, out.stderr
+    expected = fork_prompts(ja_data, [], "gpt-4")  # nothing: build the tiny model's own below
+    prompts = {p["name"]: p for p in rows(ja_data / "judge_ja_prompts.jsonl")}
+    refs = {r["question_id"]: r for r in rows(ja_data / "japanese_mt_bench" / "reference_answer" / "gpt-4.jsonl")}
+    for a in answers:
+        q = questions[a["question_id"]]
+        name = "single-math-v1" if q["category"] in FORK_NEED_REF else "single-v1"
+        ref = refs[q["question_id"]]["choices"][0]["turns"]
+        expected[(prompts[name]["system_prompt"], prompts[name]["prompt_template"].format(
+            question=q["turns"][0], answer=a["choices"][0]["turns"][0], ref_answer_1=ref[0], ref_answer_2=ref[1]))] += 1
+    assert wire(openai_server) == expected

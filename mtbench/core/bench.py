@@ -114,7 +114,7 @@ def judge_file_stem(judge_model: str) -> str:
 
 def per_category_option() -> Any:
     """--per-category (gen-answer, gen-api-answer, judge, run): one meaning in every command."""
-    return option(None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice "
+    return option(None, metavar="N", help="only the first N questions of each category (after the slice "
                   "or --first-n): a quick look at every category")
 
 
