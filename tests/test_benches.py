@@ -362,6 +362,9 @@ def test_own_bench_two_new_categories_through_answer_judge_show_and_radar(tmp_pa
     by_category = json.loads(out.stdout)["by_category"]
     assert "contracts" in json.dumps(by_category) and "tax" in json.dumps(by_category)
     assert (tmp_path / "radar.png").stat().st_size > 10_000
+    out = mtbench("report", "--data-dir", data, "--bench-name", "legal_bench", "--out", tmp_path / "r.html", env=ENV)
+    assert out.returncode == 0, out.stderr
+    assert "contracts" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
 def test_own_bench_without_a_manifest_gets_the_documented_defaults(tmp_path, openai_server):
