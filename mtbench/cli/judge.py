@@ -26,8 +26,8 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.benches import protocol_for
     from mtbench.gen_judgment import judge
+    from mtbench.protocols import protocol_for
 
     config = command_config(args)
     announce = lambda text: print(text, flush=True)  # noqa: E731

@@ -34,7 +34,7 @@ class Step:
 
 # What every step takes from run itself (RunOptions), never from a flag of its own.
 RUN_FILLS = ("retry_failed", "progress")
-LAYOUT = ("--data-dir", "--bench-name")
+LAYOUT = ("--data-dir", "--bench-name", "--questions")
 # The answer steps' flags that mean the same for a local model and a served one.
 ANSWERS = ("--question-begin", "--question-end", "--per-category", "--num-choices", "--reasoning-tags",
            "--keep-reasoning")

@@ -30,7 +30,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.benches import protocol_for
+    from mtbench.protocols import protocol_for
     from mtbench.show_result import show
 
     config = command_config(args)
@@ -54,7 +54,7 @@ def print_show(report) -> None:
         if by_category is None:
             raise ConfigError(f"{{plot}}: categories are unavailable (no question file at {report.config.questions})")
         try:
-            radar_figure(by_category).savefig(plot, format="png", bbox_inches="tight")
+            radar_figure(by_category, title=f"{report.config.layout.bench_name} score by category").savefig(plot, format="png", bbox_inches="tight")
         except OSError as e:
             raise ConfigError(f"{{plot}}: cannot write {plot}: {e.strerror or e}") from None
     sys.stdout.write(render(report, fmt))

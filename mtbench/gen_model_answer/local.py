@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.benches import bench_questions
 from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.partial_turns import PartialTurns
@@ -44,6 +43,7 @@ from mtbench.gen_model_answer.hf_loading import (
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
 from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ReplicasReady, ray_answers
+from mtbench.protocols import bench_questions
 
 log = logging.getLogger("mtbench")
 
