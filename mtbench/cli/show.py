@@ -62,3 +62,8 @@ def print_show(report) -> None:
         )
     if plot is not None:
         print(f"mtbench show: wrote {plot}", file=sys.stderr)
+    if report.config.tracking.log_to:
+        from mtbench.integrations.trackers import log_results
+
+        for tracker, where in log_results(report, config=report.config.tracking).items():
+            print(f"mtbench show: logged to {tracker}: {where}", file=sys.stderr)

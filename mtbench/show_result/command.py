@@ -22,6 +22,7 @@ from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
+from mtbench.integrations.trackers import TrackerConfig
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
@@ -91,6 +92,8 @@ class ShowConfig:
     format: str = option("table", choices=FORMATS, help="output format")
     plot: Path | None = option(None, metavar="FILE.png", help="write the per-category radar chart (single mode)")
     control: str | None = control_option()
+    tracking: TrackerConfig = nested(default_factory=TrackerConfig, group="experiment trackers",
+                                     group_help="log the result to W&B, MLflow, TensorBoard or trackio")
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
