@@ -152,9 +152,9 @@ def test_unknown_tracker_is_refused(judged, tmp_path):
 
 def test_payload_from_a_pairwise_report(judged, tmp_path):
     """Pairwise: win rates as metrics, no radar; the library call names its trackers itself."""
+    from mtbench.core.bench import BenchLayout
     from mtbench.integrations.trackers import tracked_run
     from mtbench.show_result import ShowConfig, show
-    from mtbench.core.bench import BenchLayout
 
     rows = [{"question_id": q, "model_1": "alpha", "model_2": "beta", "g1_winner": "model_1",
              "g2_winner": "model_1" if q % 2 else "tie", "judge": ["gpt-4", "pair-v2"], "turn": 1, "tstamp": 0.0,

@@ -4,7 +4,6 @@ send it (``TRACKIO_SPACE_ID``, ``TRACKIO_SERVER_URL``)."""
 
 from __future__ import annotations
 
-
 from mtbench.integrations.trackers import DEFAULT_PROJECT, TrackerConfig, require
 from mtbench.integrations.trackers.images import png_array
 from mtbench.integrations.trackers.payload import TrackedRun
