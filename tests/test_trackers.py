@@ -70,6 +70,7 @@ def test_wandb_offline(judged, tmp_path):
     root.mkdir()
     show_logged(judged, "wandb", tmp_path, {"WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"})
     run = offline_run(root)
+    assert "exit" in run["kinds"] and "judge_prompt_sha256" in run["config"], run["kinds"]
     assert run["config"]["judge_prompt_sha256"] == "ab" * 32 and run["config"]["mtbench_version"] == "0.1.0"
     assert run["config"]["reference"] == f"gpt-4 ({'cd' * 6})" and run["config"]["judge"] == "gpt-4"
     assert_metrics(run["summary"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,24 @@ def records(path: Path) -> Iterator[Any]:
             yield record
 
 
+def finished_records(path: Path, timeout: float = 30.0) -> list[Any]:
+    """Every record, once the run's ``exit`` record is there: wandb-core writes the file in its own process,
+    and ``finish()`` may return before the last records are on disk."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = list(records(path))
+        if any(r.WhichOneof("record_type") == "exit" for r in got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def offline_run(wandb_dir: Path) -> dict[str, Any]:
     """The run's config, history rows, summary and logged artifacts, as plain values."""
     (path,) = sorted(wandb_dir.glob("wandb/offline-run-*/run-*.wandb"))
-    out: dict[str, Any] = {"config": {}, "history": [], "summary": {}, "artifacts": [], "file": path}
-    for r in records(path):
+    out: dict[str, Any] = {"config": {}, "history": [], "summary": {}, "artifacts": [], "file": path, "kinds": []}
+    for r in finished_records(path):
         kind = r.WhichOneof("record_type")
+        out["kinds"].append(kind)
         if kind in ("config", "run"):
             for item in (r.config if kind == "config" else r.run.config).update:
                 out["config"][item.key] = json.loads(item.value_json)
