@@ -88,3 +88,27 @@ def test_azure_errors_are_one_line(data_dir, args, env, message):
     out = mtbench("judge", "--data-dir", data_dir, "--per-category", "1", *args, env={**NO_ENV, **env})
     assert out.returncode == 2, out.stdout + out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_run_answers_and_judges_through_azure_and_logs_to_tensorboard(data_dir, openai_server, tmp_path):
+    """`mtbench run` hands each step its own endpoint flags (--api / --judge-api) and show's --log-to."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    openai_server.responder = lambda body: "Good.\n\nRating: [[7]]"
+    endpoint = openai_server.base_url.removesuffix("/v1")
+    out = mtbench("run", "--data-dir", data_dir, "--model", "gpt-4o-mini", "--api", "azure", "--azure-endpoint",
+                  endpoint, "--api-version", "2024-10-21", "--judge-api", "azure", "--judge-azure-endpoint",
+                  endpoint, "--judge-api-version", "2024-06-01", "--judge-model", "gpt-4o", "--question-end", "2",
+                  "--no-progress", "--log-to", "tensorboard", "--log-dir", tmp_path / "tb", "--log-name", "r1",
+                  env={**NO_ENV, "AZURE_OPENAI_API_KEY": KEY}, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    answered = [r for r in openai_server.chat_requests if "mini" in r.path]
+    judged = [r for r in openai_server.chat_requests if "mini" not in r.path]
+    assert_azure_shape(answered, "gpt-4o-mini", "2024-10-21")
+    assert_azure_shape(judged, "gpt-4o", "2024-06-01")
+    assert len(answered) == 4 and len(judged) == 4
+    events = EventAccumulator(str(tmp_path / "tb" / "r1"))
+    events.Reload()
+    assert events.Scalars("overall/gpt-4o-mini")[0].value == 7.0
+    assert_key_nowhere(tmp_path)
