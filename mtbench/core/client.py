@@ -133,7 +133,7 @@ class EndpointConfig:
         check(self.api == "azure" or not azure_only,
               " and ".join(f"{{{f}}}" for f in azure_only) + " need {api} azure")
         if self.api == "azure":
-            check(not self.base_url, "{base_url} is for --api openai; Azure takes {azure_endpoint}")
+            check(not self.base_url, "{base_url} is for {api} openai; Azure takes {azure_endpoint}")
             if self.azure_endpoint:
                 problem = bad_base_url(self.azure_endpoint)
                 check(problem is None, f"{{azure_endpoint}} {problem}")
