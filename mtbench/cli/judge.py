@@ -26,10 +26,14 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.benches import protocol_for
     from mtbench.gen_judgment import judge
 
     config = command_config(args)
-    summary = judge(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
+    announce = lambda text: print(text, flush=True)  # noqa: E731
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) judges its way
+    summary = (judge(config, dry_run=config.dry_run, announce=announce) if protocol is None
+               else protocol.judge(config, dry_run=config.dry_run, announce=announce))
     if summary is not None:
         print(summary.describe(), flush=True)
     return 0

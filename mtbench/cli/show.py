@@ -30,9 +30,15 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.benches import protocol_for
     from mtbench.show_result import show
 
-    print_show(show(command_config(args)))
+    config = command_config(args)
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
+    if protocol is not None:
+        sys.stdout.write(protocol.show(config))
+        return 0
+    print_show(show(config))
     return 0
 
 
