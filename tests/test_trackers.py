@@ -169,3 +169,14 @@ def test_payload_from_a_pairwise_report(judged, tmp_path):
     assert run.radar_png is None and set(run.tables) == {"win_rates"}
     assert run.metrics["win_rate/alpha"] == pytest.approx(0.5) and run.metrics["win_rate_adjusted/alpha"] == 0.75
     assert run.params["mode"] == "pairwise-all" and run.name == "mtbench mt_bench pairwise-all gpt-4"
+
+
+def test_a_bench_with_its_own_scoring_refuses_log_to(tmp_path):
+    """MT-Bench-101 scores through its own protocol, not a show report: refused, never silently not logged."""
+    from tests.conftest import SHARED
+
+    bench = tmp_path / "mt_bench_101"
+    bench.mkdir()
+    (bench / "mtbench101.jsonl").write_bytes((SHARED / "benchmarks/mt_bench_101/mtbench101.jsonl").read_bytes())
+    out = mtbench("show", "--data-dir", tmp_path, "--bench-name", "mt_bench_101", "--log-to", "tensorboard")
+    assert out.returncode == 2 and "--log-to is not available for mt_bench_101 yet" in out.stderr
