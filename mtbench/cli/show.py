@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     config = command_config(args)
     protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
     if protocol is not None:
+        from mtbench.core.options import check
+
+        # Its scores are not a ShowReport; refused rather than silently not logged.
+        check(not config.tracking.log_to, f"{{tracking.log_to}} is not available for {config.layout.bench_name} yet")
         sys.stdout.write(protocol.show(config))
         return 0
     print_show(show(config))
@@ -68,3 +72,8 @@ def print_show(report) -> None:
         )
     if plot is not None:
         print(f"mtbench show: wrote {plot}", file=sys.stderr)
+    if report.config.tracking.log_to:
+        from mtbench.integrations.trackers import log_results
+
+        for tracker, where in log_results(report, config=report.config.tracking).items():
+            print(f"mtbench show: logged to {tracker}: {where}", file=sys.stderr)

@@ -113,8 +113,8 @@ class BatchApi:
     def __init__(self, plan: JudgePlan):
         endpoint = plan.config.endpoint
         self._key = endpoint.api_key()
-        self._client = openai.AsyncOpenAI(api_key=self._key, base_url=endpoint.resolved_base_url(),
-                                          timeout=endpoint.timeout, max_retries=endpoint.retry.max_retries)
+        self._client = endpoint.sdk_client(self._key, timeout=endpoint.timeout,
+                                           max_retries=endpoint.retry.max_retries)
         self.where = str(self._client.base_url)
 
     async def __aenter__(self) -> BatchApi:

@@ -31,7 +31,9 @@ DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
 DEFAULT_PARALLEL = 8
 # The judge's endpoint flags: its own names, so `mtbench run` can hold the answers' endpoint beside it.
-JUDGE_ENDPOINT_FLAGS = {"base_url": "--judge-base-url", "api_key_env": "--judge-api-key-env"}
+JUDGE_ENDPOINT_FLAGS = {"base_url": "--judge-base-url", "api_key_env": "--judge-api-key-env", "api": "--judge-api",
+                        "azure_endpoint": "--judge-azure-endpoint", "api_version": "--judge-api-version",
+                        "azure_deployment": "--judge-azure-deployment"}
 LOCAL_JUDGE_HELP = ("judge in this process with a local model (no endpoint, no key, no cost); --parallel is the "
                     "prompts per batch, --max-tokens the new tokens per reply, temperature 0 decodes greedily")
 

@@ -23,6 +23,7 @@ from mtbench.core.language import PENALTIES
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
+from mtbench.integrations.trackers import TrackerConfig
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
@@ -97,6 +98,8 @@ class ShowConfig:
         "none", choices=PENALTIES, help="a bench with a language: a judged turn identified as another language "
         "scores 1 (zero, as the Finnish MT-Bench) or the square root of its score (sqrt, as KoMT-Bench); none keeps "
         "the judge's score, comparable with the fork's")
+    tracking: TrackerConfig = nested(default_factory=TrackerConfig, group="experiment trackers",
+                                     group_help="log the result to W&B, MLflow, TensorBoard or trackio")
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
