@@ -30,9 +30,11 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.show_result import show
+    from mtbench.api import scores
 
-    print_show(show(command_config(args)))
+    report = scores(command_config(args)).report
+    assert report is not None
+    print_show(report)
     return 0
 
 

@@ -1,0 +1,12 @@
+"""The Python API: ``import mtbench`` and call the commands as functions (see ``functions``).
+
+``mtbench.evaluate``, ``mtbench.generate_answers``, ``mtbench.judge`` and ``mtbench.scores`` are these; the
+results are ``results``' frozen values and the errors ``mtbench.core.errors``'. Modules: ``functions`` (the
+four calls), ``options`` (keyword arguments -> the commands' configs), ``results``.
+"""
+
+from mtbench.api.functions import evaluate, generate_answers, judge, scores
+from mtbench.api.results import Answers, Evaluation, Files, Judged, Scores, Usage
+
+__all__ = ["Answers", "Evaluation", "Files", "Judged", "Scores", "Usage", "evaluate", "generate_answers", "judge",
+           "scores"]
