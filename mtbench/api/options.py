@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtbench.cli.run_steps import steps_flag_map
 from mtbench.core.options import ConfigError, Declared, build, declared
 
 if TYPE_CHECKING:
-    from mtbench.cli.options import FlagMap
     from mtbench.pipeline.config import RunConfig
 
 # The API's own parameter, never an option: bars are off unless the call asks (``progress=True``).
@@ -84,7 +84,7 @@ def configure(config: type, options: Mapping[str, Any], *, what: str) -> Any:
     try:
         for key, value in options.items():
             if key not in table or key in NOT_OPTIONS:
-                raise _unknown(key, set(table) - NOT_OPTIONS, what)
+                raise _unknown(key, set(table), what)
             values[table[key].path] = coerce(table[key], value, key)
         for d in table.values():
             if d.required and d.path not in values:
@@ -96,21 +96,33 @@ def configure(config: type, options: Mapping[str, Any], *, what: str) -> Any:
 
 def run_config(options: Mapping[str, Any]) -> RunConfig:
     """``mtbench run``'s ``RunConfig`` from keyword arguments named as run's flags."""
-    from mtbench.cli.run_steps import steps_flag_map
     from mtbench.pipeline.from_flags import run_config_from
 
-    flag_map: FlagMap = steps_flag_map()
-    by_keyword: dict[str, Declared] = {}
-    for path in flag_map.flags:
-        by_keyword.setdefault(keyword(flag_map.options[path]), flag_map.options[path])
+    flag_map = steps_flag_map()
+    by_keyword = _run_keywords(flag_map)
     names = {path: keyword(flag_map.options[path]) for path in flag_map.flags}
     try:
         typed: dict[str, Any] = {}
         for key, value in options.items():
-            if key not in by_keyword or key in NOT_OPTIONS:
-                raise _unknown(key, set(by_keyword) - NOT_OPTIONS, "evaluate (mtbench run's options)")
+            check_run_keywords((key,), by_keyword)
             d = by_keyword[key]
             typed[d.flag] = coerce(d, value, key)
         return run_config_from(typed, flag_map)
     except ConfigError as e:
         raise renamed(e, names) from e.__cause__
+
+
+def _run_keywords(flag_map: Any = None) -> dict[str, Declared]:
+    flag_map = flag_map or steps_flag_map()
+    by_keyword: dict[str, Declared] = {}
+    for path in flag_map.flags:
+        by_keyword.setdefault(keyword(flag_map.options[path]), flag_map.options[path])
+    return by_keyword
+
+
+def check_run_keywords(keys: Iterable[str], table: Mapping[str, Declared] | None = None) -> None:
+    """ConfigError for the first of ``keys`` that is not one of ``evaluate``'s keyword options."""
+    table = table if table is not None else _run_keywords()
+    for key in keys:
+        if key not in table or key in NOT_OPTIONS:
+            raise _unknown(key, set(table), "evaluate (mtbench run's options)")
