@@ -8,7 +8,8 @@ first use, so ``import mtbench`` costs nothing more than this module: no torch, 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import mtbench` stays this module alone
 
 __version__ = "0.1.0"
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from mtbench.core.options import ConfigError
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'mtbench' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)

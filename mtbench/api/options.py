@@ -2,7 +2,7 @@
 
 ``mtbench.judge(judge_model="gpt-4", parallel=4)`` builds the ``JudgeConfig`` that ``mtbench judge
 --judge-model gpt-4 --parallel 4`` builds: the same fields, defaults and checks. A keyword is the flag
-without its dashes, ``-`` as ``_`` (``--per-category`` is ``per_category``); a switch whose flag turns a
+without its dashes, ``-`` as ``_`` (``--per-category`` is ``per_category``; ``--from`` is ``from_``); a switch whose flag turns a
 default-on field off (``--no-progress``) is named by its field and takes True or False. ``evaluate`` takes
 ``mtbench run``'s flags (``judge_parallel``, ``bootstrap_seed``, ...). Values are Python values: a path
 may be a ``str``, a list stands for several values, an enum option takes its text. A mistake is a
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import keyword as python_keywords
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ def keyword(d: Declared) -> str:
     name = d.flag.lstrip("-").replace("-", "_")
     if d.kind is bool and d.default is True and name.startswith("no_"):
         return d.path.rsplit(".", 1)[-1]  # --no-progress fills progress: progress=False
-    return name
+    return name + "_" if python_keywords.iskeyword(name) else name  # --from: from_
 
 
 def _one(d: Declared, value: Any) -> Any:
