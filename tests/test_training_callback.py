@@ -80,7 +80,7 @@ def test_each_saved_checkpoint_is_scored_in_the_trainers_log_and_a_failed_one_do
     reported = [entry for entry in Reporter.seen if any(k.startswith("mtbench/") for k in entry)]
     assert [(entry["step"], entry.get("mtbench/score")) for entry in reported] == [(2, None), (4, 6.5)]
     answers = Path(data_dir) / "mt_bench" / "model_answer"
-    assert sorted(p.name for p in answers.iterdir()) == ["run-step2.jsonl", "run-step4.jsonl"]
+    assert sorted(p.name for p in answers.glob("*.jsonl")) == ["run-step2.jsonl", "run-step4.jsonl"]
 
 
 def test_a_misspelt_option_is_refused_before_training():

@@ -94,8 +94,8 @@ def answers_config(config: Any, options: Mapping[str, Any]) -> GenAnswerRuns | A
 
 
 def _local_job(options: Mapping[str, Any]) -> GenAnswerJob:
+    from mtbench.api.run_flags import default_local_id
     from mtbench.gen_model_answer.config import GenAnswerJob
-    from mtbench.pipeline.from_flags import default_local_id
 
     given = dict(options)
     paths = given["model_path"]

@@ -97,7 +97,7 @@ def configure(config: type, options: Mapping[str, Any], *, what: str) -> Any:
 
 def run_config(options: Mapping[str, Any]) -> RunConfig:
     """``mtbench run``'s ``RunConfig`` from keyword arguments named as run's flags."""
-    from mtbench.pipeline.from_flags import run_config_from
+    from mtbench.api.run_flags import run_config_from
 
     flag_map = steps_flag_map()
     by_keyword = _run_keywords(flag_map)

@@ -56,8 +56,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.api import evaluate
+    from mtbench.api.run_flags import run_config_from
     from mtbench.cli.show import print_show
-    from mtbench.pipeline.from_flags import run_config_from
 
     config = run_config_from(vars(args), args.flag_map)
     banner = None
