@@ -122,7 +122,10 @@ class MTBenchCallback(TrainerCallback):
             log.warning("mtbench: evaluation of %s failed: %s; training goes on", checkpoint, e)
             result = CheckpointResult(step, checkpoint, model_id, {f"{self.prefix}/failed": 1.0}, str(e))
         self.results.append(result)
-        self._log(state, dict(result.metrics))
+        try:
+            self._log(state, dict(result.metrics))
+        except Exception as e:  # a reporter that fails on our metrics must not stop training either
+            log.warning("mtbench: logging the scores of %s failed: %s", checkpoint, e)
 
     def evaluate_checkpoint(self, checkpoint: Path, model_id: str) -> dict[str, float]:
         """``checkpoint``'s metrics, from ``mtbench.evaluate`` in a fresh process (EvaluationFailed if none)."""
