@@ -94,6 +94,10 @@ def test_the_steps_one_by_one_give_what_evaluate_gives_and_what_show_prints(data
     again = mtbench.judge(judge_model=JUDGE, judge_base_url=server.base_url, data_dir=data_dir, first_n=3)
     assert again.summary is None and again.written == 0  # resumed: nothing left to judge
 
+    mtbench.generate_answers(model=MODEL, base_url=server.base_url, data_dir=data_dir, question_end=5,
+                             progress=True)  # asked for: the bar the command shows
+    assert "2/2" in capfd.readouterr().err
+
 
 def test_a_config_object_is_taken_as_is(data_dir, server):
     import mtbench
