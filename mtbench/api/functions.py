@@ -131,18 +131,28 @@ def judge(config: JudgeConfig | None = None, /, *, progress: bool = False, annou
     and the judge's news go to ``on_event`` as typed values where given, else to ``announce`` as text.
     A dry run plans, tells and returns ``Judged`` with no summary.
     """
+    from mtbench.benches import protocol_for
     from mtbench.gen_judgment import JudgeConfig
     from mtbench.gen_judgment import judge as run_judge
 
     config = _config(config, options, JudgeConfig, "judge")
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) judges its way
     with quiet(not progress):
-        summary = run_judge(config, dry_run=config.dry_run, announce=_announce(announce), on_event=on_event)
+        if protocol is not None:
+            summary = protocol.judge(config, dry_run=config.dry_run, announce=_announce(announce))
+        else:
+            summary = run_judge(config, dry_run=config.dry_run, announce=_announce(announce), on_event=on_event)
     return Judged(config.output, summary, Usage.of_judge(summary))
 
 
 def scores(config: ShowConfig | None = None, /, **options: Any) -> Scores:
     """``mtbench show``'s tables from the judgment file: ``config`` a ``ShowConfig``, or keyword arguments
     named as ``mtbench show``'s flags (``judge_model``, ``mode``, ``model_list``, ``data_dir``, ...)."""
+    from mtbench.benches import protocol_for
+    from mtbench.core.errors import UserError
     from mtbench.show_result import ShowConfig, show
 
-    return Scores.of(show(_config(config, options, ShowConfig, "scores")))
+    config = _config(config, options, ShowConfig, "scores")
+    if protocol_for(config.layout) is not None:
+        raise UserError(f"{config.layout.bench_name}: its scores are `mtbench show`'s text only, not tables yet")
+    return Scores.of(show(config))

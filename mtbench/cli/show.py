@@ -31,8 +31,14 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.api import scores
+    from mtbench.benches import protocol_for
 
-    report = scores(command_config(args)).report
+    config = command_config(args)
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
+    if protocol is not None:
+        sys.stdout.write(protocol.show(config))
+        return 0
+    report = scores(config).report
     assert report is not None
     print_show(report)
     return 0
