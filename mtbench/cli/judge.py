@@ -26,14 +26,9 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_judgment import judge
-    from mtbench.protocols import protocol_for
+    from mtbench.api import judge
 
-    config = command_config(args)
-    announce = lambda text: print(text, flush=True)  # noqa: E731
-    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) judges its way
-    summary = (judge(config, dry_run=config.dry_run, announce=announce) if protocol is None
-               else protocol.judge(config, dry_run=config.dry_run, announce=announce))
-    if summary is not None:
-        print(summary.describe(), flush=True)
+    judged = judge(command_config(args), progress=True, announce=lambda text: print(text, flush=True))
+    if judged.summary is not None:
+        print(judged.summary.describe(), flush=True)
     return 0

@@ -30,8 +30,8 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.api import scores
     from mtbench.protocols import protocol_for
-    from mtbench.show_result import show
 
     config = command_config(args)
     protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
@@ -42,8 +42,17 @@ def run(args: argparse.Namespace) -> int:
         check(not config.tracking.log_to, f"{{tracking.log_to}} is not available for {config.layout.bench_name} yet")
         sys.stdout.write(protocol.show(config))
         return 0
-    print_show(show(config))
+    result = scores(config)
+    assert result.report is not None
+    print_show(result.report)
+    print_logged(result)
     return 0
+
+
+def print_logged(scores) -> None:
+    """Where ``--log-to`` logged the tables, one line per tracker on stderr."""
+    for tracker, where in (scores.logged if scores is not None else {}).items():
+        print(f"mtbench show: logged to {tracker}: {where}", file=sys.stderr)
 
 
 def print_show(report) -> None:
@@ -72,8 +81,3 @@ def print_show(report) -> None:
         )
     if plot is not None:
         print(f"mtbench show: wrote {plot}", file=sys.stderr)
-    if report.config.tracking.log_to:
-        from mtbench.integrations.trackers import log_results
-
-        for tracker, where in log_results(report, config=report.config.tracking).items():
-            print(f"mtbench show: logged to {tracker}: {where}", file=sys.stderr)

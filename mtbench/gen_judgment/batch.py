@@ -37,6 +37,7 @@ import openai
 
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.jsonl import LazyJsonlWriter
+from mtbench.core.progress import bars_on
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.gen_judgment.batch_requests import (
     match_id,
@@ -195,7 +196,7 @@ class _Run:
         self.announce(f"batch {sub.batch_id}: {'found' if found else 'submitted'}, {len(sub.keys)} match(es)")
 
     def announce(self, text: str) -> None:
-        if self.plan.config.progress:
+        if bars_on(self.plan.config.progress):
             print(text, file=sys.stderr, flush=True)
 
     async def collect(self, sub: Submission, batch: Any) -> None:
