@@ -26,10 +26,9 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_judgment import judge
+    from mtbench.api import judge
 
-    config = command_config(args)
-    summary = judge(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
-    if summary is not None:
-        print(summary.describe(), flush=True)
+    judged = judge(command_config(args), progress=True, announce=lambda text: print(text, flush=True))
+    if judged.summary is not None:
+        print(judged.summary.describe(), flush=True)
     return 0
