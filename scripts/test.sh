@@ -6,8 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RAY_AUTH_MODE=disabled OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} TOKENIZERS_PARALLELISM=false
 PYTHON=${PYTHON:-.venv/bin/python}
+SLOW=""
 if [[ "${1:-}" == fast ]]; then
     shift
-    exec "$PYTHON" -m pytest -q -m "not slow" "$@"
+    SLOW="not slow and "
 fi
-exec "$PYTHON" -m pytest -q "$@"
+# Workers: most of the suite waits on subprocesses, servers and disk rather than on the CPU, so one worker
+# per core plus one keeps both cores busy; --dist loadgroup keeps each xdist_group (tests/conftest.py) on
+# one worker. Tests marked timing assert on wall-clock time, so they run afterwards, alone.
+# TEST_WORKERS=0 runs everything in this process.
+WORKERS=${TEST_WORKERS:-$(( $(nproc) + 1 ))}
+if [[ "$WORKERS" == 0 ]]; then
+    exec "$PYTHON" -m pytest -q ${SLOW:+-m "${SLOW% and }"} "$@"
+fi
+status=0
+"$PYTHON" -m pytest -q -n "$WORKERS" --dist loadgroup -m "${SLOW}not timing" "$@" || status=$?
+"$PYTHON" -m pytest -q -m "${SLOW}timing" "$@" || { code=$?; [[ $code == 5 ]] || status=$code; }  # 5: none selected
+exit $status

@@ -84,6 +84,7 @@ def test_gives_up_after_max_retries_with_a_reason(openai_server):
     assert len(openai_server.chat_requests) == 4 and meter.failures == 1
 
 
+@pytest.mark.timing
 def test_hanging_request_times_out_and_is_retried(openai_server):
     openai_server.enqueue(Reply(delay=3.0, body=completion("late").body), "quick")
     started = time.monotonic()
@@ -113,6 +114,7 @@ def test_transport_failures_say_what_happened_on_the_wire(openai_server):
 
 
 @pytest.mark.parametrize("value", ["abc", "nan", "inf", "-inf", "Wed, 21 Oct 2015 07:28:00 GMT", "1e999"])
+@pytest.mark.timing
 def test_an_unusable_retry_after_falls_back_to_the_normal_backoff(openai_server, value):
     openai_server.enqueue(error(429, "slow down", {"Retry-After": value}), error(503, headers={"Retry-After-Ms": "nan"}),
                           "done")
@@ -242,6 +244,7 @@ def test_backoff_is_jittered_capped_and_yields_to_retry_after():
     assert policy.delay(0, 3.0, rng) == 3.0 and policy.delay(0, 99.0, rng) == 8.0
 
 
+@pytest.mark.timing
 def test_run_bounded_respects_parallel_and_streams_results(openai_server):
     openai_server.latency = 0.2
     openai_server.responder = lambda body: body["messages"][0]["content"]

@@ -380,6 +380,7 @@ def test_wrong_bytes_from_the_server_are_refused(github: TreeServer, tmp_path: P
     assert not data.exists()
 
 
+@pytest.mark.timing
 def test_a_server_that_never_answers_times_out(github: TreeServer, tmp_path: Path):
     github.behaviour["/fastchat/llm_judge/data/judge_prompts.jsonl"] = hang(3)
     data = tmp_path / "data"

@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 
@@ -76,11 +77,18 @@ def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
     env = {**os.environ, "OPENAI_API_KEY": "sk-lock-test"}
     env.pop("OPENAI_BASE_URL", None)
     out_file = data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
-    # 20 matches one at a time, ~8 s: A is still judging when B, started after A's first call, has planned.
-    with OpenAITestServer(lambda body: "Rating: [[6]]", latency=0.4) as server:
+    # A's first reply waits at a gate until B has planned or exited: A is judging while B starts, however slowly
+    # B starts on a loaded machine.
+    gate = threading.Event()
+
+    def reply(body):
+        gate.wait(120)
+        return "Rating: [[6]]"
+
+    with OpenAITestServer(reply) as server:
         cmd = [*command(data_dir, server, "single", 10), "--parallel", "1"]
         a = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not server.chat_requests and time.monotonic() < deadline:
             time.sleep(0.01)
         assert a.poll() is None
@@ -90,8 +98,10 @@ def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
         if planned:
             # B printed a plan while A runs: hold B there until A is done, as the reproduction does.
             os.kill(b.pid, signal.SIGSTOP)
+            gate.set()
             assert a.wait(60) == 0
             os.kill(b.pid, signal.SIGCONT)
+        gate.set()
         _, b_err = b.communicate(timeout=60)
         assert a.wait(60) == 0
         calls = len(server.chat_requests)

@@ -19,6 +19,8 @@ from mtbench.core.runner import run_bounded
 from tests.openai_server import OpenAITestServer, RateLimit, error, go_duration
 from tests.test_judge import OFFICIAL, SMALL, add_answers, judge, rows, single_file
 
+pytestmark = pytest.mark.timing  # wall-clock pacing: run alone, after the parallel suite (scripts/test.sh)
+
 PROMPT = [{"role": "user", "content": "x" * 400}]
 
 
