@@ -26,10 +26,10 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.gen_judgment import judge
+    from mtbench.gen_judgment.jury import judge_any
 
     config = command_config(args)
-    summary = judge(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
+    summary = judge_any(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:
         print(summary.describe(), flush=True)
     return 0
