@@ -22,7 +22,7 @@ from mtbench.core.records import exclusive_output
 from mtbench.gen_judgment.config import JudgeConfig
 from mtbench.gen_judgment.plan import JudgePlan, check_budget, load_work, plan_for
 from mtbench.gen_judgment.results import JudgeSummary
-from mtbench.gen_judgment.runner import JudgeEvent, judge, run_plan
+from mtbench.gen_judgment.runner import JudgeEvent, NothingToJudge, judge, run_plan
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def judge_jury(config: JudgeConfig, *, dry_run: bool = False, announce: Callable
                on_event: Callable[[JudgeEvent | JuryPlanMade], None] | None = None) -> JurySummary | None:
     """``mtbench judge`` with several judges: hold every judge's file, plan them all, tell the one plan,
     then judge with all of them at once. Returns None when nothing was run."""
-    def tell(event: JuryPlanMade) -> None:
+    def tell(event: JuryPlanMade | NothingToJudge) -> None:
         if on_event is not None:
             on_event(event)
         else:
@@ -139,7 +139,7 @@ def judge_jury(config: JudgeConfig, *, dry_run: bool = False, announce: Callable
         tell(JuryPlanMade(plan))
         check_jury_budget(plan)
         if not plan.todo:
-            announce("nothing to judge: every judge's file holds every match")
+            tell(NothingToJudge(jurors[0].output, "nothing to judge: every judge's file holds every match"))
             return None
         busy = tuple(p for p in plan.plans if p.resume.todo)
         for p in busy:

@@ -312,7 +312,7 @@ def _jury_json(report: ShowReport) -> dict[str, Any]:
     a = j.agreement
     return {
         "mode": report.config.mode, "judges": list(j.judges), "pairwise": j.pairwise, "matches": j.matches,
-        "table": _records(j.table),
+        "models": _records(j.table),
         "agreement": {a.statistic: _num(a.value), "units": a.units, "effective_judges": _num(a.effective_judges),
                       "varying_judges": a.varying_judges,
                       "spearman": [{"a": x, "b": y, "rho": _num(rho)} for (x, y), rho in a.spearman.items()]},
