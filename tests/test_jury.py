@@ -79,8 +79,12 @@ def test_one_endpoint_jury_writes_a_file_per_judge_and_the_jury_mean(answers, op
         assert table[model]["score"] == pytest.approx(sum((8 + 4 + s) / 3 for s in noisy) / 4)
         assert (table[model]["judge:always8"], table[model]["judge:always4"]) == (8.0, 4.0)
         assert table[model]["judge:noisy"] == pytest.approx(sum(noisy) / 4)
-        # Resampling the judges: a resample of only always4 draws ((1/3)^3 = 3.7% > 2.5%) gives 4.0.
-        assert table[model]["ci_low"] == 4.0 and table[model]["ci_high"] <= 8.0
+        # Resampling the judges: a resample drawing always4 three times ((1/3)^3 = 3.7% > 2.5%) is 4.0 whatever
+        # the questions, one drawing always8 three times 8.0: the 95% interval reaches both.
+        assert table[model]["ci_low"] <= 4.0 and table[model]["ci_high"] >= 8.0
+    # The two constant judges alone: 6.0 on every match; (A, A), (A, B), (B, B) drawn 1/4, 1/2, 1/4 -> [4, 8].
+    pair = show_json(answers, "--judge-model", "always8", "always4", "--bootstrap", "400")
+    assert {(r["score"], r["ci_low"], r["ci_high"]) for r in pair["models"]} == {(6.0, 4.0, 8.0)}
     # Two judges never vary: they tell no answer from another, so one independent judge is left.
     assert got["agreement"]["effective_judges"] == 1.0 and got["agreement"]["units"] == 12
     assert got["agreement"]["krippendorff_alpha_ordinal"] < 0  # 8 and 4 on every match: worse than chance
