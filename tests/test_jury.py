@@ -71,7 +71,8 @@ def test_one_endpoint_jury_writes_a_file_per_judge_and_the_jury_mean(answers, op
     assert Counter(r.body["model"] for r in openai_server.chat_requests) == {"always8": 12, "always4": 12, "noisy": 12}
     assert show_json(answers, "--judge-model", "always4")["models"][0]["overall"] == 4.0
 
-    got = show_json(answers, "--judge-model", "always8", "always4", "noisy", "--bootstrap", "400")
+    # 4000 resamples: 3.7% of them draw one judge three times, 2.5% of the resamples 4 sd below that.
+    got = show_json(answers, "--judge-model", "always8", "always4", "noisy", "--bootstrap", "4000")
     table = {row["model"]: row for row in got["models"]}
     for model in SMALL:
         noisy = [r["score"] for r in files["noisy"] if r["model"] == model]
@@ -236,3 +237,21 @@ def test_killed_jury_run_reruns_to_every_judges_match_exactly_once(answers):
     for judge in judges:
         keys = Counter((r["question_id"], r["model"], r["turn"]) for r in rows(judgment_file(answers, judge)))
         assert len(keys) == 60 and set(keys.values()) == {1}, judge
+
+
+def test_run_with_a_jury_file_answers_once_and_shows_the_jury(answers, tmp_path):
+    def reply(body):
+        if body["model"] == "my-model":
+            return "An answer."
+        return by_model(body)
+
+    with OpenAITestServer(reply) as server:
+        jury = jury_file(tmp_path, f'[[judge]]\nname = "always8"\nbase_url = "{server.base_url}"\n',
+                         f'[[judge]]\nname = "always4"\nbase_url = "{server.base_url}"\n')
+        out = mtbench("run", "--model", "my-model", "--base-url", server.base_url, "--jury", jury, "--data-dir",
+                      answers, "--question-end", "2", "--no-progress", "--bootstrap", "0", env=ENV, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "jury total: 8 match(es) to judge, 8 calls" in out.stdout  # 2 judges x 2 questions x 2 turns
+        assert "jury score" in out.stdout and "judge:always8" in out.stdout
+        assert Counter(r.body["model"] for r in server.chat_requests) == {"my-model": 4, "always8": 4, "always4": 4}
+    assert len(rows(judgment_file(answers, "always8"))) == len(rows(judgment_file(answers, "always4"))) == 4

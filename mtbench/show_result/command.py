@@ -122,8 +122,9 @@ class ShowConfig:
         names = tuple(dict.fromkeys(self.judge_models))
         check(not (names and self.jury_file is not None),
               "{judge_models} and {jury_file} both name the judges; give one of them")
-        if self.jury_file is not None:
+        if self.jury_file is not None:  # the file's judges become the names (a copy by ``replace`` keeps them)
             names = jury_names(self.jury_file)
+            object.__setattr__(self, "jury_file", None)
         if len(names) == 1:
             object.__setattr__(self, "judge_model", names[0])
             names = ()
