@@ -18,7 +18,8 @@ def register(sub) -> argparse.ArgumentParser:
             "OpenAI-compatible endpoint, or judged in-process by a local model (--judge-model-path). Judgments are appended to "
             "data/BENCH/model_judgment/JUDGE_single.jsonl or JUDGE_pair.jsonl as they finish; a rerun skips "
             "matches already judged with the same prompt, so an interrupted run resumes where it stopped. "
-            "The plan (matches, calls, estimated tokens and cost) is printed before any call."
+            "The plan (matches, calls, estimated tokens and cost) is printed before any call. Several judges "
+            "(--judge-model A B C on one endpoint, or --jury FILE) judge side by side, each writing its own file."
         ),
     )
     parser.set_defaults(run=run)

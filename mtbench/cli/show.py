@@ -22,7 +22,8 @@ def register(sub) -> argparse.ArgumentParser:
             "questions it covers; a row covering fewer than the most-covered model or the bench is marked "
             "partial (*). Categories come from "
             "BENCH/question.jsonl, or for mt_bench without it from the fixed question-id blocks (81-90 writing, "
-            "..., 151-160 humanities)."
+            "..., 151-160 humanities). With several judges (--judge-model A B C, --jury FILE): the jury's mean "
+            "score (pairwise: majority verdict), a CI over questions and judges, each judge's own, and agreement."
         ),
     )
     parser.set_defaults(run=run)
