@@ -27,10 +27,19 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.benches import protocol_for
     from mtbench.gen_judgment.jury import judge_any
 
     config = command_config(args)
-    summary = judge_any(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
+    announce = lambda text: print(text, flush=True)  # noqa: E731
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) judges its way
+    if protocol is not None and config.is_jury:
+        from mtbench.core.options import ConfigError
+
+        raise ConfigError(f"a jury (several {{judge_models}}, or {{jury_file}}) judges MT-bench; "
+                          f"{config.layout.bench_name} takes one judge per run")
+    summary = (judge_any(config, dry_run=config.dry_run, announce=announce) if protocol is None
+               else protocol.judge(config, dry_run=config.dry_run, announce=announce))
     if summary is not None:
         print(summary.describe(), flush=True)
     return 0

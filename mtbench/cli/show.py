@@ -31,9 +31,20 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mtbench.benches import protocol_for
     from mtbench.show_result import show
 
-    print_show(show(command_config(args)))
+    config = command_config(args)
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
+    if protocol is not None:
+        if config.jury:
+            from mtbench.core.options import ConfigError
+
+            raise ConfigError(f"a jury's table (several {{judge_models}}, or {{jury_file}}) is MT-bench's; "
+                              f"{config.layout.bench_name} shows one judge")
+        sys.stdout.write(protocol.show(config))
+        return 0
+    print_show(show(config))
     return 0
 
 

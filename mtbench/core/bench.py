@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -78,6 +79,20 @@ MODES = tuple(m.value for m in Mode)  # for argparse choices
 FORMATS = ("table", "markdown", "csv", "json")
 
 
+# A question that carries golden answers (MT-Bench-101's dataset ``bot`` turns) under this key is
+# answered turn by turn on them: the history before turn n is the golden answers 1..n-1.
+GOLDEN_KEY = "golden_answers"
+
+
+def history_answers(question: Question, own: Sequence[str]) -> list[str]:
+    """The assistant turns sent before the next user turn: the model's own answers so far (MT-bench), or
+    as many of the question's golden answers (MT-Bench-101), never the model's own."""
+    golden = question.extra.get(GOLDEN_KEY)
+    if golden is None:
+        return list(own)
+    return list(golden[: len(own)])
+
+
 def category_temperature(category: str) -> float:
     return TEMPERATURE_BY_CATEGORY.get(category, DEFAULT_TEMPERATURE)
 
@@ -107,8 +122,9 @@ def judge_file_stem(judge_model: str) -> str:
 
 def per_category_option() -> Any:
     """--per-category (gen-answer, gen-api-answer, judge, run): one meaning in every command."""
-    return option(None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice "
-                  "or --first-n): a quick look at every category")
+    return option(None, metavar="N", aliases=("--per-task",),
+                  help="only the first N questions of each category (after the slice or --first-n): a quick look "
+                  "at every category (MT-Bench-101: the first N dialogues of each of its 13 tasks)")
 
 
 def question_begin_option() -> Any:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.benches import bench_questions
+from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.partial_turns import PartialTurns
 from mtbench.core.reasoning import SplitReply
@@ -124,8 +125,7 @@ class _ModelRun:
     def __init__(self, cfg: GenAnswerConfig, check_files: bool):
         self.cfg = cfg
         self.path = cfg.output_file
-        self.questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end,
-                                          cfg.per_category)
+        self.questions = bench_questions(cfg.layout, cfg.question_begin, cfg.question_end, cfg.per_category)
         # Files only: a wrong path is said before anything is loaded. On a cluster the path need not exist
         # where the driver runs; each replica checks it on its own node.
         if check_files and not cfg.ray_address:
