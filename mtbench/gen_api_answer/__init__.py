@@ -27,7 +27,6 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.benches import bench_questions
 from mtbench.core.answer_file import (
     answer_run,
     existing_answers,
@@ -52,6 +51,7 @@ from mtbench.core.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.core.records import Answer, Choice, JsonlWriter, Question
 from mtbench.core.request_params import extra_body
 from mtbench.core.runner import Level, Outcome, ProbeFailed, Runner
+from mtbench.protocols import bench_questions
 
 log = logging.getLogger("mtbench")
 
@@ -169,7 +169,7 @@ async def _converse(
 ) -> Outcome[Answer]:
     """One question, every choice and turn in order; the answer record (a failure record where a turn
     failed), with the calls made and the level of the failure for the runner."""
-    temperature = question_temperature(question, config.force_temperature)
+    temperature = question_temperature(question, config.force_temperature, config.layout.manifest)
     choices: list[Choice] = []
     finish_reasons: list[list[str | None]] = []
     results: list[ChatResult] = []

@@ -93,15 +93,48 @@ class JurySummary:
     def written(self) -> int:
         return sum(s.written for _, s in self.summaries)
 
+    # The usage of the whole jury, as one judge's summary gives it (the Python API's ``Usage``).
+    @property
+    def calls(self) -> int:
+        return sum(s.calls for _, s in self.summaries)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(s.prompt_tokens for _, s in self.summaries)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(s.completion_tokens for _, s in self.summaries)
+
+    @property
+    def cost(self) -> float | None:
+        costs = [0.0 if s.local else s.cost for _, s in self.summaries]
+        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
+    @property
+    def elapsed_s(self) -> float:
+        return max((s.elapsed_s for _, s in self.summaries), default=0.0)  # the judges run side by side
+
+    @property
+    def local(self) -> bool:
+        return all(s.local for _, s in self.summaries)
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """Failed judgments by kind, over every judge."""
+        total: dict[str, int] = {}
+        for _, s in self.summaries:
+            for kind, n in s.failures.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
     def describe(self) -> str:
         lines = []
         for name, summary in self.summaries:
             lines.append(f"{name}:")
             lines += [f"  {line}" for line in summary.describe().splitlines()]
-        costs = [s.cost for _, s in self.summaries]
-        total = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
         lines.append(f"jury: {self.written} judgment(s) written by {len(self.summaries)} judge(s), "
-                     f"cost {format_usd(total)}")
+                     f"cost {format_usd(self.cost)}")
         return "\n".join(lines)
 
 

@@ -66,7 +66,7 @@ def answer_questions(
         # MT-bench: the row's own answers so far; MT-Bench-101: the dialogue's golden answers instead.
         prompt = generator.template.render(conversation(q.turns, history_answers(q, [r.answer for r in replies[row]])))
         params = SamplingParams(
-            temperature=question_temperature(q),
+            temperature=question_temperature(q, manifest=settings.manifest),
             max_new_tokens=settings.max_new_token,
             seed=row_seed(settings.seed, row[0], row[1], turn),
         )

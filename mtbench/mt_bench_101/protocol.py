@@ -1,4 +1,4 @@
-"""MT-Bench-101's ``BenchProtocol`` (``mtbench.benches``): what gen-api-answer, gen-answer, judge and show
+"""MT-Bench-101's ``BenchProtocol`` (``mtbench.protocols``): what gen-api-answer, gen-answer, judge and show
 do when the bench folder holds MT-Bench-101's files."""
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from mtbench.benches import bench_questions
 from mtbench.core.answer_file import existing_answers, questions_to_ask
 from mtbench.core.bench import BenchLayout
 from mtbench.core.errors import UserError
 from mtbench.core.records import Question
 from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
 from mtbench.gen_model_answer import GenAnswerRuns, check_model_location, gen_model_answers
+from mtbench.protocols import bench_questions
 
 
 @dataclass(frozen=True)
