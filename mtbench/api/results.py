@@ -69,6 +69,8 @@ class Scores:
             table = report.single.scores
             return cls(config.mode, table, table[["first_turn", "second_turn"]], report.single.by_category,
                        config.judgments, report.notes, report, logged)
+        if report.jury is not None:  # a jury's table: the jury's number, each judge's, ``judge_failed``
+            return cls(config.mode, report.jury.table, None, None, config.judgments, report.notes, report, logged)
         assert report.pairwise is not None
         return cls(config.mode, report.pairwise.table, None, None, config.judgments, report.notes, report, logged)
 

@@ -144,6 +144,7 @@ class ShowConfig:
         if names:
             object.__setattr__(self, "judge_model", names[0])
             check(self.judgment_file is None, "{judgment_file} is one judge's file; a jury reads each judge's own")
+            check(not self.tracking.log_to, "{tracking.log_to} logs one judge's table; a jury's is not logged yet")
             for name, given in (("compare", self.compare), ("plot", self.plot), ("control", self.control)):
                 check(given is None, f"{{{name}}} is for one judge's table; give one {{judge_models}}")
 
