@@ -24,7 +24,8 @@ from mtbench.core.progress import quiet
 
 if TYPE_CHECKING:
     from mtbench.gen_api_answer import ApiAnswerConfig
-    from mtbench.gen_judgment import JudgeConfig, JudgeEvent
+    from mtbench.gen_judgment import JudgeConfig, JudgeEvent, JudgeSummary
+    from mtbench.gen_judgment.jury import JuryPlanMade, JurySummary
     from mtbench.gen_model_answer import GenAnswerRuns
     from mtbench.gen_model_answer.config import GenAnswerJob
     from mtbench.pipeline import RunConfig
@@ -124,7 +125,7 @@ def generate_answers(config: Any = None, /, *, progress: bool = False, **options
 
 
 def judge(config: JudgeConfig | None = None, /, *, progress: bool = False, announce: Announce | None = None,
-          on_event: Callable[[JudgeEvent], None] | None = None, **options: Any) -> Judged:
+          on_event: Callable[[JudgeEvent | JuryPlanMade], None] | None = None, **options: Any) -> Judged:
     """``mtbench judge``: grade the answers, appending to the judge's judgment file (resumable).
 
     ``config``: a ``JudgeConfig``; or keyword arguments named as ``mtbench judge``'s flags
@@ -132,15 +133,22 @@ def judge(config: JudgeConfig | None = None, /, *, progress: bool = False, annou
     and the judge's news go to ``on_event`` as typed values where given, else to ``announce`` as text.
     A dry run plans, tells and returns ``Judged`` with no summary.
     """
+    from mtbench.core.options import check
     from mtbench.gen_judgment import JudgeConfig
     from mtbench.gen_judgment import judge as run_judge
+    from mtbench.gen_judgment.jury import judge_jury
     from mtbench.protocols import protocol_for
 
     config = _config(config, options, JudgeConfig, "judge")
     protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) judges its way
+    summary: JudgeSummary | JurySummary | None
     with quiet(not progress):
         if protocol is not None:
+            check(not config.is_jury, f"a jury (several {{judge_models}}, or {{jury_file}}) judges MT-bench; "
+                  f"{config.layout.bench_name} takes one judge per run")
             summary = protocol.judge(config, dry_run=config.dry_run, announce=_announce(announce))
+        elif config.is_jury:
+            summary = judge_jury(config, dry_run=config.dry_run, announce=_announce(announce), on_event=on_event)
         else:
             summary = run_judge(config, dry_run=config.dry_run, announce=_announce(announce), on_event=on_event)
     return Judged(config.output, summary, Usage.of_judge(summary))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mtbench.gen_judgment import JudgeSummary
+    from mtbench.gen_judgment.jury import JurySummary
     from mtbench.pipeline import AnswerStep, ModelAnswers, RunOutcome, RunPlan
     from mtbench.show_result import ShowReport
 
@@ -34,7 +35,7 @@ class Usage:
     elapsed_s: float = 0.0
 
     @classmethod
-    def of_judge(cls, summary: JudgeSummary | None) -> Usage:
+    def of_judge(cls, summary: JudgeSummary | JurySummary | None) -> Usage:
         if summary is None:
             return cls(cost=0.0)
         return cls(summary.calls, summary.prompt_tokens, summary.completion_tokens,
@@ -68,6 +69,8 @@ class Scores:
             table = report.single.scores
             return cls(config.mode, table, table[["first_turn", "second_turn"]], report.single.by_category,
                        config.judgments, report.notes, report, logged)
+        if report.jury is not None:  # a jury's table: the jury's number, each judge's, ``judge_failed``
+            return cls(config.mode, report.jury.table, None, None, config.judgments, report.notes, report, logged)
         assert report.pairwise is not None
         return cls(config.mode, report.pairwise.table, None, None, config.judgments, report.notes, report, logged)
 
@@ -136,7 +139,7 @@ class Judged:
     judge (or a dry run)."""
 
     judgment_file: Path
-    summary: JudgeSummary | None
+    summary: JudgeSummary | JurySummary | None  # a jury's: every judge's, summed
     usage: Usage
 
     @property

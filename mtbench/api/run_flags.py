@@ -28,7 +28,7 @@ def _step(name: str, config: type, values: Mapping[str, Any]) -> Any:
 
 
 # A judge given without a model: the demo brings its own judge, so such a run is a mistake, not a demo.
-JUDGE_CHOICE = ("judge_model", "local.path", "endpoint.base_url")
+JUDGE_CHOICE = ("judge_models", "jury_file", "local.path", "endpoint.base_url")
 
 
 def demo_values(local: dict[str, Any], judge: dict[str, Any], flag_map: FlagMap) -> tuple[str, ...]:

@@ -66,7 +66,7 @@ STEPS = (
 )
 # Flags that more than one step adds, with one meaning: the first step's registration is the one shown.
 SHARED = frozenset({*LAYOUT, *ANSWERS, "--judge-model", "--baseline-model", "--model-list", "--mode", "--control",
-                    "--bootstrap", "--bootstrap-seed", "--format", "--plot", "--dry-run"})
+                    "--bootstrap", "--bootstrap-seed", "--format", "--plot", "--dry-run", "--jury"})
 
 
 def _flags(step: Step) -> dict[str, str]:

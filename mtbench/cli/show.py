@@ -22,7 +22,8 @@ def register(sub) -> argparse.ArgumentParser:
             "questions it covers; a row covering fewer than the most-covered model or the bench is marked "
             "partial (*). Categories come from "
             "BENCH/question.jsonl, or for mt_bench without it from the fixed question-id blocks (81-90 writing, "
-            "..., 151-160 humanities)."
+            "..., 151-160 humanities). With several judges (--judge-model A B C, --jury FILE): the jury's mean "
+            "score (pairwise: majority verdict), a CI over questions and judges, each judge's own, and agreement."
         ),
     )
     parser.set_defaults(run=run)
@@ -36,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
     config = command_config(args)
     protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
     if protocol is not None:
+        if config.jury:
+            from mtbench.core.options import ConfigError
+
+            raise ConfigError(f"a jury's table (several {{judge_models}}, or {{jury_file}}) is MT-bench's; "
+                              f"{config.layout.bench_name} shows one judge")
+
         from mtbench.core.options import check
 
         # Its scores are not a ShowReport; refused rather than silently not logged.

@@ -21,7 +21,8 @@ this process (``LocalJudgeBackend``, ``--judge-model-path``; ``local``), so the 
 
 Modules: ``verdicts`` (reading replies), ``prompts`` (choosing and rendering), ``matches`` (what is judged,
 resume), ``plan`` (config, inputs, cost), ``failures`` and ``results`` (records, summary), ``local`` and
-``forced`` (a local judge), ``backend`` (who judges), ``runner`` (the live run and its events), ``batch``.
+``forced`` (a local judge), ``backend`` (who judges), ``runner`` (the live run and its events), ``batch``,
+``jury`` (several judges in one run, each its own file; the jury file is ``mtbench.core.jury_file``).
 """
 
 from mtbench.gen_judgment.backend import ApiJudge, JudgeBackend, LocalJudgeBackend

@@ -6,9 +6,10 @@ The command line, ``--help`` and the docs' flag tables are generated from these 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from mtbench.core.bench import (
 )
 from mtbench.core.client import EndpointConfig
 from mtbench.core.cost import Price
-from mtbench.core.options import check, nested, option
+from mtbench.core.errors import UserError
+from mtbench.core.jury_file import Juror, load_jury, local_name
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.request_params import extra_body
 from mtbench.gen_judgment.backend import ApiJudge, JudgeBackend, LocalJudgeBackend
 from mtbench.gen_judgment.batch_requests import MAX_BYTES_PER_BATCH, MAX_REQUESTS_PER_BATCH
@@ -38,9 +41,17 @@ LOCAL_JUDGE_HELP = ("judge in this process with a local model (no endpoint, no k
                     "prompts per batch, --max-tokens the new tokens per reply, temperature 0 decodes greedily")
 
 
-def judge_model_option() -> Any:
-    return option("", help="judge model name sent to the endpoint; names the output file and the records' judge",
+def judge_models_option() -> Any:
+    return option((), flag="--judge-model", metavar="JUDGE",
+                  help="judge model name sent to the endpoint; names the output file and the records' judge; "
+                  "several names: a jury of judges on one endpoint, each writing its own file",
                   default_help="gpt-4; a local judge: its model folder's name, or its GGUF file's")
+
+
+def jury_file_option() -> Any:
+    return option(None, flag="--jury", metavar="FILE",
+                  help="a jury file (TOML): several judges, each with its own endpoint, key, request fields and "
+                  "prices, or a local model (see the guide on juries)")
 
 
 def parallel_option() -> Any:
@@ -78,7 +89,8 @@ class JudgeConfig:
     mode: Mode = option(Mode.SINGLE, help="single: a 1-10 score per answer; pairwise-baseline: each model against "
                         "--baseline-model; pairwise-all: every pair of models")
     judge_file: Path | None = option(None, help="judge prompts", default_help="DATA_DIR/judge_prompts.jsonl")
-    judge_model: str = judge_model_option()  # "": gpt-4, or a local judge's own name
+    judge_models: tuple[str, ...] = judge_models_option()  # one: judge_model; several: a jury
+    jury_file: Path | None = jury_file_option()
     baseline_model: str = option(DEFAULT_BASELINE_MODEL, help="baseline for --mode pairwise-baseline")
     model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="models to judge, by answer-file stem",
                                                 default_help="every answer file")
@@ -129,9 +141,12 @@ class JudgeConfig:
         "true and counted by `mtbench show` (a local judge only)")
     progress: bool = progress_option()
     output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
+    judge_model: str = ""  # the one judge ("": gpt-4, or a local judge's own name); a jury's first
+    jury: tuple[Juror, ...] = field(default=(), compare=False)  # the jury file's judges, once read
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
+        self._take_judge_names()
         if not self.judge_model:
             object.__setattr__(self, "judge_model", self.local.name if self.local is not None else DEFAULT_JUDGE_MODEL)
         self._check_local()
@@ -140,13 +155,54 @@ class JudgeConfig:
         check(self.max_tokens >= 1, f"{{max_tokens}} must be at least 1, got {self.max_tokens}")
         check(math.isfinite(self.temperature) and self.temperature >= 0,
               f"{{temperature}} must be 0 or more, got {self.temperature:g}")
-        check(bool(self.judge_model.strip()), "{judge_model} must not be empty")
+        check(bool(self.judge_model.strip()), "{judge_models} must not be empty")
         check(self.judge_samples >= 1, f"{{judge_samples}} must be at least 1, got {self.judge_samples}")
         check(math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
               f"{{batch_poll_interval}} must be a number of seconds more than 0, got {self.batch_poll_interval:g}")
         check(self.batch_max_requests >= 2, f"{{batch_max_requests}} must be at least 2, got {self.batch_max_requests}")
         check_money(price_input=self.price_input, price_output=self.price_output, max_cost=self.max_cost,
                     batch_price_input=self.batch_price_input, batch_price_output=self.batch_price_output)
+
+    def _take_judge_names(self) -> None:
+        """--judge-model's one name is ``judge_model``; several (or --jury) make a jury, checked judge by judge."""
+        names = tuple(dict.fromkeys(self.judge_models))
+        check(not (names and self.jury_file is not None),
+              "{judge_models} and {jury_file} both name the judges; give one of them")
+        if len(names) == 1:
+            object.__setattr__(self, "judge_model", names[0])
+            names = ()
+        object.__setattr__(self, "judge_models", names)
+        if self.jury_file is not None and not self.jury:
+            object.__setattr__(self, "jury", load_jury(self.jury_file))
+        if not self.is_jury:
+            return
+        object.__setattr__(self, "judge_model", self.judge_models[0] if self.judge_models else local_name(self.jury[0]))
+        check(self.output_file is None, "a jury writes one file per judge: {output_file} is for one judge")
+        check(self.batch is not True, "{batch}: a jury judges live (the Batch API takes one judge per run)")
+        check(self.local is None, "{local.path}: a local judge of a jury goes in the jury file ({jury_file}: "
+              "path = ...); --judge-model names judges on one endpoint")
+        self.jurors()  # every judge's values checked now, each named
+
+    @property
+    def is_jury(self) -> bool:
+        return len(self.judge_models) > 1 or bool(self.jury)
+
+    def jurors(self) -> tuple[JudgeConfig, ...]:
+        """One judging run's config per judge of the jury (what a judge's file entry leaves out, the flags
+        give); a bad value is one line naming the jury file and the judge."""
+        if not self.is_jury:
+            return (self,)
+        base = dataclasses.replace(self, judge_models=(), jury_file=None, jury=(), judge_model="")
+        if self.judge_models:
+            return tuple(dataclasses.replace(base, judge_model=name) for name in self.judge_models)
+        out = []
+        for i, juror in enumerate(self.jury, 1):
+            try:
+                out.append(_juror_config(base, juror))
+            except ConfigError as e:
+                raise UserError(f"{self.jury_file}: judge {i} ({local_name(juror)}): "
+                                + e.render(lambda path: _JUROR_KEYS.get(path, path))) from None
+        return tuple(out)
 
     def _check_local(self) -> None:
         """Options that mean nothing for a local judge (or only for one) are refused, not ignored."""
@@ -175,3 +231,28 @@ class JudgeConfig:
         batch = bool(self.batch)
         given = (self.batch_price_input, self.batch_price_output) if batch else (self.price_input, self.price_output)
         return self.backend().price(*given, batch=batch)
+
+
+# A judge's field as its jury file names it (in the one-line errors about a judge of the file).
+_JUROR_KEYS = {"endpoint.base_url": "base_url", "endpoint.api_key_env": "api_key_env", "local.path": "path",
+               "local.engine": "engine", "local.gguf_file": "gguf_file", "judge_model": "name"}
+
+
+def _juror_config(base: JudgeConfig, juror: Juror) -> JudgeConfig:
+    """One judge of a jury file as a judging run: its own values over the run's."""
+    changes: dict[str, Any] = {"judge_model": local_name(juror)}
+    if juror.local:
+        # A local judge is not called over HTTP: the run's endpoint and request fields are the API judges'.
+        changes["local"] = LocalJudge(path=juror.path or "", engine=juror.engine or "hf", gguf_file=juror.gguf_file)
+        changes["endpoint"] = dataclasses.replace(base.endpoint, base_url=None)
+        changes["extra_body"] = {}
+    else:
+        changes["endpoint"] = dataclasses.replace(
+            base.endpoint, base_url=juror.base_url or base.endpoint.base_url,
+            api_key_env=juror.api_key_env or base.endpoint.api_key_env)
+        if juror.extra_body is not None:
+            changes["extra_body"] = dict(juror.extra_body)
+    for key in ("price_input", "price_output", "parallel"):
+        if (value := getattr(juror, key)) is not None:
+            changes[key] = value
+    return dataclasses.replace(base, **changes)

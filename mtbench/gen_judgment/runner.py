@@ -43,7 +43,8 @@ def _label(match: Match) -> str:
     return f"question {match.question_id} turn {match.turn} ({who}){sample}"
 
 
-async def _run(plan: JudgePlan) -> JudgeSummary:
+async def run_plan(plan: JudgePlan) -> JudgeSummary:
+    """Judge what ``plan`` has left to do (a jury runs one of these per judge, side by side)."""
     config = plan.config
     started = time.monotonic()
     failures: Counter[str] = Counter()
@@ -121,7 +122,7 @@ def run_judging(plan: JudgePlan) -> JudgeSummary:
     if not plan.resume.todo:
         return JudgeSummary(0, {}, {}, 0, 0, 0, 0, 0.0 if plan.price else None, 0.0,
                             local=plan.config.local is not None)
-    return asyncio.run(_run(plan))
+    return asyncio.run(run_plan(plan))
 
 
 @dataclass(frozen=True)

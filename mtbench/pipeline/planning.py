@@ -17,6 +17,7 @@ from mtbench.core.bench import DEFAULT_BENCH
 from mtbench.core.cost import CHARS_PER_TOKEN
 from mtbench.core.records import Answer, Choice
 from mtbench.gen_judgment import JudgePlan, load_work, plan_for
+from mtbench.gen_judgment.jury import JuryPlan
 from mtbench.pipeline.config import RunConfig
 from mtbench.pipeline.sources import AnswerPlan
 
@@ -30,7 +31,7 @@ class RunPlan:
 
     missing_data: tuple[Path, ...]
     answers: tuple[AnswerPlan, ...] = ()
-    judge: JudgePlan | None = None
+    judge: JudgePlan | JuryPlan | None = None
     estimated_answers: int = 0  # answers the judge plan counts that do not exist yet
 
     @property
@@ -89,5 +90,7 @@ def plan_run(config: RunConfig) -> RunPlan:
     if missing:
         return RunPlan(missing)
     answers = answer_plans(config)
-    judge = plan_for(load_work(config.judge, placeholder_answers(answers)))
+    placeholders = placeholder_answers(answers)
+    plans = tuple(plan_for(load_work(juror, placeholders)) for juror in config.judge.jurors())
+    judge = JuryPlan(config.judge, plans) if config.judge.is_jury else plans[0]
     return RunPlan((), answers, judge, sum(len(a.todo) for a in answers))

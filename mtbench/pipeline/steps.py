@@ -19,6 +19,7 @@ from pathlib import Path
 from mtbench.core.jsonl import hold_outputs
 from mtbench.core.options import fields_within
 from mtbench.gen_judgment import JudgeEvent, JudgeSummary, NothingToJudge, PlanMade, check_budget, judge
+from mtbench.gen_judgment.jury import JuryPlan, JuryPlanMade, JurySummary, check_jury_budget, judge_jury
 from mtbench.pipeline.config import RunConfig
 from mtbench.pipeline.planning import RunPlan, missing_data, plan_run
 from mtbench.pipeline.sources import AnswerStep
@@ -38,7 +39,7 @@ class RunOutcome:
     judgment_file: Path | None = None
     report_file: Path | None = None
     answers: AnswerStep | None = None  # what the answer step did, per model (None: it did not run)
-    judged: JudgeSummary | None = None  # what the judge step did (None: it did not run, or had nothing to judge)
+    judged: JudgeSummary | JurySummary | None = None  # what the judge step did (None: not run, or nothing to judge)
 
 
 class _Steps:
@@ -67,7 +68,7 @@ def run_pipeline(config: RunConfig, announce: Announce = print) -> RunOutcome:
     check_inputs(config)
     with contextlib.ExitStack() as held:
         if not config.dry_run:
-            hold_outputs(held, (*config.answer_files, config.judge.output), "run")
+            hold_outputs(held, (*config.answer_files, *(j.output for j in config.judge.jurors())), "run")
         return _run_steps(config, announce)
 
 
@@ -83,13 +84,16 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
     with fields_within("judge"):  # the plan's problems are the judge's inputs and budget
         plan = plan_run(config)
         announce(plan.describe())
-        if plan.judge is not None:
+        if isinstance(plan.judge, JuryPlan):
+            check_jury_budget(plan.judge, dry_run=config.dry_run)
+        elif plan.judge is not None:
             check_budget(plan.judge, dry_run=config.dry_run)
     if config.dry_run:
         announce("dry run: nothing was generated, judged or written")
         return RunOutcome(0, plan)
     if plan.judge is not None and plan.judge.api_calls:
-        config.judge.backend().check_credentials()  # a judge without its key is refused before the answers, not after
+        for juror in config.judge.jurors():  # a judge without its key is refused before the answers, not after
+            juror.backend().check_credentials()
 
     with fields_within(config.source.step):
         answers = config.source.run()
@@ -100,7 +104,9 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
     config = config.narrowed_to(answers.answered)
     judge_config = config.judge
     with fields_within("judge"):
-        summary = judge(judge_config, on_event=_judge_news(steps, plan))
+        news = _judge_news(steps, plan)
+        summary: JudgeSummary | JurySummary | None = (
+            judge_jury(judge_config, on_event=news) if judge_config.is_jury else judge(judge_config, on_event=news))
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
     with fields_within("show"):
@@ -130,17 +136,17 @@ def _download(config: RunConfig, steps: _Steps, missing: tuple[Path, ...]) -> No
     steps.line("download", f"fetched {len(fetched)} file(s) into {data_dir} from {', '.join(sources)}, sha256 verified")
 
 
-def _judge_news(steps: _Steps, plan: RunPlan) -> Callable[[JudgeEvent], None]:
+def _judge_news(steps: _Steps, plan: RunPlan) -> Callable[[JudgeEvent | JuryPlanMade], None]:
     """The judge's news as the run tells it: its plan again, made exactly now that the answers exist, only
     where it differs from the run's (the run's was an estimate); not "nothing to judge" (the step's own
     line says so); the rest as it comes."""
     planned = plan.judge.describe() if plan.judge is not None else None
 
-    def tell(event: JudgeEvent) -> None:
+    def tell(event: JudgeEvent | JuryPlanMade) -> None:
         if isinstance(event, NothingToJudge):
             return
         text = event.describe()
-        if isinstance(event, PlanMade) and planned is not None:
+        if isinstance(event, PlanMade | JuryPlanMade) and planned is not None:
             if text == planned:
                 return
             steps.announce("judge plan, now that the answers exist:")

@@ -16,7 +16,7 @@ Modules: ``stats`` (bootstrap CIs), ``selection`` (dedupe, --model-list, categor
 mode), ``pairwise`` (win rates, position consistency), ``compare`` (paired comparison), ``radar`` (the
 figure), ``command`` (``ShowConfig``, ``show``), ``render`` (table, Markdown, CSV, JSON); for ``mtbench bias``
 and ``show --control``: ``style`` (answer length and markdown), ``bias`` and ``bias_single`` (the statistics),
-``bias_command`` and ``bias_render`` (``BiasConfig``, ``bias``, ``render_bias``), ``control`` (the
+``jury_stats`` and ``jury`` (a jury's score, CI and agreement), ``bias_command`` and ``bias_render`` (``BiasConfig``, ``bias``, ``render_bias``), ``control`` (the
 scikit-learn fits) and ``controlled`` (judgments into those fits). Every public name is importable from here.
 """
 

@@ -19,6 +19,7 @@ from mtbench.core.bench import (
     Mode,
 )
 from mtbench.core.errors import UserError
+from mtbench.core.jury_file import jury_names
 from mtbench.core.language import PENALTIES
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
@@ -28,6 +29,7 @@ from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
+from mtbench.show_result.jury import JuryTables, pairwise_jury, single_jury
 from mtbench.show_result.language import apply_language, language_note
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
@@ -73,9 +75,12 @@ class ShowConfig:
         None, flag="--input-file", metavar="INPUT_FILE",
         help="judgment file; the report names the judges its records hold",
         default_help="BENCH/model_judgment/JUDGE_single.jsonl; JUDGE_pair.jsonl in the pairwise modes")
-    judge_model: str = option(
-        DEFAULT_JUDGE_MODEL, help="judge whose file to read, named as for `mtbench judge` (a served name or a "
-        "path such as /models/x maps to its file name the same way)")
+    judge_models: tuple[str, ...] = option(
+        (), flag="--judge-model", metavar="JUDGE", help="judge whose file to read, named as for `mtbench judge` (a "
+        "served name or a path such as /models/x maps to its file name the same way); several: a jury's table",
+        default_help=DEFAULT_JUDGE_MODEL)
+    jury_file: Path | None = option(None, flag="--jury", metavar="FILE",
+                                    help="the jury file a `mtbench judge --jury` run judged with: its judges' table")
     baseline_model: str | None = option(DEFAULT_BASELINE_MODEL, help="the baseline in --mode pairwise-baseline")
     model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="only these models",
                                                 default_help="all judged")
@@ -103,8 +108,10 @@ class ShowConfig:
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
+    judge_model: str = DEFAULT_JUDGE_MODEL  # the one judge (--judge-model's one name); a jury's first
 
     def __post_init__(self) -> None:
+        self._take_judge_names()
         check_aggregate(self.aggregate)
         check_bootstrap(self.n_bootstrap)
         check_control(self.control)
@@ -122,6 +129,29 @@ class ShowConfig:
         check(self.language_penalty in PENALTIES, f"{{language_penalty}} must be one of {', '.join(PENALTIES)}")
         check(self.language_penalty == "none" or mode is Mode.SINGLE,
               "{language_penalty} applies to single scores ({mode} single)")
+
+    def _take_judge_names(self) -> None:
+        names = tuple(dict.fromkeys(self.judge_models))
+        check(not (names and self.jury_file is not None),
+              "{judge_models} and {jury_file} both name the judges; give one of them")
+        if self.jury_file is not None:  # the file's judges become the names (a copy by ``replace`` keeps them)
+            names = jury_names(self.jury_file)
+            object.__setattr__(self, "jury_file", None)
+        if len(names) == 1:
+            object.__setattr__(self, "judge_model", names[0])
+            names = ()
+        object.__setattr__(self, "judge_models", names)
+        if names:
+            object.__setattr__(self, "judge_model", names[0])
+            check(self.judgment_file is None, "{judgment_file} is one judge's file; a jury reads each judge's own")
+            check(not self.tracking.log_to, "{tracking.log_to} logs one judge's table; a jury's is not logged yet")
+            for name, given in (("compare", self.compare), ("plot", self.plot), ("control", self.control)):
+                check(given is None, f"{{{name}}} is for one judge's table; give one {{judge_models}}")
+
+    @property
+    def jury(self) -> tuple[str, ...]:
+        """The jury's judges (none for one judge)."""
+        return self.judge_models
 
     @property
     def judgments(self) -> Path:
@@ -154,6 +184,7 @@ class ShowReport:
     bench_questions: int | None = None  # questions in the question file, when it was read
     provenance: TableProvenance | None = None  # what produced the table's judgments
     turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
+    jury: JuryTables | None = None  # several judges (--judge-model A B C, --jury): the jury's table
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -162,6 +193,8 @@ def _judge_command(mode: str, judge_model: str) -> str:
 
 def show(config: ShowConfig) -> ShowReport:
     """Read the judgment file (and question file) named in ``config`` and compute the mode's tables."""
+    if config.jury:
+        return _show_jury(config)
     path = config.judgments
     if not path.is_file():
         raise ConfigError(
@@ -266,6 +299,40 @@ def show(config: ShowConfig) -> ShowReport:
         config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
         bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
     )
+
+
+def _show_jury(config: ShowConfig) -> ShowReport:
+    """A jury's table: each judge's own file, lined up by match (``jury``)."""
+    mode = Mode.parse(config.mode)
+    paths = {name: config.layout.judgment_file(name, mode) for name in config.jury}
+    for name, path in paths.items():
+        if not path.is_file():
+            raise ConfigError(f"no judgment file for the jury's judge {name} at {path}; create it with "
+                              f"`{_judge_command(config.mode, ' '.join(config.jury))}` (or the jury file)")
+    question_categories = _question_categories(config.questions)
+    bench = None if question_categories is None else len(question_categories)
+    notes: list[str] = []
+    if mode is Mode.SINGLE:
+        singles = {name: _load(load_single_judgments, path) for name, path in paths.items()}
+        require_models(config.model_list, {j.model for js in singles.values() for j in js}, "the jury's files")
+        tables = single_jury(singles, model_list=config.model_list, n_bootstrap=config.n_bootstrap,
+                             seed=config.seed, confidence=config.confidence, aggregate=config.aggregate,
+                             bench_questions=bench)
+        judges = recorded_judges([j for js in singles.values() for j in js])
+    else:
+        pairs = {name: _load(load_pair_judgments, path) for name, path in paths.items()}
+        baseline = config.baseline_model if mode is Mode.PAIRWISE_BASELINE else None
+        tables = pairwise_jury(pairs, baseline=baseline, model_list=config.model_list,
+                               n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
+                               bench_questions=bench)
+        judges = recorded_judges([j for js in pairs.values() for j in js])
+    failed = {name: n for name, n in tables.judge_failed.items() if n}
+    if failed:
+        notes.append("a judge's failed or missing judgment is left out of that match's "
+                     + ("mean" if mode is Mode.SINGLE else "vote") + ": "
+                     + ", ".join(f"{name} {n}" for name, n in failed.items()) + " (see judge_failed)")
+    notes.extend(coverage_notes(tables.table, bench))
+    return ShowReport(config, notes=tuple(notes), judges=judges, bench_questions=bench, jury=tables)
 
 
 def _styles(config: ShowConfig, models: Iterable[str]) -> AnswerStyles:

@@ -21,14 +21,18 @@ def render(report: ShowReport, fmt: str = "table") -> str:
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     if fmt == "json":
-        return json.dumps(_to_jsonable(report), indent=2, allow_nan=False) + "\n"
+        return json.dumps(_jury_json(report) if report.jury else _to_jsonable(report), indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         return flat_table(report).to_csv(float_format="%.6g")
+    if report.jury is not None:
+        return _render_jury(report, markdown=fmt == "markdown")
     return _render_text(report, markdown=fmt == "markdown")
 
 
 def flat_table(report: ShowReport) -> pd.DataFrame:
     """One row per model: the main table, plus (single mode) one column per category."""
+    if report.jury is not None:
+        return report.jury.table
     if report.single is not None:
         flat = report.single.scores
         if report.single.by_category is not None:
@@ -254,3 +258,65 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
         parts.append("")
         parts.extend(f"- {n}" if markdown else f"note: {n}" for n in notes)
     return "\n".join(parts) + "\n"
+
+
+def _agreement_lines(report: ShowReport) -> list[str]:
+    assert report.jury is not None
+    a = report.jury.agreement
+    what = ("Krippendorff's alpha (ordinal) over the scores" if a.statistic == "krippendorff_alpha_ordinal"
+            else "Fleiss' kappa over the verdicts")
+    lines = [f"agreement: {what}: {_fmt(a.value, 3)} ({a.units} matches with two or more judges)",
+             f"effective number of independent judges: {_fmt(a.effective_judges, 2)} of {len(report.jury.judges)} "
+             f"(from the correlations of the {a.varying_judges} judge(s) whose values vary)"]
+    lines += [f"model rankings, Spearman: {x} vs {y}: {_fmt(rho, 3)}" for (x, y), rho in a.spearman.items()]
+    return lines
+
+
+def _render_jury(report: ShowReport, markdown: bool) -> str:
+    j = report.jury
+    assert j is not None
+    c = report.config
+    pct = f"{c.confidence:.0%}"
+    judges = [col for col in j.table.columns if str(col).startswith("judge:")]
+    if j.pairwise:
+        title = "Pairwise, a jury's majority verdicts (a split is a tie)"
+        header = ["model", "win", "loss", "tie", "win_rate_adjusted", f"{pct} CI"]
+        rows = [[str(m), _fmt(r.win, 0), _fmt(r.loss, 0), _fmt(r.tie, 0), _fmt(r.win_rate_adjusted, 3),
+                 _ci(r.ci_low, r.ci_high, 3)] for m, r in j.table.iterrows()]
+        digits = 3
+    else:
+        title = "Single-answer grading, a jury's mean score"
+        header = ["model", "jury score", f"{pct} CI"]
+        rows = [[str(m), _fmt(r.score, 2), _ci(r.ci_low, r.ci_high, 2)] for m, r in j.table.iterrows()]
+        digits = 2
+    for row, (_, r) in zip(rows, j.table.iterrows(), strict=True):
+        row += [_fmt(r[col], digits) for col in judges]
+        row += [_questions(r.n_questions, r.partial, markdown), _fmt(r.judge_failed, 0)]
+    header += [str(col) for col in judges] + ["questions", "judge_failed"]
+    heading = f"{title} ({len(j.judges)} judges: {', '.join(j.judges)})"
+    parts = [f"## {heading}" if markdown else heading, _grid(header, rows, markdown), ""]
+    parts += [f"- {line}" if markdown else line for line in _agreement_lines(report)]
+    notes = list(report.notes)
+    if j.n_bootstrap:
+        notes.append(f"CIs: {pct} percentile bootstrap over questions and judges together, {j.n_bootstrap} "
+                     f"resamples, seed {c.seed}")
+    if notes:
+        parts.append("")
+        parts.extend(f"- {n}" if markdown else f"note: {n}" for n in notes)
+    return "\n".join(parts) + "\n"
+
+
+def _jury_json(report: ShowReport) -> dict[str, Any]:
+    j = report.jury
+    assert j is not None
+    a = j.agreement
+    return {
+        "mode": report.config.mode, "judges": list(j.judges), "pairwise": j.pairwise, "matches": j.matches,
+        "models": _records(j.table),
+        "agreement": {a.statistic: _num(a.value), "units": a.units, "effective_judges": _num(a.effective_judges),
+                      "varying_judges": a.varying_judges,
+                      "spearman": [{"a": x, "b": y, "rho": _num(rho)} for (x, y), rho in a.spearman.items()]},
+        "judge_failed": dict(j.judge_failed),
+        "bootstrap": {"n": j.n_bootstrap, "seed": j.seed, "confidence": j.confidence},
+        "notes": list(report.notes),
+    }
