@@ -32,4 +32,5 @@ def run(args: argparse.Namespace) -> int:
     summary = judge(config, dry_run=config.dry_run, announce=lambda text: print(text, flush=True))
     if summary is not None:
         print(summary.describe(), flush=True)
+        summary.check_failure_rate(config.max_failure_rate, config.judge_model)
     return 0

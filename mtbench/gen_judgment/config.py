@@ -63,6 +63,14 @@ def progress_option() -> Any:
     return option(True, flag="--no-progress", help="no progress bar")
 
 
+DEFAULT_MAX_FAILURE_RATE = 0.5
+
+
+def max_failure_rate_option() -> Any:
+    return option(DEFAULT_MAX_FAILURE_RATE, metavar="F", help="exit 1 when more than this share (0-1) of the "
+                  "run's judge replies carry no verdict: the judge cannot judge (1 never stops)")
+
+
 def check_money(**values: float | None) -> None:
     """Prices and budgets are 0 or more (a named field each)."""
     for name, value in values.items():
@@ -124,6 +132,7 @@ class JudgeConfig:
         False, group="local judge", help="a reply with no verdict is continued with '\\n\\nRating: [[' (pairwise "
         "'\\n\\nVerdict: [[') and the judge's most probable 1..10 (A/B/C) is read; recorded with verdict_forced: "
         "true and counted by `mtbench show` (a local judge only)")
+    max_failure_rate: float = max_failure_rate_option()
     progress: bool = progress_option()
     output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
 
@@ -142,6 +151,8 @@ class JudgeConfig:
         check(math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
               f"{{batch_poll_interval}} must be a number of seconds more than 0, got {self.batch_poll_interval:g}")
         check(self.batch_max_requests >= 2, f"{{batch_max_requests}} must be at least 2, got {self.batch_max_requests}")
+        check(0 <= self.max_failure_rate <= 1,
+              f"{{max_failure_rate}} must be between 0 and 1, got {self.max_failure_rate:g}")
         check_money(price_input=self.price_input, price_output=self.price_output, max_cost=self.max_cost,
                     batch_price_input=self.batch_price_input, batch_price_output=self.batch_price_output)
 

@@ -13,7 +13,7 @@ from mtbench.core.rate_limit import rate_limit_line
 from mtbench.core.reasoning import SplitReply, merge_reasoning, split_reasoning
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.core.runner import Level, Outcome
-from mtbench.gen_judgment.failures import failure_kind, record_reasons
+from mtbench.gen_judgment.failures import check_failure_rate, failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_seed
 from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
@@ -38,6 +38,21 @@ class JudgeSummary:
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     forced: int = 0  # judge replies without a verdict whose verdict was forced (--force-verdict)
     local: bool = False  # a local judge (--judge-model-path): generations in this process, no API, no bill
+    replies: int = 0  # judge replies in the records written (a pair's two games are two); the failure rate's base
+
+    @property
+    def failed_replies(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def failure_rate(self) -> float:
+        """The share of this run's recorded replies that carry no verdict (0 when none was recorded)."""
+        return self.failed_replies / self.replies if self.replies else 0.0
+
+    def check_failure_rate(self, max_rate: float, judge_model: str) -> None:
+        """``JudgeCannotJudge`` (exit 1, one line) when more than ``max_rate`` of the replies had no verdict;
+        called after the summary is shown, so the user sees the counts behind the line."""
+        check_failure_rate(self.failed_replies, self.replies, max_rate, judge_model)
 
     def describe(self) -> str:
         # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.
