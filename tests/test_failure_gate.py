@@ -8,8 +8,8 @@ the rate is set by hand: 49 of 100 replies (passes at the default 0.5) and 51 of
 from __future__ import annotations
 
 import itertools
+import json
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -61,3 +61,44 @@ def test_failure_gate_threshold_is_a_flag(data_dir, openai_server):
     bad = judge(data_dir, openai_server, "--max-failure-rate", "1.5")
     assert bad.returncode == 2
     assert "--max-failure-rate must be between 0 and 1, got 1.5" in bad.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# show, report and browse warn above a table whose judge failed on more than a tenth of its matches
+
+@pytest.mark.parametrize(("failed", "warned"), [(10, False), (11, True)])
+def test_show_report_browse_warn_above_the_tables(data_dir, openai_server, tmp_path, failed, warned):
+    add_answers(data_dir, MODEL)
+    openai_server.responder = failing_first(failed)
+    assert judge(data_dir, openai_server, "--first-n", "50", "--no-progress").returncode == 0
+    warning = (f"warning: the judge (gpt-4) gave no verdict on {failed} of 100 matches ({failed}%); these numbers "
+               f"rest on the other {100 - failed}: try a stronger judge, or --force-verdict with a judge that "
+               "exposes log-probabilities")
+    shown = mtbench("show", "--data-dir", data_dir, "--bootstrap", "0", cwd=REPO)
+    assert shown.returncode == 0, shown.stderr
+    assert (shown.stdout.splitlines()[0] == warning) is warned
+    assert (warning in shown.stdout) is warned
+    as_json = mtbench("show", "--data-dir", data_dir, "--bootstrap", "0", "--format", "json", cwd=REPO)
+
+    assert json.loads(as_json.stdout)["warning"] == (warning if warned else None)  # what browse's board reads
+    html_file = tmp_path / "r.html"
+    made = mtbench("report", "--data-dir", data_dir, "--out", html_file, "--bootstrap", "0", cwd=REPO)
+    assert made.returncode == 0, made.stderr
+    html = html_file.read_text()
+    assert ('id="failure-warning"' in html) is warned
+    if warned:
+        assert html.index('id="failure-warning"') < html.index("<table")
+    app = (REPO / "mtbench" / "webview" / "static" / "app.js").read_text()
+    assert 'if (data.warning) parts.push(el("p", { class: "warning", id: "failure-warning" }' in app
+
+
+def test_gate_under_run_names_runs_flag(tmp_path):
+    """`mtbench run` maps the gate's field to its own flag (the same name: judge's flags are run's)."""
+    from mtbench.core.options import fields_within
+    from mtbench.gen_judgment.failures import JudgeCannotJudge, check_failure_rate
+
+    with pytest.raises(JudgeCannotJudge) as caught, fields_within("judge"):
+        check_failure_rate(158, 160, 0.5, "smollm")
+    assert caught.value.exit_code == 1
+    assert caught.value.fields == ("judge.max_failure_rate", "judge.force_verdict")
+    assert str(caught.value).startswith("smollm gave no verdict in 158 of 160 replies (99%)")

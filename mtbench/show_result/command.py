@@ -142,6 +142,20 @@ class ShowReport:
     bench_questions: int | None = None  # questions in the question file, when it was read
     provenance: TableProvenance | None = None  # what produced the table's judgments
     turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
+    warning: str | None = None  # shown above the tables: the judge failed on too many matches (``failure_warning``)
+
+
+WARN_FAILURE_SHARE = 0.10  # above this share of failed matches, every table of the file carries a warning
+
+
+def failure_warning(failed: int, total: int, judges: str) -> str | None:
+    """The line shown above a table whose judge gave no verdict on more than a tenth of its matches: its
+    numbers rest on the rest (issue 24: 158 of 160 failed and the table showed a score 'over 1 question')."""
+    if not total or failed / total <= WARN_FAILURE_SHARE:
+        return None
+    return (f"warning: the judge ({judges}) gave no verdict on {failed} of {total} matches ({failed / total:.0%}); "
+            f"these numbers rest on the other {total - failed}: try a stronger judge, or --force-verdict with a "
+            "judge that exposes log-probabilities")
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -202,10 +216,13 @@ def show(config: ShowConfig) -> ShowReport:
             )
             single = replace(single, scores=single.scores.join(control.table))
             notes.append(control.note)
+        judges = recorded_judges(judgments)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
-            judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
+            judges=judges, bench_questions=bench_questions, provenance=provenance,
             turns_cut_while_reasoning=cuts,
+            warning=failure_warning(single.failed, single.failed + int(single.scores["n_valid"].sum()),
+                                    ", ".join(judges) or config.judge_model),
         )
 
     pair_judgments = _load(load_pair_judgments, path)
@@ -249,9 +266,11 @@ def show(config: ShowConfig) -> ShowReport:
         )
         pair = replace(pair, table=pair.table.join(control.table))
         notes.append(control.note)
+    judges = recorded_judges(pair_judgments)
     return ShowReport(
-        config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
+        config, pairwise=pair, notes=tuple(notes), judges=judges,
         bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
+        warning=failure_warning(pair.errors, pair.errors + pair.matches, ", ".join(judges) or config.judge_model),
     )
 
 
