@@ -135,6 +135,9 @@ class JudgeConfig:
     max_failure_rate: float = max_failure_rate_option()
     progress: bool = progress_option()
     output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
+    # Pairwise games to judge, as (turn, question_id, first model by name, second); None: every one the mode
+    # makes. validate-judge judges exactly the games the experts voted on.
+    games: frozenset[tuple[int, int, str, str]] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
