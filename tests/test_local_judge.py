@@ -284,7 +284,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--force-verdict"], "--force-verdict needs a local judge (--judge-model-path)"),
+    (["--force-verdict", "--batch"], "--force-verdict ranks options live, one request each; drop --batch"),
     (["--judge-model-path", "/no/such/model"], "--judge-model-path /no/such/model: no such folder"),
     (["--judge-model-path", "MODEL", "--batch"], "--batch: the Batch API is for an API judge"),
     (["--judge-model-path", "MODEL", "--judge-base-url", "http://127.0.0.1:9/v1"], "--judge-base-url: a local judge"),

@@ -131,7 +131,8 @@ class JudgeConfig:
     force_verdict: bool = option(
         False, group="local judge", help="a reply with no verdict is continued with '\\n\\nRating: [[' (pairwise "
         "'\\n\\nVerdict: [[') and the judge's most probable 1..10 (A/B/C) is read; recorded with verdict_forced: "
-        "true and counted by `mtbench show` (a local judge only)")
+        "true and counted by `mtbench show`; a local judge, or a served one that returns prompt log-probabilities "
+        "(vLLM's OpenAI server; probed once before any call)")
     max_failure_rate: float = max_failure_rate_option()
     progress: bool = progress_option()
     output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
@@ -162,8 +163,8 @@ class JudgeConfig:
     def _check_local(self) -> None:
         """Options that mean nothing for a local judge (or only for one) are refused, not ignored."""
         if self.local is None:
-            check(not self.force_verdict, "{force_verdict} needs a local judge ({local.path}): it ranks the judge's "
-                  "own token probabilities, which an API judge does not return for a given text")
+            check(not (self.force_verdict and self.batch), "{force_verdict} ranks options live, one request each; "
+                  "drop {batch} (or {force_verdict})")
             return
         check(self.batch is not True, "{batch}: the Batch API is for an API judge; drop it or {local.path}")
         check(self.endpoint.base_url is None,
@@ -179,7 +180,7 @@ class JudgeConfig:
         judge from an API one."""
         if self.local is not None:
             return LocalJudgeBackend(self.local, self.judge_model, self.parallel, force_verdict=self.force_verdict)
-        return ApiJudge(self.endpoint, self.judge_model, self.parallel)
+        return ApiJudge(self.endpoint, self.judge_model, self.parallel, force_verdict=self.force_verdict)
 
     def price(self) -> Price | None:
         """The judge's price for this run: the Batch API's with --batch, the flags over the table's."""
