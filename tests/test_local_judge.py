@@ -210,7 +210,7 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
     flags = ("--first-n", "3", "--max-tokens", "8", "--parallel", "4", "--judge-model-path", str(judge))
-    plain = run_judge(data, *flags)
+    plain = run_judge(data, *flags, "--max-failure-rate", "1")  # every reply fails: the gate would stop it
     assert plain.returncode == 0, plain.stderr[-2000:]
     out = judgment_file(data, "judge")
     assert {(r["score"], r["error"]) for r in rows(out)} == {(None, "unparseable: no [[rating]] in the judge's reply")}

@@ -18,6 +18,7 @@ from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_s
 from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 
+NO_VERDICT_KINDS = ("unparseable", "empty reply")  # failure kinds (``failure_kind``) of a reply with no verdict
 NO_PAIR_VERDICT = "unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply"
 CUT_WHILE_REASONING = "unparseable: the judge's reply ended inside its reasoning (give a larger --max-tokens)"
 
@@ -42,7 +43,9 @@ class JudgeSummary:
 
     @property
     def failed_replies(self) -> int:
-        return sum(self.failures.values())
+        """Replies without a verdict (no [[...]] in it, or nothing at all): what the judge could not do.
+        A refused request (HTTP 400) or a failed batch is no reply of the judge's, and not counted here."""
+        return sum(n for kind, n in self.failures.items() if kind in NO_VERDICT_KINDS)
 
     @property
     def failure_rate(self) -> float:
