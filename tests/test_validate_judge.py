@@ -172,3 +172,17 @@ def test_rerun_resumes_and_the_votes_file_is_checked(bench, openai_server, tmp_p
                                   'model_b or a tie, got "model_c"')
     none = mtbench("validate-judge", "--data-dir", bench, "--dry-run", cwd=REPO)
     assert none.returncode == 2 and "not pinned in this build" in none.stderr and "--human FILE" in none.stderr
+
+
+def test_sample_is_stratified_by_turn_and_category_and_seeded():
+    from mtbench.validate_judge.stats import stratified_sample
+
+    # 60 games: turn 1 and 2, questions 1-10 in "writing", 11-30 in "math" -> strata of 10, 20, 10, 20
+    games = [(t, q, "a", "b") for t in (1, 2) for q in range(1, 31)]
+    categories = {q: "writing" if q <= 10 else "math" for q in range(1, 31)}
+    picked = stratified_sample(games, categories, 12, seed=3)
+    per = Counter((g[0], categories[g[1]]) for g in picked)
+    assert per == {(1, "writing"): 2, (1, "math"): 4, (2, "writing"): 2, (2, "math"): 4}  # 12 x 10/60, 20/60
+    assert picked == stratified_sample(games, categories, 12, seed=3)
+    assert picked != stratified_sample(games, categories, 12, seed=4)
+    assert stratified_sample(games, categories, 100, seed=0) == sorted(games)
