@@ -99,7 +99,8 @@ def vllm_judge(smollm_dir, tmp_path_factory):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
                TOKENIZERS_PARALLELISM="false")
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm_dir),
-               "--served-model-name", SERVED, "--dtype", "float32", "--max-model-len", "4096",
+               # eager: no torch.compile warm-up, which took over 5 minutes on a shared 2-core machine
+               "--served-model-name", SERVED, "--dtype", "float32", "--max-model-len", "4096", "--enforce-eager",
                "--host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
