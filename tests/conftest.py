@@ -22,6 +22,11 @@ SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e")
 FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model", "smollm_run": "model"}
 
 
+# Under pytest-xdist (`make test` runs workers with --dist loadgroup) the tests of these causes stay on one
+# worker each: two Ray clusters or two vLLM engines at once would fight over ports, memory and both cores.
+SERIAL_CAUSES = ("ray", "vllm")
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         for fixture, cause in FIXTURE_CAUSES.items():
@@ -29,6 +34,9 @@ def pytest_collection_modifyitems(config, items) -> None:
                 item.add_marker(cause)
         if any(item.get_closest_marker(cause) for cause in SLOW_CAUSES):
             item.add_marker("slow")
+        serial = next((cause for cause in SERIAL_CAUSES if item.get_closest_marker(cause)), None)
+        if serial is not None:
+            item.add_marker(pytest.mark.xdist_group(serial))
 
 
 @pytest.fixture(scope="session")

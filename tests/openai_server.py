@@ -175,6 +175,7 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     time: float
+    query: dict[str, str] = field(default_factory=dict)  # the URL's query (Azure's api-version)
 
 
 def _server_logger() -> logging.Logger:
@@ -236,7 +237,8 @@ class OpenAITestServer:
             return web.json_response({"error": {"message": "bad json"}}, status=400)
         limited: dict[str, str] = {}
         with self._lock:
-            self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.time()))
+            self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.time(),
+                                                 dict(request.query)))
             if self.rate_limit is not None:
                 admitted, limited = self.rate_limit.admit(body)
                 if not admitted:
@@ -419,6 +421,8 @@ class OpenAITestServer:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
+        # Azure OpenAI's shape: the deployment in the path, ?api-version=... on every request
+        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/_stats", self._stats)
         app.router.add_post("/v1/files", self._upload)

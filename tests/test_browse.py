@@ -374,7 +374,7 @@ def test_reference_is_the_set_the_judgment_records(tmp_path):
     assert recorded["set"] == "gpt-4-0125-preview" and recorded["why"] == "recorded in the judgment"
     assert [t["text"] for t in recorded["turns"]] == list(corrected.turns)
     default = view.question_view(112, "our-judge")["reference"]
-    assert (default["set"], default["why"]) == ("gpt-4", "FastChat's default set")
+    assert (default["set"], default["why"]) == ("gpt-4", "the bench's default set")
     missing = view.question_view(113, "our-judge")["reference"]
     assert missing["turns"] == [] and "missing-set.jsonl is missing" in missing["failure"]
 

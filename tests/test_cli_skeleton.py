@@ -23,9 +23,10 @@ def test_usage_error_is_one_line_exit_2(args):
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("command, typed", [("judge", "--judge-api"), ("run", "--judge-par"), ("show", "--judge")])
+@pytest.mark.parametrize("command, typed", [("judge", "--judge-api-key"), ("run", "--judge-par"), ("show", "--judge")])
 def test_a_prefix_of_a_flag_is_not_that_flag(command, typed):
-    # `--judge-api azure` was once read as --judge-api-key-env azure; no flag is taken by a prefix of its name
+    # `--judge-api azure` was once read as --judge-api-key-env azure (before --judge-api existed); no flag is
+    # taken by a prefix of its name
     out = mtbench(command, typed, "x")
     assert out.returncode == 2
     assert f"unrecognized arguments: {typed} x" in out.stderr and len(out.stderr.strip().splitlines()) == 1

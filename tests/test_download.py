@@ -250,8 +250,9 @@ def test_present_file_with_wrong_hash_needs_force(tmp_path: Path):
         (["--from", "/nonexistent/mt_bench"], "--from /nonexistent/mt_bench: no such folder"),
         (["--from", str(MT_BENCH_DATA), "--source", "github"],
          "--from DIR is a local source; it cannot be combined with --source github"),
-        (["--from", str(MT_BENCH_DATA), "--bench-name", "vicuna_bench"],
-         "download only knows the mt_bench data set; got --bench-name vicuna_bench"),
+        (["--from", str(MT_BENCH_DATA), "--bench-name", "my_bench"],
+         "download knows mt_bench, japanese_mt_bench, mt_bench_101, vicuna_bench; got --bench-name my_bench (a bench "
+         "of your own needs no download: put its question.jsonl in DATA_DIR/BENCH/)"),
         (["--timeout", "0"], "--timeout must be a positive number of seconds; got 0"),
     ],
 )

@@ -237,8 +237,8 @@ MALFORMED = [
     ("extra-data", load_questions, [b'{"question_id": 81}}'], 1, "not valid JSON (Extra data at column 20)"),
     ("not-an-object", load_questions, [GOOD_Q, b"[81, 82]"], 2, "expected a JSON object, got list"),
     ("missing-field", load_questions, [_with(QUESTION, category=_DROP)], 1, "missing field 'category'"),
-    ("wrong-type", load_questions, [_with(QUESTION, question_id="81")], 1,
-     "field 'question_id' must be an integer, got \"81\""),
+    ("wrong-type", load_questions, [_with(QUESTION, question_id="q81")], 1,
+     "field 'question_id' must be an integer, got \"q81\""),
     ("bool-is-not-an-id", load_questions, [_with(QUESTION, question_id=True)], 1,
      "field 'question_id' must be an integer, got true"),
     ("turns-not-a-list", load_questions, [_with(QUESTION, turns="hello")], 1,
@@ -301,7 +301,8 @@ def test_duplicate_answer_lines_last_wins_with_warning(tmp_path: Path, caplog):
     assert sorted(answers) == [81, 82]
     assert answers[81].turns == ("second", "y")
     assert [r.getMessage() for r in caplog.records] == [
-        f"{path}:3: question 81 appears again (first on line 1); the last line wins"
+        f"{path}: read as FastChat reads it: 1 repeated row(s), the last line wins: question 81 on line 3 "
+        "(first on line 1)"
     ]
 
 

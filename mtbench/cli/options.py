@@ -101,9 +101,10 @@ def add_config_options(parser: argparse.ArgumentParser, config: type, flag_map: 
     add_declared(parser, options, flag_map, prefix=prefix, optional=optional, title=title)
 
 
-def given(args: argparse.Namespace, flag_map: FlagMap, prefix: str = "") -> dict[str, Any]:
-    """What the user typed for the fields under ``prefix``, by field path relative to it."""
-    typed = vars(args)
+def given(args: argparse.Namespace | Mapping[str, Any], flag_map: FlagMap, prefix: str = "") -> dict[str, Any]:
+    """What the user typed for the fields under ``prefix``, by field path relative to it (``args``: the
+    parsed namespace, or flag -> value)."""
+    typed = args if isinstance(args, Mapping) else vars(args)
     out: dict[str, Any] = {}
     for path, flag in flag_map.flags.items():
         if path.startswith(prefix) and flag in typed:

@@ -34,7 +34,7 @@ class Step:
 
 # What every step takes from run itself (RunOptions), never from a flag of its own.
 RUN_FILLS = ("retry_failed", "progress")
-LAYOUT = ("--data-dir", "--bench-name")
+LAYOUT = ("--data-dir", "--bench-name", "--questions")
 # The answer steps' flags that mean the same for a local model and a served one.
 ANSWERS = ("--question-begin", "--question-end", "--per-category", "--num-choices", "--reasoning-tags",
            "--keep-reasoning")
@@ -91,3 +91,16 @@ def add_step_options(parser: argparse.ArgumentParser, flag_map: FlagMap, steps: 
     for step in steps:
         add_config_options(parser, step.config_class(), flag_map, prefix=f"{step.name}.", renames=step.renames,
                            skip=step.skip, optional=step.optional, title=step.title)
+
+
+def steps_flag_map(steps: tuple[Step, ...] = STEPS) -> FlagMap:
+    """Run's field paths and flags, as ``add_step_options`` lays them out, without a parser (the Python
+    API's ``evaluate(**options)`` takes run's flags as keyword arguments)."""
+    check_collisions(steps)
+    flag_map = FlagMap()
+    for step in steps:
+        for d in declared(step.config_class(), flags=step.renames):
+            if not any(d.path == s or d.path.startswith(s + ".") for s in step.skip):
+                flag_map.flags[f"{step.name}.{d.path}"] = d.flag
+                flag_map.options[f"{step.name}.{d.path}"] = d
+    return flag_map

@@ -30,10 +30,29 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtbench.show_result import show
+    from mtbench.api import scores
+    from mtbench.protocols import protocol_for
 
-    print_show(show(command_config(args)))
+    config = command_config(args)
+    protocol = protocol_for(config.layout)  # a bench with a protocol of its own (MT-Bench-101) scores its way
+    if protocol is not None:
+        from mtbench.core.options import check
+
+        # Its scores are not a ShowReport; refused rather than silently not logged.
+        check(not config.tracking.log_to, f"{{tracking.log_to}} is not available for {config.layout.bench_name} yet")
+        sys.stdout.write(protocol.show(config))
+        return 0
+    result = scores(config)
+    assert result.report is not None
+    print_show(result.report)
+    print_logged(result)
     return 0
+
+
+def print_logged(scores) -> None:
+    """Where ``--log-to`` logged the tables, one line per tracker on stderr."""
+    for tracker, where in (scores.logged if scores is not None else {}).items():
+        print(f"mtbench show: logged to {tracker}: {where}", file=sys.stderr)
 
 
 def print_show(report) -> None:
@@ -48,7 +67,7 @@ def print_show(report) -> None:
         if by_category is None:
             raise ConfigError(f"{{plot}}: categories are unavailable (no question file at {report.config.questions})")
         try:
-            radar_figure(by_category).savefig(plot, format="png", bbox_inches="tight")
+            radar_figure(by_category, title=f"{report.config.layout.bench_name} score by category").savefig(plot, format="png", bbox_inches="tight")
         except OSError as e:
             raise ConfigError(f"{{plot}}: cannot write {plot}: {e.strerror or e}") from None
     if fmt == "csv" and report.warning:  # CSV holds one table; the warning goes above it, on stderr

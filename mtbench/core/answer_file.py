@@ -54,7 +54,14 @@ def select_questions(
     category), or one line saying why there are none."""
     if not path.is_file():
         raise UserError(f"{path}: no such file (run `mtbench download` first, or check --data-dir)")
-    questions = load_questions(path)
+    return pick_questions(load_questions(path), path, begin, end, per_category)
+
+
+def pick_questions(
+    questions: Sequence[Question], path: Path, begin: int | None, end: int | None, per_category: int | None
+) -> list[Question]:
+    """The slice [begin, end) of ``questions`` (read from ``path``), then the first ``per_category`` of each
+    category, or one line saying why there are none."""
     if not questions:
         raise UserError(f"{path}: the question file has no questions")
     picked = first_per_category(questions[begin:end], per_category)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtbench.core.errors import UserError
+from mtbench.core.manifest import Manifest, load_manifest
 from mtbench.core.options import option
 
 if TYPE_CHECKING:
@@ -78,20 +80,40 @@ MODES = tuple(m.value for m in Mode)  # for argparse choices
 FORMATS = ("table", "markdown", "csv", "json")
 
 
+# A question that carries golden answers (MT-Bench-101's dataset ``bot`` turns) under this key is
+# answered turn by turn on them: the history before turn n is the golden answers 1..n-1.
+GOLDEN_KEY = "golden_answers"
+
+
+def history_answers(question: Question, own: Sequence[str]) -> list[str]:
+    """The assistant turns sent before the next user turn: the model's own answers so far (MT-bench), or
+    as many of the question's golden answers (MT-Bench-101), never the model's own."""
+    golden = question.extra.get(GOLDEN_KEY)
+    if golden is None:
+        return list(own)
+    return list(golden[: len(own)])
+
+
 def category_temperature(category: str) -> float:
+    """MT-bench's temperature of a category (FastChat's table); other benches: ``Manifest.temperature``."""
     return TEMPERATURE_BY_CATEGORY.get(category, DEFAULT_TEMPERATURE)
 
 
-def question_temperature(question: Question, force_temperature: float | None = None) -> float:
+def question_temperature(
+    question: Question, force_temperature: float | None = None, manifest: Manifest | None = None
+) -> float:
     """The sampling temperature of a question, the same for every answer engine.
 
-    FastChat's precedence: --force-temperature, the question's required_temperature, its category's,
-    0.7. Where FastChat asserts that force and required are not both set, the user's explicit flag wins.
+    FastChat's precedence: --force-temperature, the question's required_temperature, its category's in
+    the bench's manifest (MT-bench's table without one), 0.7. Where FastChat asserts that force and
+    required are not both set, the user's explicit flag wins.
     """
     if force_temperature is not None:
         return force_temperature
     if question.required_temperature is not None:
         return question.required_temperature
+    if manifest is not None:
+        return manifest.temperature(question.category)
     return category_temperature(question.category)
 
 
@@ -107,8 +129,9 @@ def judge_file_stem(judge_model: str) -> str:
 
 def per_category_option() -> Any:
     """--per-category (gen-answer, gen-api-answer, judge, run): one meaning in every command."""
-    return option(None, metavar="N", help="only the first N questions of each of the 8 categories (after the slice "
-                  "or --first-n): a quick look at every category")
+    return option(None, metavar="N", aliases=("--per-task",),
+                  help="only the first N questions of each category (after the slice or --first-n): a quick look "
+                  "at every category (MT-Bench-101: the first N dialogues of each of its 13 tasks)")
 
 
 def question_begin_option() -> Any:
@@ -129,19 +152,27 @@ class BenchLayout:
 
     data_dir: Path = option(DEFAULT_DATA_DIR, help="folder holding judge_prompts.jsonl and BENCH/",
                             default_help="./data, as FastChat")
-    bench_name: str = option(DEFAULT_BENCH, help="benchmark folder name")
+    bench_name: str = option(DEFAULT_BENCH, help="benchmark folder name: mt_bench, vicuna_bench, japanese_mt_bench, "
+                             "or a folder of your own holding question.jsonl (see docs/reference/benchmarks.md)")
+    questions: str | None = option(None, metavar="FILE", help="question file in the bench folder",
+                                   default_help="the bench manifest's (question.jsonl)")
 
     @property
     def bench_dir(self) -> Path:
         return self.data_dir / self.bench_name
 
     @property
+    def manifest(self) -> Manifest:
+        """The bench's description of itself (``mtbench.core.manifest``): read once per file, cached."""
+        return load_manifest(self.bench_dir, self.bench_name)
+
+    @property
     def judge_prompts_file(self) -> Path:
-        return self.data_dir / "judge_prompts.jsonl"
+        return self.data_dir / self.manifest.judge_prompts
 
     @property
     def question_file(self) -> Path:
-        return self.bench_dir / "question.jsonl"
+        return self.bench_dir / (self.questions or self.manifest.question_file)
 
     @property
     def reference_dir(self) -> Path:

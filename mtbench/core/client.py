@@ -52,6 +52,11 @@ __all__ = [
 log = logging.getLogger("mtbench")
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+APIS = ("openai", "azure")
+# Azure OpenAI's usual variables (the SDK's own names; OPENAI_API_VERSION is the SDK's older spelling).
+AZURE_KEY_ENV = "AZURE_OPENAI_API_KEY"
+AZURE_ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
+AZURE_VERSION_ENVS = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 # Sent when a self-hosted endpoint (vLLM, transformers serve) needs no key: the SDK insists on one.
 NO_KEY = "no-key"
 FATAL_STATUS = {401: "the API key was refused", 403: "access denied", 404: "not found (wrong base URL or model name)"}
@@ -107,28 +112,87 @@ class EndpointConfig:
         help="environment variable holding the API key (a self-hosted endpoint that takes no key needs none)")
     timeout: float = option(120.0, metavar="SECONDS", help="timeout of each request")
     retry: RetryPolicy = nested(default_factory=RetryPolicy)
+    api: str = option("openai", choices=APIS, help="the API's flavour: openai (any OpenAI-compatible endpoint) "
+                      "or azure (Azure OpenAI: the model name is the deployment's, the key goes in an api-key "
+                      "header, every request carries the api-version)")
+    azure_endpoint: str | None = option(
+        None, metavar="URL", help="Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com (the azure API)",
+        default_help=f"${AZURE_ENDPOINT_ENV}")
+    api_version: str | None = option(
+        None, metavar="VERSION", help="Azure OpenAI api-version, e.g. 2024-10-21 (the azure API)",
+        default_help=f"${AZURE_VERSION_ENVS[0]}, else ${AZURE_VERSION_ENVS[1]}")
+    azure_deployment: str | None = option(
+        None, metavar="NAME", help="Azure OpenAI deployment to call (the azure API)",
+        default_help="the model name: a deployment named as its model")
 
     def __post_init__(self) -> None:
         check(self.timeout > 0 and math.isfinite(self.timeout),
               f"{{timeout}} must be a number of seconds more than 0, got {self.timeout:g}")
-        if self.base_url:
+        check(self.api in APIS, f"{{api}} must be one of {', '.join(APIS)}; got {self.api!r}")
+        azure_only = [f for f in ("azure_endpoint", "api_version", "azure_deployment") if getattr(self, f)]
+        check(self.api == "azure" or not azure_only,
+              " and ".join(f"{{{f}}}" for f in azure_only) + " need {api} azure")
+        if self.api == "azure":
+            check(not self.base_url, "{base_url} is for {api} openai; Azure takes {azure_endpoint}")
+            if self.azure_endpoint:
+                problem = bad_base_url(self.azure_endpoint)
+                check(problem is None, f"{{azure_endpoint}} {problem}")
+            elif (url := self.resolved_base_url()) and (problem := bad_base_url(url)):
+                raise UserError(f"${AZURE_ENDPOINT_ENV} {problem}")
+            # Checked here, with the config, so the message names the flag as this command spells it.
+            check(bool(self.resolved_base_url()),
+                  f"{{api}} azure needs the resource endpoint: {{azure_endpoint}} URL or ${AZURE_ENDPOINT_ENV}")
+            check(bool(self.resolved_api_version()),
+                  f"{{api}} azure needs an api-version: {{api_version}} VERSION or ${AZURE_VERSION_ENVS[0]}")
+        elif self.base_url:
             problem = bad_base_url(self.base_url)
             check(problem is None, f"{{base_url}} {problem}")
         elif (url := self.resolved_base_url()) and (problem := bad_base_url(url)):
             raise UserError(f"$OPENAI_BASE_URL {problem}")
 
     def resolved_base_url(self) -> str | None:
+        if self.api == "azure":
+            return self.azure_endpoint or os.environ.get(AZURE_ENDPOINT_ENV) or None
         return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
+    def key_env(self) -> str:
+        """The variable the key is read from: Azure's own unless another was named."""
+        if self.api == "azure" and self.api_key_env == DEFAULT_API_KEY_ENV:
+            return AZURE_KEY_ENV
+        return self.api_key_env
+
     def api_key(self) -> str:
-        key = os.environ.get(self.api_key_env)
+        key = os.environ.get(self.key_env())
         if key:
             return key
+        if self.api == "azure":
+            raise UserError(f"no API key: set ${self.key_env()} (Azure OpenAI)")
         if self.resolved_base_url():
             return NO_KEY
         raise UserError(
             f"no API key: set ${self.api_key_env} (a self-hosted endpoint given by its base URL needs none)"
         )
+
+    def resolved_api_version(self) -> str | None:
+        return self.api_version or next((v for e in AZURE_VERSION_ENVS if (v := os.environ.get(e))), None)
+
+    def azure_settings(self) -> tuple[str, str]:
+        """Azure's endpoint and api-version, from the flags or the usual variables (UserError if missing)."""
+        endpoint, version = self.resolved_base_url(), self.resolved_api_version()
+        if not endpoint or not version:
+            raise UserError(f"--api azure needs ${AZURE_ENDPOINT_ENV} and ${AZURE_VERSION_ENVS[0]} (or their flags)")
+        if problem := bad_base_url(endpoint):
+            raise UserError(f"${AZURE_ENDPOINT_ENV} {problem}")
+        return endpoint, version
+
+    def sdk_client(self, key: str, **options: Any) -> openai.AsyncOpenAI:
+        """The SDK's async client for this endpoint: OpenAI's, or Azure's (deployment path, api-version
+        query, api-key header). ``options``: timeout, max_retries, http_client."""
+        if self.api == "azure":
+            endpoint, version = self.azure_settings()
+            return openai.AsyncAzureOpenAI(api_key=key, azure_endpoint=endpoint, api_version=version,
+                                           azure_deployment=self.azure_deployment, **options)
+        return openai.AsyncOpenAI(api_key=key, base_url=self.resolved_base_url(), **options)
 
 
 def _finite(value: float) -> float | None:
@@ -190,9 +254,8 @@ class ChatClient:
         self.rate = RateController(ceiling=max(1, max_connections), base_pause=config.retry.base_delay,
                                    max_pause=config.retry.max_delay)  # pacing shared by every call of the run
         pool = max(100, max_connections)
-        self._client = openai.AsyncOpenAI(
-            api_key=self._key,
-            base_url=config.resolved_base_url(),
+        self._client = config.sdk_client(
+            self._key,
             timeout=config.timeout,
             max_retries=0,  # retries are ours: one policy, counted, with Retry-After honoured
             http_client=openai.DefaultAioHttpClient(

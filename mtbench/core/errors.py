@@ -3,13 +3,19 @@
 import errno
 
 
-class UserError(Exception):
+class MTBenchError(Exception):
+    """Every failure mtbench reports as one line: ``except mtbench.MTBenchError`` catches them all."""
+
+    exit_code = 1
+
+
+class UserError(MTBenchError):
     """Bad flags, a missing or malformed file: printed as one line, exit code 2."""
 
     exit_code = 2
 
 
-class RunFailed(Exception):
+class RunFailed(MTBenchError):
     """The run could not finish (bad key, endpoint down, every request failing): one line, exit code 1."""
 
     exit_code = 1

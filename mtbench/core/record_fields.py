@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from mtbench.core.jsonl import FieldError
 
@@ -30,6 +30,19 @@ def get(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T:
     if key not in obj:
         raise FieldError(f"missing field '{key}'")
     return checked(key, obj[key], kind, what)
+
+
+def question_id(obj: Mapping[str, Any]) -> int:
+    """The record's question_id: an integer, or a string of digits as FastChat forks write it (FastChat's
+    loaders call int() on it, so such files read there; ``is_string_id`` lets a reader say it normalized)."""
+    value = obj.get("question_id")
+    if is_string_id(value):
+        return int(value)
+    return get(obj, "question_id", int, "an integer")
+
+
+def is_string_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 def get_optional(obj: Mapping[str, Any], key: str, kind: type[T], what: str) -> T | None:

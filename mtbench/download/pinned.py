@@ -18,6 +18,7 @@ from typing import Protocol
 
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.options import ConfigError
+from mtbench.core.progress import bars_on
 
 log = logging.getLogger("mtbench")
 
@@ -141,7 +142,7 @@ def fetch_files(
     created_dirs: list[Path] = []
     temps: list[tuple[Path, Path]] = []
     try:
-        for file, target in tqdm(todo, desc="download", unit="file", disable=None if progress else True):
+        for file, target in tqdm(todo, desc="download", unit="file", disable=None if bars_on(progress) else True):
             _make_dirs(target.parent, created_dirs)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
             try:

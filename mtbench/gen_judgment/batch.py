@@ -37,6 +37,7 @@ import openai
 
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.jsonl import LazyJsonlWriter
+from mtbench.core.progress import bars_on
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.gen_judgment.batch_requests import (
     match_id,
@@ -113,8 +114,8 @@ class BatchApi:
     def __init__(self, plan: JudgePlan):
         endpoint = plan.config.endpoint
         self._key = endpoint.api_key()
-        self._client = openai.AsyncOpenAI(api_key=self._key, base_url=endpoint.resolved_base_url(),
-                                          timeout=endpoint.timeout, max_retries=endpoint.retry.max_retries)
+        self._client = endpoint.sdk_client(self._key, timeout=endpoint.timeout,
+                                           max_retries=endpoint.retry.max_retries)
         self.where = str(self._client.base_url)
 
     async def __aenter__(self) -> BatchApi:
@@ -196,7 +197,7 @@ class _Run:
         self.announce(f"batch {sub.batch_id}: {'found' if found else 'submitted'}, {len(sub.keys)} match(es)")
 
     def announce(self, text: str) -> None:
-        if self.plan.config.progress:
+        if bars_on(self.plan.config.progress):
             print(text, file=sys.stderr, flush=True)
 
     async def collect(self, sub: Submission, batch: Any) -> None:

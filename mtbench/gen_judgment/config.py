@@ -15,7 +15,6 @@ from typing import Any
 from mtbench.core.bench import (
     DEFAULT_BASELINE_MODEL,
     DEFAULT_JUDGE_MODEL,
-    DEFAULT_REFERENCE,
     BenchLayout,
     Mode,
     per_category_option,
@@ -32,7 +31,9 @@ DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
 DEFAULT_PARALLEL = 8
 # The judge's endpoint flags: its own names, so `mtbench run` can hold the answers' endpoint beside it.
-JUDGE_ENDPOINT_FLAGS = {"base_url": "--judge-base-url", "api_key_env": "--judge-api-key-env"}
+JUDGE_ENDPOINT_FLAGS = {"base_url": "--judge-base-url", "api_key_env": "--judge-api-key-env", "api": "--judge-api",
+                        "azure_endpoint": "--judge-azure-endpoint", "api_version": "--judge-api-version",
+                        "azure_deployment": "--judge-azure-deployment"}
 LOCAL_JUDGE_HELP = ("judge in this process with a local model (no endpoint, no key, no cost); --parallel is the "
                     "prompts per batch, --max-tokens the new tokens per reply, temperature 0 decodes greedily")
 
@@ -91,8 +92,10 @@ class JudgeConfig:
                                                 default_help="every answer file")
     first_n: int | None = option(None, metavar="N", help="judge only the first N questions")
     per_category: int | None = per_category_option()
-    reference: str = option(DEFAULT_REFERENCE, metavar="NAME", help="reference answers for math/reasoning/coding: "
-                            "BENCH/reference_answer/NAME.jsonl (the corrected set is gpt-4-0125-preview)")
+    reference: str = option("", metavar="NAME", help="reference answers for the bench's reference-guided categories "
+                            "(MT-bench: math/reasoning/coding): BENCH/reference_answer/NAME.jsonl (MT-bench's corrected "
+                            "set is gpt-4-0125-preview; Japanese MT-bench's human-corrected one "
+                            "base-gpt4o-with-human-annotation)", default_help="the bench manifest's, gpt-4")
     endpoint: EndpointConfig = nested(flags=JUDGE_ENDPOINT_FLAGS, default_factory=EndpointConfig)
     parallel: int = parallel_option()
     temperature: float = option(DEFAULT_TEMPERATURE, help="judge temperature (left out where the judge refuses it)")

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from mtbench.core.bench import DEFAULT_JUDGE_MODEL, Mode
+from mtbench.core.language import identify
+from mtbench.core.manifest import Manifest
 from mtbench.core.records import Answer, JudgePrompt, PairJudgment, Question, SingleJudgment
 from mtbench.gen_judgment.failures import kept_as_done
 from mtbench.gen_judgment.prompts import needs_reference, prompt_name, render_pair, render_single
@@ -25,6 +27,8 @@ class SingleMatch:
     user_prompt: str
     reference: str | None  # the reference set rendered into the prompt, if any
     sample: int | None = None  # which of --judge-samples N repeats; None: a run of one (no field written)
+    # A bench with a language: (the bench's, the judged turn's as identified, None if undetermined).
+    language: tuple[str, str | None] | None = None
 
     @property
     def judge(self) -> tuple[str, str]:
@@ -108,16 +112,17 @@ def _answer_problem(answer: Answer | None, turn: int) -> str | None:
     return None
 
 
-def _ordered_groups(questions: Sequence[Question]) -> list[tuple[Question, int]]:
+def _ordered_groups(questions: Sequence[Question], manifest: Manifest | None = None) -> list[tuple[Question, int]]:
     """(question, turn) in FastChat's order: default t1, reference t1, default t2, reference t2.
 
-    Turn-2 matches exist only for two-turn questions (FastChat's multi-turn builders skip the rest).
+    Turn-2 matches exist only for two-turn questions (FastChat's multi-turn builders skip the rest), and
+    only the turns the bench's manifest judges (Japanese MT-bench: turn 1, as its fork's gen_judgment).
     """
-    default = [q for q in questions if not needs_reference(q.category)]
-    with_ref = [q for q in questions if needs_reference(q.category)]
+    default = [q for q in questions if not needs_reference(q.category, manifest)]
+    with_ref = [q for q in questions if needs_reference(q.category, manifest)]
     order = [(q, 1) for q in default] + [(q, 1) for q in with_ref]
     order += [(q, 2) for q in default if len(q.turns) == 2] + [(q, 2) for q in with_ref if len(q.turns) == 2]
-    return order
+    return [(q, turn) for q, turn in order if manifest is None or manifest.judges_turn(turn)]
 
 
 def model_pairs(mode: Mode, models: Sequence[str], baseline: str | None) -> list[tuple[str, ...]]:
@@ -141,6 +146,7 @@ def build_matches(
     baseline: str | None = None,
     *,
     judge_model: str = DEFAULT_JUDGE_MODEL,
+    manifest: Manifest | None = None,
 ) -> tuple[list[Match], list[Skip]]:
     """Every match of ``mode`` in FastChat's order, and the judgments skipped for a missing or failed answer.
 
@@ -151,10 +157,10 @@ def build_matches(
     pairs = model_pairs(mode, models, baseline)
     matches: list[Match] = []
     skipped: dict[tuple[str, str], list[int]] = {}
-    for question, turn in _ordered_groups(questions):
-        prompt = prompts[prompt_name(mode, question.category, turn)]
+    for question, turn in _ordered_groups(questions, manifest):
+        prompt = prompts[prompt_name(mode, question.category, turn, manifest)]
         ref_turns = None
-        if needs_reference(question.category):
+        if needs_reference(question.category, manifest):
             assert references is not None
             ref_turns = references[question.question_id].turns
         ref = reference_name if ref_turns is not None else None
@@ -171,7 +177,9 @@ def build_matches(
             if not mode.pairwise:
                 (m,) = pair
                 text = render_single(prompt, question, answers[m][qid].turns, turn, ref_turns)
-                matches.append(SingleMatch(qid, m, turn, judge_model, prompt, text, ref))
+                expected = manifest.language if manifest is not None else None
+                language = None if expected is None else (expected, identify(answers[m][qid].turns[turn - 1]))
+                matches.append(SingleMatch(qid, m, turn, judge_model, prompt, text, ref, language=language))
             else:
                 m1, m2 = pair
                 t1, t2 = answers[m1][qid].turns, answers[m2][qid].turns

@@ -29,7 +29,13 @@ from mtbench.core.cost import (
 )
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError
-from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
+from mtbench.core.record_files import (
+    load_answers,
+    load_pair_judgments,
+    load_questions,
+    load_single_judgments,
+    question_line,
+)
 from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
 from mtbench.gen_judgment.config import JudgeConfig
 from mtbench.gen_judgment.matches import (
@@ -42,7 +48,7 @@ from mtbench.gen_judgment.matches import (
     repeat_matches,
     resume,
 )
-from mtbench.gen_judgment.prompts import judge_messages, load_prompts, needs_reference
+from mtbench.gen_judgment.prompts import check_mode, judge_messages, load_prompts, needs_reference
 from mtbench.gen_judgment.provenance import RunProvenance, file_sha256
 from mtbench.gen_judgment.results import replies_seen
 
@@ -160,7 +166,8 @@ def _drop_empty(config: JudgeConfig, models: tuple[str, ...], answers: Mapping[s
 def _load_references(
     layout: BenchLayout, name: str, questions: Sequence[Question]
 ) -> dict[int, Answer] | None:
-    needed = [q for q in questions if needs_reference(q.category)]
+    manifest = layout.manifest
+    needed = [q for q in questions if needs_reference(q.category, manifest)]
     if not needed:
         return None
     path = layout.reference_file(name)
@@ -173,7 +180,9 @@ def _load_references(
     for q in needed:
         ref = refs.get(q.question_id)
         if ref is None or len(ref.turns) < len(q.turns) or ref.failed:
-            raise UserError(f"{path}: no usable reference answer for question {q.question_id} ({q.category})")
+            raise UserError(f"{layout.question_file}:{question_line(layout.question_file, q.question_id)}: question "
+                            f"{q.question_id}: its category {q.category} is judged against a reference, and {path} "
+                            "has no usable reference answer for it")
     return refs
 
 
@@ -224,22 +233,25 @@ def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] |
     answer step); they stand in for, or over, what the model's answer file holds.
     """
     layout = config.layout
+    check_mode(config.mode, layout.manifest)  # before anything is read: the bench may not judge this way
     pending = pending or {}
     questions = _load_questions(config)
     models, needed = _models(config, pending)
     answers = _load_answers(layout, needed, pending)
     models = _drop_empty(config, models, answers)
     prompt_file = config.judge_file or layout.judge_prompts_file
-    prompts = load_prompts(prompt_file, config.mode)
-    references = _load_references(layout, config.reference, questions)
+    manifest = layout.manifest
+    prompts = load_prompts(prompt_file, config.mode, manifest)
+    reference = config.reference or manifest.default_reference
+    references = _load_references(layout, reference, questions)
     provenance = RunProvenance(
         prompt_file_sha256=file_sha256(prompt_file),
-        reference=config.reference if references is not None else None,
-        reference_sha256=file_sha256(layout.reference_file(config.reference)) if references is not None else None,
+        reference=reference if references is not None else None,
+        reference_sha256=file_sha256(layout.reference_file(reference)) if references is not None else None,
     )
     matches, skips = build_matches(
-        config.mode, questions, models, answers, prompts, references, config.reference, config.baseline_model,
-        judge_model=config.judge_model,
+        config.mode, questions, models, answers, prompts, references, reference, config.baseline_model,
+        judge_model=config.judge_model, manifest=manifest,
     )
     if config.games is not None:
         matches = [m for m in matches if isinstance(m, PairMatch)

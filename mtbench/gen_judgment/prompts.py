@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mtbench.core.bench import NEED_REF_CATEGORIES, Mode
+from mtbench.core.bench import DEFAULT_BENCH, Mode
 from mtbench.core.errors import UserError
+from mtbench.core.manifest import Manifest, load_shipped
 from mtbench.core.record_files import load_judge_prompts
 from mtbench.core.records import JudgePrompt, Question
 
@@ -30,21 +31,35 @@ def prompt_table(mode: Mode | str) -> Mapping[tuple[bool, int], str]:
     return PAIR_PROMPTS if Mode.parse(mode).pairwise else SINGLE_PROMPTS
 
 
-def needs_reference(category: str) -> bool:
-    return category in NEED_REF_CATEGORIES
+def _bench(manifest: Manifest | None) -> Manifest:
+    """The bench whose prompts apply: the one given, else MT-bench's (FastChat's tables above)."""
+    return manifest or load_shipped(DEFAULT_BENCH)
 
 
-def prompt_name(mode: Mode | str, category: str, turn: int) -> str:
-    """Which judge prompt FastChat uses: by category (reference-guided or not) and turn."""
-    return prompt_table(mode)[(needs_reference(category), 1 if turn == 1 else 2)]
+def needs_reference(category: str, manifest: Manifest | None = None) -> bool:
+    return _bench(manifest).needs_reference(category)
 
 
-def load_prompts(path: Path, mode: Mode) -> dict[str, JudgePrompt]:
-    """The judge prompt file, checked to hold the four prompts ``mode`` needs."""
+def prompt_name(mode: Mode | str, category: str, turn: int, manifest: Manifest | None = None) -> str:
+    """Which judge prompt applies: by the bench's manifest, from the category (reference-guided or not) and turn."""
+    return _bench(manifest).prompt_name(Mode.parse(mode).kind, category, turn)
+
+
+def check_mode(mode: Mode, manifest: Manifest) -> None:
+    """A bench without prompts of the mode's kind refuses it in one line (Japanese MT-bench has no pairwise ones)."""
+    if mode.kind not in manifest.prompts:
+        raise UserError(f"--mode {mode}: the {manifest.name} bench has no {mode.kind} judge prompts "
+                        f"({manifest.source}); use --mode {'single' if 'single' in manifest.prompts else 'pairwise-all'}")
+
+
+def load_prompts(path: Path, mode: Mode, manifest: Manifest | None = None) -> dict[str, JudgePrompt]:
+    """The judge prompt file, checked to hold the prompts ``mode`` needs on this bench."""
     if not path.is_file():
         raise UserError(f"judge prompt file {path} not found: run `mtbench download` or pass --judge-file")
     prompts = load_judge_prompts(path)
-    missing = [n for n in prompt_table(mode).values() if n not in prompts]
+    bench = _bench(manifest)
+    check_mode(mode, bench)
+    missing = [n for n in bench.prompts[mode.kind].values() if n not in prompts]
     if missing:
         raise UserError(f"{path}: no judge prompt named {', '.join(missing)}")
     return prompts

@@ -188,6 +188,8 @@ def single_record(match: SingleMatch, result: ChatResult, temperature: float, ma
     _sent_params(extra, [result], temperature, max_tokens, sample_seed(match.sample))
     if reply.reasoning is not None:
         extra["judge_reasoning"] = reply.reasoning
+    if match.language is not None:  # the bench's language, and the judged turn's (null: too little prose to tell)
+        extra["expected_language"], extra["answer_language"] = match.language
     return SingleJudgment(
         question_id=match.question_id, model=match.model, judge=match.judge,
         user_prompt=match.user_prompt, judgment=reply.answer, score=score, turn=match.turn,

@@ -165,13 +165,16 @@ JudgeEvent = PlanMade | BatchesResumed | NothingToJudge
 
 def judge(
     config: JudgeConfig, *, dry_run: bool = False, announce: Callable[[str], None] = print,
-    on_event: Callable[[JudgeEvent], None] | None = None,
+    on_event: Callable[[JudgeEvent], None] | None = None, load: Callable[[JudgeConfig], JudgeWork] = load_work,
 ) -> JudgeSummary | None:
     """``mtbench judge``: hold the output, read what is done, plan, tell the plan, then run it.
 
     What it has to tell goes to ``on_event`` as typed values (``JudgeEvent``) where one is given, else
     to ``announce`` as text. A dry run plans from the file as it is, tells, and is refused by
     ``--max-cost`` exactly as the real run would be. Returns None when nothing was run.
+
+    ``load`` builds the matches from the inputs: MT-bench's (``plan.load_work``), or a bench protocol's
+    (``mtbench.mt_bench_101.judging.load_work``); the rest of the run is the same for every bench.
     """
     def tell(event: JudgeEvent) -> None:
         if on_event is not None:
@@ -181,7 +184,7 @@ def judge(
 
     backend = config.backend()
     backend.check_inputs()  # a wrong --judge-model-path is one line before anything is read
-    work = load_work(config)  # the inputs' problems first: nothing is created for a bad --data-dir
+    work = load(config)  # the inputs' problems first: nothing is created for a bad --data-dir
     if dry_run:
         plan = plan_for(_resume_batches(work, batch.sidecar_path(config.output)))
         tell(PlanMade(plan))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mtbench.core.bench import question_temperature
+from mtbench.core.bench import GOLDEN_KEY, history_answers, question_temperature
 from mtbench.core.reasoning import SplitReply, choice_of
 from mtbench.core.records import Answer, Question
 from mtbench.core.templates import conversation
@@ -63,9 +63,10 @@ def answer_questions(
 
     def request(row: Row) -> Request:
         q, turn = by_id[row[0]], len(replies[row])
-        prompt = generator.template.render(conversation(q.turns, [r.answer for r in replies[row]]))
+        # MT-bench: the row's own answers so far; MT-Bench-101: the dialogue's golden answers instead.
+        prompt = generator.template.render(conversation(q.turns, history_answers(q, [r.answer for r in replies[row]])))
         params = SamplingParams(
-            temperature=question_temperature(q),
+            temperature=question_temperature(q, manifest=settings.manifest),
             max_new_tokens=settings.max_new_token,
             seed=row_seed(settings.seed, row[0], row[1], turn),
         )
@@ -128,5 +129,6 @@ def _answer_record(
         choices=tuple(choice_of(c, replies[q.question_id, c]) for c in choices),
         tstamp=time.time(),
         error="; ".join(failures) if failures else None,
-        extra=dict(extra),
+        # MT-Bench-101: each turn was asked after the golden history, not the model's own answers
+        extra={**extra, "history": "golden"} if GOLDEN_KEY in q.extra else dict(extra),
     )

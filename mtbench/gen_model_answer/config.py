@@ -16,6 +16,7 @@ from typing import Any
 
 from mtbench.core.bench import BenchLayout, per_category_option, question_begin_option, question_end_option
 from mtbench.core.json_flags import chat_template_kwargs
+from mtbench.core.manifest import Manifest
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.reasoning import ReasoningOptions
 
@@ -116,6 +117,8 @@ class AnswerSettings:
     num_choices: int = option(1, help="independent conversations per question")
     seed: int = option(0, help="base of the per-question sampling seeds")
     reasoning: ReasoningOptions = nested(default_factory=ReasoningOptions)
+    # The bench's temperatures per category (filled from the layout by ``GenAnswerConfig``; None: MT-bench's).
+    manifest: Manifest | None = None
 
     def __post_init__(self) -> None:
         _at_least_one(max_new_token=self.max_new_token, num_choices=self.num_choices)
@@ -153,6 +156,8 @@ class GenAnswerConfig:
             object.__setattr__(self, "ray_address", os.environ["RAY_ADDRESS"])
         _at_least_one(num_cpus_per_replica=self.num_cpus_per_replica)
         replica_count(self.num_gpus_total, self.model.num_gpus)
+        if self.answers.manifest is None:
+            object.__setattr__(self, "answers", replace(self.answers, manifest=self.layout.manifest))
 
     @property
     def replicas(self) -> int:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask, select_questions
+from mtbench.core.answer_file import answer_run, existing_answers, questions_to_ask
 from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.partial_turns import PartialTurns
+from mtbench.core.progress import bars_on
 from mtbench.core.reasoning import SplitReply
 from mtbench.core.records import Answer, JsonlWriter, Question
 from mtbench.core.templates import resolve_template
@@ -43,6 +44,7 @@ from mtbench.gen_model_answer.hf_loading import (
 )
 from mtbench.gen_model_answer.planning import interleave, plan_replica_chunks
 from mtbench.gen_model_answer.ray_pool import ChunkAnswered, ModelJob, ReplicasReady, ray_answers
+from mtbench.protocols import bench_questions
 
 log = logging.getLogger("mtbench")
 
@@ -124,8 +126,7 @@ class _ModelRun:
     def __init__(self, cfg: GenAnswerConfig, check_files: bool):
         self.cfg = cfg
         self.path = cfg.output_file
-        self.questions = select_questions(cfg.layout.question_file, cfg.question_begin, cfg.question_end,
-                                          cfg.per_category)
+        self.questions = bench_questions(cfg.layout, cfg.question_begin, cfg.question_end, cfg.per_category)
         # Files only: a wrong path is said before anything is loaded. On a cluster the path need not exist
         # where the driver runs; each replica checks it on its own node.
         if check_files and not cfg.ray_address:
@@ -286,7 +287,7 @@ class _Progress:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, unit="question", desc="gen-answer", disable=not self.enabled,
+            self._bar = tqdm(total=self.total, unit="question", desc="gen-answer", disable=not bars_on(self.enabled),
                              dynamic_ncols=True)
 
     def update(self, n: int) -> None:

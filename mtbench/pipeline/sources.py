@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from mtbench.core.answer_file import existing_answers, questions_to_ask, select_questions
+from mtbench.core.answer_file import existing_answers, questions_to_ask
 from mtbench.core.bench import BenchLayout
 from mtbench.core.errors import UserError
 from mtbench.core.records import Question
 from mtbench.gen_api_answer import ApiAnswerConfig, generate_api_answers
 from mtbench.gen_model_answer import GenAnswerRuns, check_model_location, gen_model_answers
+from mtbench.protocols import bench_questions
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class AnswerSource(Protocol):
 
 def _plan(layout: BenchLayout, model_id: str, source: str, output: Path, begin: int | None, end: int | None,
           per_category: int | None, retry_failed: bool, max_tokens: int) -> AnswerPlan:
-    questions = select_questions(layout.question_file, begin, end, per_category)
+    questions = bench_questions(layout, begin, end, per_category)
     todo = questions_to_ask(questions, existing_answers(output), retry_failed)
     return AnswerPlan(model_id, source, output, len(questions), tuple(todo), max_tokens)
 

@@ -19,13 +19,16 @@ from mtbench.core.bench import (
     Mode,
 )
 from mtbench.core.errors import UserError
+from mtbench.core.language import PENALTIES
 from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
+from mtbench.integrations.trackers import TrackerConfig
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
+from mtbench.show_result.language import apply_language, language_note
 from mtbench.show_result.pairwise import PairwiseTable, pairwise_table
 from mtbench.show_result.provenance import TableProvenance, check_mixed, table_provenance
 from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
@@ -91,6 +94,12 @@ class ShowConfig:
     format: str = option("table", choices=FORMATS, help="output format")
     plot: Path | None = option(None, metavar="FILE.png", help="write the per-category radar chart (single mode)")
     control: str | None = control_option()
+    language_penalty: str = option(
+        "none", choices=PENALTIES, help="a bench with a language: a judged turn identified as another language "
+        "scores 1 (zero, as the Finnish MT-Bench) or the square root of its score (sqrt, as KoMT-Bench); none keeps "
+        "the judge's score, comparable with the fork's")
+    tracking: TrackerConfig = nested(default_factory=TrackerConfig, group="experiment trackers",
+                                     group_help="log the result to W&B, MLflow, TensorBoard or trackio")
     question_file: Path | None = None  # None: the layout's
     answer_dir: Path | None = None  # None: the layout's
     confidence: float = DEFAULT_CONFIDENCE
@@ -110,6 +119,9 @@ class ShowConfig:
         check(mode is not Mode.PAIRWISE_BASELINE or bool(self.baseline_model),
               "{mode} pairwise-baseline needs {baseline_model}")
         check(self.plot is None or mode is Mode.SINGLE, "{plot} draws the per-category radar chart of {mode} single")
+        check(self.language_penalty in PENALTIES, f"{{language_penalty}} must be one of {', '.join(PENALTIES)}")
+        check(self.language_penalty == "none" or mode is Mode.SINGLE,
+              "{language_penalty} applies to single scores ({mode} single)")
 
     @property
     def judgments(self) -> Path:
@@ -180,6 +192,7 @@ def show(config: ShowConfig) -> ShowReport:
         if config.compare:
             require_models(list(config.compare), {j.model for j in judgments}, f"{path} (--compare)")
         provenance = _provenance(config, [j for j in judgments if _listed(config, j.model)], notes)
+        judgments = _answer_language(config, judgments, notes)
         categories, source = _categories(config, question_categories, {j.question_id for j in judgments}, notes)
         single = single_tables(
             judgments, categories=categories, model_list=config.model_list,
@@ -322,6 +335,18 @@ def coverage_notes(table: pd.DataFrame, bench_questions: int | None) -> list[str
 
 
 L = TypeVar("L", SingleJudgment, PairJudgment)
+
+
+def _answer_language(config: ShowConfig, judgments: list[SingleJudgment], notes: list[str]) -> list[SingleJudgment]:
+    """A bench with a language: each model's wrong-language share as a note, and --language-penalty applied."""
+    expected = config.layout.manifest.language
+    if expected is None:
+        if config.language_penalty != "none":
+            raise ConfigError(f"{{language_penalty}}: the {config.layout.bench_name} bench names no language")
+        return judgments
+    judgments, counts = apply_language(judgments, expected, config.language_penalty, config.answers)
+    notes.append(language_note(expected, config.language_penalty, counts))
+    return judgments
 
 
 def _load(loader: Callable[[Path], list[L]], path: Path) -> list[L]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from mtbench.core.bench import CATEGORIES, DEFAULT_REFERENCE, NEED_REF_CATEGORIES, BenchLayout
+from mtbench.core.bench import CATEGORIES, BenchLayout
 from mtbench.core.errors import UserError
 from mtbench.core.record_files import load_answers, load_pair_judgments, load_questions, load_single_judgments
 from mtbench.core.records import Answer, PairJudgment, Question, SingleJudgment, latest_by_key
@@ -82,7 +82,8 @@ class BenchView:
 
     def categories(self) -> list[str]:
         present = list(dict.fromkeys(q.category for q in self.questions.values()))
-        return [c for c in CATEGORIES if c in present] + [c for c in present if c not in CATEGORIES]
+        order = self.layout.manifest.category_order() or CATEGORIES  # the bench's own order, else MT-bench's
+        return [c for c in order if c in present] + [c for c in present if c not in order]
 
     def meta(self) -> dict[str, Any]:
         """What the page's selectors offer: judges (with their number of valid judgments, and the one to open
@@ -144,8 +145,9 @@ class BenchView:
             return recorded, "recorded in the judgment"
         if judge is not None and judge in self.references:
             return judge, "named after the judge, as FastChat looks it up"
-        if DEFAULT_REFERENCE in self.references:
-            return DEFAULT_REFERENCE, "FastChat's default set"
+        default = self.layout.manifest.default_reference
+        if default in self.references:
+            return default, "the bench's default set"
         return None, ""
 
     def question_view(self, question_id: int, judge: str | None = None) -> dict[str, Any]:
@@ -176,7 +178,7 @@ class BenchView:
                 "source": source,
                 "set": ref_set,
                 "why": why,
-                "judged_with": q.category in NEED_REF_CATEGORIES,
+                "judged_with": self.layout.manifest.needs_reference(q.category),
                 "turns": [rich(t) for t in ref.turns],
                 "failure": None,
             }
