@@ -27,7 +27,6 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.api import judge
-
     from mtbench.gen_judgment.results import JudgeSummary
 
     config = command_config(args)
