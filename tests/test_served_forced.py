@@ -137,7 +137,7 @@ def judge_prompts() -> list[tuple[list[dict[str, str]], str]]:
     question = load_questions(MT_BENCH_DATA / "question.jsonl")[0]
     a, b = (load_answers(ANSWERS / f"{m}.jsonl")[question.question_id] for m in ("alpaca-13b", "gpt-3.5-turbo"))
     prompt = load_judge_prompts(MT_BENCH_DATA / "judge_prompts.jsonl")["pair-v2"]
-    messages = judge_messages(prompt, render_pair(prompt, question, a, b, None, 1))
+    messages = judge_messages(prompt, render_pair(prompt, question, a.turns, b.turns, 1, None))
     return [(messages, ""), (messages, "Assistant B's answer is more engaging and detailed."),
             (messages, "Assistant A is better.")]
 
