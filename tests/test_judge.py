@@ -295,7 +295,8 @@ def test_key_never_reaches_output_or_logs(data_dir, openai_server):
     assert out.returncode == 0, out.stderr
     # -v: every debug line the libraries log (requests, retries) reaches the captured stderr too
     verbose = mtbench("-v", "judge", "--data-dir", data_dir, "--judge-base-url", openai_server.base_url, "--mode",
-                      "pairwise-all", "--first-n", "2", env={"OPENAI_API_KEY": KEY})
+                      "pairwise-all", "--first-n", "2", "--max-failure-rate", "1",  # a rating is no pair verdict
+                      env={"OPENAI_API_KEY": KEY})
     assert verbose.returncode == 0, verbose.stderr
     blob = out.stdout + out.stderr + verbose.stdout + verbose.stderr
     for f in (data_dir / "mt_bench").rglob("*"):
@@ -311,7 +312,8 @@ def test_key_never_reaches_output_or_logs(data_dir, openai_server):
 
 def test_finished_job_reruns_with_zero_calls_and_changed_answers_are_rejudged(data_dir, openai_server):
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL[:2]))
-    openai_server.responder = lambda body: "Rating: [[4]]"
+    # a rating and a pair verdict in every reply, so both modes judge (the failure gate stays out of it)
+    openai_server.responder = lambda body: "Rating: [[4]] [[A]]"
     assert judge(data_dir, openai_server, "--first-n", "5", "--no-progress").returncode == 0
     assert judge(data_dir, openai_server, "--mode", "pairwise-all", "--first-n", "5", "--no-progress").returncode == 0
     before = len(openai_server.chat_requests)

@@ -133,7 +133,7 @@ def cut_in_field(body: dict) -> Reply:
 def test_a_judge_cut_while_reasoning_is_recorded_as_no_verdict(data_dir, openai_server, responder):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
     openai_server.responder = responder
-    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress")
+    out = judge(data_dir, openai_server, "--first-n", "1", "--no-progress", "--max-failure-rate", "1")
     assert out.returncode == 0, out.stderr
     records = rows(single_file(data_dir))
     assert len(records) == 2 and {r["score"] for r in records} == {None}  # not the decoy's 2

@@ -210,7 +210,7 @@ def test_forced_ten_is_read_as_ten_and_only_with_the_flag(tmp_path):
     judge = chain_judge(tmp_path, {"assistant": "hmm", "hmm": "<|im_end|>", "[[": "10]]"})
     data = make_data(tmp_path, "alpaca-13b")
     flags = ("--first-n", "3", "--max-tokens", "8", "--parallel", "4", "--judge-model-path", str(judge))
-    plain = run_judge(data, *flags)
+    plain = run_judge(data, *flags, "--max-failure-rate", "1")  # every reply fails: the gate would stop it
     assert plain.returncode == 0, plain.stderr[-2000:]
     out = judgment_file(data, "judge")
     assert {(r["score"], r["error"]) for r in rows(out)} == {(None, "unparseable: no [[rating]] in the judge's reply")}
@@ -284,7 +284,7 @@ def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--force-verdict"], "--force-verdict needs a local judge (--judge-model-path)"),
+    (["--force-verdict", "--batch"], "--force-verdict ranks options live, one request each; drop --batch"),
     (["--judge-model-path", "/no/such/model"], "--judge-model-path /no/such/model: no such folder"),
     (["--judge-model-path", "MODEL", "--batch"], "--batch: the Batch API is for an API judge"),
     (["--judge-model-path", "MODEL", "--judge-base-url", "http://127.0.0.1:9/v1"], "--judge-base-url: a local judge"),

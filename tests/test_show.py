@@ -517,6 +517,9 @@ def test_partial_rows_are_counted_and_marked_in_every_format(data_dir, capsys):
     assert (rows["full"]["n_questions"], rows["full"]["partial"]) == ("80", "False")
 
     table = out["table"].stdout.splitlines()
+    # "half" failed on 120 of its 160 judgments (of 12 + 160 + 160): the table is headed by the failure warning
+    assert table[0].startswith("warning: the judge (gpt-4) gave no verdict on 120 of 332 matches (36%)")
+    table = table[2:]
     header = table[1].split()
     assert header[-3:] == ["questions", "valid", "failed"]
     cells = {line.split()[0]: line.split() for line in table[3:6]}

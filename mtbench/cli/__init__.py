@@ -18,7 +18,8 @@ from mtbench.core.errors import RunFailed, UserError
 from mtbench.core.options import ConfigError
 
 # Subcommand modules, in the order --help lists them.
-COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "show", "bias", "agreement", "browse", "report", "export", "repair")
+COMMANDS = ("run", "download", "gen_answer", "gen_api_answer", "judge", "check_judge", "validate_judge", "show", "bias",
+            "agreement", "browse", "report", "export", "repair")
 
 
 class Parser(argparse.ArgumentParser):

@@ -77,6 +77,8 @@ def print_show(report) -> None:
             radar_figure(by_category, title=f"{report.config.layout.bench_name} score by category").savefig(plot, format="png", bbox_inches="tight")
         except OSError as e:
             raise ConfigError(f"{{plot}}: cannot write {plot}: {e.strerror or e}") from None
+    if fmt == "csv" and report.warning:  # CSV holds one table; the warning goes above it, on stderr
+        print(f"mtbench show: {report.warning}", file=sys.stderr)
     sys.stdout.write(render(report, fmt))
     if fmt in ("csv",) and report.comparison is not None:
         # CSV holds one table; the comparison goes to stderr so stdout stays machine-readable.

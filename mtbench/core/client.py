@@ -340,6 +340,18 @@ class ChatClient:
             self.meter.add(result)
             return result
 
+    async def post_chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One POST /chat/completions of ``body`` as it is (paced, not adapted, not retried), its JSON reply.
+
+        For requests that are not a judge's or an answer's reply (``--force-verdict``'s prompt
+        log-probabilities): an HTTP error raises ``openai.APIStatusError``, a reply that is not JSON
+        ``ValueError``."""
+        raw = await self._post_paced(body)
+        reply = json.loads(raw)
+        if not isinstance(reply, dict):
+            raise ValueError("the reply is not a JSON object")
+        return reply
+
     def _retry_wait(self, failure: CallFailure, retry: int, retry_after: float | None) -> float:
         """A 429 waits in the rate controller's one shared pause, other failures in their own backoff."""
         if failure.status == 429:

@@ -48,7 +48,8 @@ class ConfigError(UserError):
         """The same error seen from the config that holds this one under the field ``prefix``."""
         if not prefix:
             return self
-        moved = ConfigError(_FIELD_REF.sub(lambda m: "{" + f"{prefix}.{m.group(1)}" + "}", self.template))
+        # type(self): a subclass's exit code (``JudgeCannotJudge``: exit 1) survives the move.
+        moved = type(self)(_FIELD_REF.sub(lambda m: "{" + f"{prefix}.{m.group(1)}" + "}", self.template))
         moved.__cause__ = self.__cause__
         return moved
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import mtbench.gen_judgment.served_forced as served_forced
 from mtbench.core.chat_result import ChatResult
 from mtbench.core.client import ChatClient, EndpointConfig
 from mtbench.core.cost import Price, price_for
@@ -77,10 +78,11 @@ class JudgeBackend(Protocol):
 class ApiJudge:
     """A judge behind an OpenAI-compatible endpoint, through the shared client."""
 
-    def __init__(self, endpoint: EndpointConfig, judge_model: str, parallel: int):
+    def __init__(self, endpoint: EndpointConfig, judge_model: str, parallel: int, *, force_verdict: bool = False):
         self.endpoint = endpoint
         self.judge_model = judge_model
         self.parallel = parallel
+        self.forcing = force_verdict  # ranked through the server's prompt log-probabilities (served_forced)
         self._client: ChatClient | None = None
 
     @property
@@ -130,6 +132,8 @@ class ApiJudge:
             shown = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
             log.warning("%s does not list the judge model %r (it lists %s); trying it anyway",
                         client.base_url, self.judge_model, shown or "no model")
+        if self.forcing:  # before any judge call: an endpoint that cannot rank is one line, not a run of failures
+            await served_forced.probe(client, self.judge_model)
 
     @property
     def client(self) -> ChatClient:
@@ -143,7 +147,11 @@ class ApiJudge:
 
     async def force_verdict(self, match: Match, messages: Sequence[dict[str, str]],
                             result: ChatResult) -> tuple[ChatResult, float | None]:
-        return result, None  # an endpoint returns no probabilities for a given text (the config refuses the flag)
+        choice = choice_to_force(match, result) if self.forcing else None
+        if choice is None:
+            return result, None
+        return choice.apply(result, await served_forced.rank(self.client, self.judge_model, messages, result.text,
+                                                             choice))
 
     def probe_hint(self, judge_model: str) -> str:
         return f" (is {self.client.base_url} serving {judge_model!r}?)"

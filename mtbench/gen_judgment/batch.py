@@ -169,6 +169,7 @@ class _Run:
     writer: LazyJsonlWriter
     todo: dict[str, Match]
     failures: Counter[str] = field(default_factory=Counter)
+    replies: int = 0  # judge replies in the records written (the failure gate's base)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
@@ -227,6 +228,7 @@ class _Run:
             record = _with_batch_id(record, batch_id)
             self.writer.write(record)
             self.failures.update(record_failure_kinds(record))
+            self.replies += 2 if isinstance(record, PairJudgment) else 1
             del self.todo[key]
         self.sidecar.submissions.remove(sub)
         self.sidecar.save()
@@ -303,7 +305,7 @@ async def _run(plan: JudgePlan) -> JudgeSummary:
     return JudgeSummary(
         written=run.writer.written, failures=dict(run.failures), unanswered={}, calls=run.requests,
         attempts=run.requests, prompt_tokens=run.prompt_tokens, completion_tokens=run.completion_tokens,
-        cost=cost, elapsed_s=time.monotonic() - started,
+        cost=cost, elapsed_s=time.monotonic() - started, replies=run.replies,
     )
 
 

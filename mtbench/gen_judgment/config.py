@@ -41,6 +41,12 @@ LOCAL_JUDGE_HELP = ("judge in this process with a local model (no endpoint, no k
                     "prompts per batch, --max-tokens the new tokens per reply, temperature 0 decodes greedily")
 
 
+def judge_model_option() -> Any:
+    """--judge-model of a command that runs one judge (validate-judge)."""
+    return option("", help="judge model name sent to the endpoint; names the output file and the records' judge",
+                  default_help="gpt-4; a local judge: its model folder's name, or its GGUF file's")
+
+
 def judge_models_option() -> Any:
     return option((), flag="--judge-model", metavar="JUDGE",
                   help="judge model name sent to the endpoint; names the output file and the records' judge; "
@@ -73,6 +79,14 @@ def price_option(which: str) -> Any:
 
 def progress_option() -> Any:
     return option(True, flag="--no-progress", help="no progress bar")
+
+
+DEFAULT_MAX_FAILURE_RATE = 0.5
+
+
+def max_failure_rate_option() -> Any:
+    return option(DEFAULT_MAX_FAILURE_RATE, metavar="F", help="exit 1 when more than this share (0-1) of the "
+                  "run's judge replies carry no verdict: the judge cannot judge (1 never stops)")
 
 
 def check_money(**values: float | None) -> None:
@@ -138,11 +152,16 @@ class JudgeConfig:
     force_verdict: bool = option(
         False, group="local judge", help="a reply with no verdict is continued with '\\n\\nRating: [[' (pairwise "
         "'\\n\\nVerdict: [[') and the judge's most probable 1..10 (A/B/C) is read; recorded with verdict_forced: "
-        "true and counted by `mtbench show` (a local judge only)")
+        "true and counted by `mtbench show`; a local judge, or a served one that returns prompt log-probabilities "
+        "(vLLM's OpenAI server; probed once before any call)")
+    max_failure_rate: float = max_failure_rate_option()
     progress: bool = progress_option()
     output_file: Path | None = None  # None: the judge's file in the layout (check-judge writes elsewhere)
     judge_model: str = ""  # the one judge ("": gpt-4, or a local judge's own name); a jury's first
     jury: tuple[Juror, ...] = field(default=(), compare=False)  # the jury file's judges, once read
+    # Pairwise games to judge, as (turn, question_id, first model by name, second); None: every one the mode
+    # makes. validate-judge judges exactly the games the experts voted on.
+    games: frozenset[tuple[int, int, str, str]] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode))
@@ -160,6 +179,8 @@ class JudgeConfig:
         check(math.isfinite(self.batch_poll_interval) and self.batch_poll_interval > 0,
               f"{{batch_poll_interval}} must be a number of seconds more than 0, got {self.batch_poll_interval:g}")
         check(self.batch_max_requests >= 2, f"{{batch_max_requests}} must be at least 2, got {self.batch_max_requests}")
+        check(0 <= self.max_failure_rate <= 1,
+              f"{{max_failure_rate}} must be between 0 and 1, got {self.max_failure_rate:g}")
         check_money(price_input=self.price_input, price_output=self.price_output, max_cost=self.max_cost,
                     batch_price_input=self.batch_price_input, batch_price_output=self.batch_price_output)
 
@@ -207,8 +228,8 @@ class JudgeConfig:
     def _check_local(self) -> None:
         """Options that mean nothing for a local judge (or only for one) are refused, not ignored."""
         if self.local is None:
-            check(not self.force_verdict, "{force_verdict} needs a local judge ({local.path}): it ranks the judge's "
-                  "own token probabilities, which an API judge does not return for a given text")
+            check(not (self.force_verdict and self.batch), "{force_verdict} ranks options live, one request each; "
+                  "drop {batch} (or {force_verdict})")
             return
         check(self.batch is not True, "{batch}: the Batch API is for an API judge; drop it or {local.path}")
         check(self.endpoint.base_url is None,
@@ -224,7 +245,7 @@ class JudgeConfig:
         judge from an API one."""
         if self.local is not None:
             return LocalJudgeBackend(self.local, self.judge_model, self.parallel, force_verdict=self.force_verdict)
-        return ApiJudge(self.endpoint, self.judge_model, self.parallel)
+        return ApiJudge(self.endpoint, self.judge_model, self.parallel, force_verdict=self.force_verdict)
 
     def price(self) -> Price | None:
         """The judge's price for this run: the Batch API's with --batch, the flags over the table's."""

@@ -93,6 +93,12 @@ class JurySummary:
     def written(self) -> int:
         return sum(s.written for _, s in self.summaries)
 
+    def check_failure_rate(self, max_rate: float, judge_model: str = "") -> None:
+        """Each judge's own gate: the first judge with more than ``max_rate`` replies without a verdict stops
+        the run (``JudgeCannotJudge``), named."""
+        for name, summary in self.summaries:
+            summary.check_failure_rate(max_rate, name)
+
     # The usage of the whole jury, as one judge's summary gives it (the Python API's ``Usage``).
     @property
     def calls(self) -> int:

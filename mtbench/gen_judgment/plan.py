@@ -41,6 +41,7 @@ from mtbench.gen_judgment.config import JudgeConfig
 from mtbench.gen_judgment.matches import (
     JudgmentKey,
     Match,
+    PairMatch,
     ResumeState,
     Skip,
     build_matches,
@@ -252,6 +253,9 @@ def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] |
         config.mode, questions, models, answers, prompts, references, reference, config.baseline_model,
         judge_model=config.judge_model, manifest=manifest,
     )
+    if config.games is not None:
+        matches = [m for m in matches if isinstance(m, PairMatch)
+                   and (m.turn, m.question_id, *sorted((m.model_1, m.model_2))) in config.games]
     return JudgeWork(config, models, tuple(repeat_matches(matches, config.judge_samples)), tuple(skips), provenance)
 
 

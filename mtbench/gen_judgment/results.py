@@ -13,11 +13,12 @@ from mtbench.core.rate_limit import rate_limit_line
 from mtbench.core.reasoning import SplitReply, merge_reasoning, split_reasoning
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.core.runner import Level, Outcome
-from mtbench.gen_judgment.failures import failure_kind, record_reasons
+from mtbench.gen_judgment.failures import check_failure_rate, failure_kind, record_reasons
 from mtbench.gen_judgment.matches import Match, PairMatch, SingleMatch, sample_seed
 from mtbench.gen_judgment.provenance import RunProvenance, sample_fields
 from mtbench.gen_judgment.verdicts import game_winner, parse_rating, parse_verdict
 
+NO_VERDICT_KINDS = ("unparseable", "empty reply")  # failure kinds (``failure_kind``) of a reply with no verdict
 NO_PAIR_VERDICT = "unparseable: no [[A]]/[[B]]/[[C]] verdict in the judge's reply"
 CUT_WHILE_REASONING = "unparseable: the judge's reply ended inside its reasoning (give a larger --max-tokens)"
 
@@ -38,6 +39,23 @@ class JudgeSummary:
     waited_s: float = 0.0  # wall time sends were held back for the provider's rate limits
     forced: int = 0  # judge replies without a verdict whose verdict was forced (--force-verdict)
     local: bool = False  # a local judge (--judge-model-path): generations in this process, no API, no bill
+    replies: int = 0  # judge replies in the records written (a pair's two games are two); the failure rate's base
+
+    @property
+    def failed_replies(self) -> int:
+        """Replies without a verdict (no [[...]] in it, or nothing at all): what the judge could not do.
+        A refused request (HTTP 400) or a failed batch is no reply of the judge's, and not counted here."""
+        return sum(n for kind, n in self.failures.items() if kind in NO_VERDICT_KINDS)
+
+    @property
+    def failure_rate(self) -> float:
+        """The share of this run's recorded replies that carry no verdict (0 when none was recorded)."""
+        return self.failed_replies / self.replies if self.replies else 0.0
+
+    def check_failure_rate(self, max_rate: float, judge_model: str) -> None:
+        """``JudgeCannotJudge`` (exit 1, one line) when more than ``max_rate`` of the replies had no verdict;
+        called after the summary is shown, so the user sees the counts behind the line."""
+        check_failure_rate(self.failed_replies, self.replies, max_rate, judge_model)
 
     def describe(self) -> str:
         # Reasoning tokens are part of the completion tokens (OpenAI, vLLM, DeepSeek) and priced as output.

@@ -49,7 +49,7 @@ async def run_plan(plan: JudgePlan) -> JudgeSummary:
     started = time.monotonic()
     failures: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
-    sent = forced_count = 0
+    sent = forced_count = replies = 0
 
     reasoning_tokens: int | None = None
     async with config.backend() as backend:
@@ -91,6 +91,7 @@ async def run_plan(plan: JudgePlan) -> JudgeSummary:
                             unanswered[failure_kind(outcome.reason or "")] += 1
                         else:
                             writer.write(outcome.value)
+                            replies += 2 if isinstance(outcome.value, PairJudgment) else 1
                             failures.update(record_failure_kinds(outcome.value))
             except RunFailed as e:
                 hint = backend.probe_hint(config.judge_model) if isinstance(e, ProbeFailed) else ""
@@ -110,6 +111,7 @@ async def run_plan(plan: JudgePlan) -> JudgeSummary:
         attempts=usage.attempts, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cost=cost, elapsed_s=time.monotonic() - started, reasoning_tokens=reasoning_tokens,
         rate_limited=rate_limited, waited_s=waited_s, forced=forced_count, local=config.local is not None,
+        replies=replies,
     )
 
 

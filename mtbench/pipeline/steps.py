@@ -109,6 +109,9 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
             judge_jury(judge_config, on_event=news) if judge_config.is_jury else judge(judge_config, on_event=news))
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
+    if summary is not None:
+        with fields_within("judge"):  # the issue-24 case: 158 of 160 replies without a verdict is not a score
+            summary.check_failure_rate(judge_config.max_failure_rate, judge_config.judge_model)
     with fields_within("show"):
         tables = show(config.show)
     steps.line("show", f"the tables of {config.show.judgments} (below)")

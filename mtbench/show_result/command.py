@@ -28,6 +28,7 @@ from mtbench.integrations.trackers import TrackerConfig
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
+from mtbench.show_result.failures import failure_warning
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.jury import JuryTables, pairwise_jury, single_jury
 from mtbench.show_result.language import apply_language, language_note
@@ -185,6 +186,7 @@ class ShowReport:
     provenance: TableProvenance | None = None  # what produced the table's judgments
     turns_cut_while_reasoning: Mapping[str, int] | None = None  # per model with an answer file, when read
     jury: JuryTables | None = None  # several judges (--judge-model A B C, --jury): the jury's table
+    warning: str | None = None  # shown above the tables: the judge failed on too many matches (``failure_warning``)
 
 
 def _judge_command(mode: str, judge_model: str) -> str:
@@ -248,10 +250,13 @@ def show(config: ShowConfig) -> ShowReport:
             )
             single = replace(single, scores=single.scores.join(control.table))
             notes.append(control.note)
+        judges = recorded_judges(judgments)
         return ShowReport(
             config, single=single, comparison=comparison, category_source=source, notes=tuple(notes),
-            judges=recorded_judges(judgments), bench_questions=bench_questions, provenance=provenance,
+            judges=judges, bench_questions=bench_questions, provenance=provenance,
             turns_cut_while_reasoning=cuts,
+            warning=failure_warning(single.failed, single.failed + int(single.scores["n_valid"].sum()),
+                                    ", ".join(judges) or config.judge_model),
         )
 
     pair_judgments = _load(load_pair_judgments, path)
@@ -295,9 +300,11 @@ def show(config: ShowConfig) -> ShowReport:
         )
         pair = replace(pair, table=pair.table.join(control.table))
         notes.append(control.note)
+    judges = recorded_judges(pair_judgments)
     return ShowReport(
-        config, pairwise=pair, notes=tuple(notes), judges=recorded_judges(pair_judgments),
+        config, pairwise=pair, notes=tuple(notes), judges=judges,
         bench_questions=bench_questions, provenance=provenance, turns_cut_while_reasoning=cuts,
+        warning=failure_warning(pair.errors, pair.errors + pair.matches, ", ".join(judges) or config.judge_model),
     )
 
 

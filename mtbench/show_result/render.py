@@ -123,6 +123,7 @@ def _to_jsonable(report: ShowReport) -> dict[str, Any]:
     if report.turns_cut_while_reasoning is not None:
         out["turns_cut_while_reasoning"] = dict(report.turns_cut_while_reasoning)
     out["notes"] = list(report.notes)
+    out["warning"] = report.warning
     return out
 
 
@@ -173,6 +174,9 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
     pct = f"{c.confidence:.0%}"
     parts: list[str] = []
     notes_extra: list[str] = []
+
+    if report.warning:  # above every table: the numbers below rest on a few matches
+        parts.extend([f"**{report.warning}**" if markdown else report.warning, ""])
 
     def heading(text: str) -> None:
         parts.append(f"## {text}" if markdown else text)

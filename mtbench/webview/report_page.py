@@ -80,6 +80,7 @@ def render_report(
         consistency=None if pairwise is None else {"share": _num(pairwise.consistency, 3), "matches": pairwise.matches},
         radar=None if radar is None else base64.b64encode(radar).decode("ascii"),
         notes=notes,
+        warning=report.warning,
         questions=_questions(view, report, judge) if drilldown else None,
     )
 

@@ -224,6 +224,8 @@ async function renderBoard() {
   const data = await api("/api/leaderboard", params);
   const pct = Math.round(data.bootstrap.confidence * 100) + "% CI";
   const parts = [el("p", { class: "muted" }, "Judge " + judge + ", " + data.judgment_file)];
+  // show's warning, above the tables: the judge gave no verdict on more than a tenth of its matches
+  if (data.warning) parts.push(el("p", { class: "warning", id: "failure-warning" }, data.warning));
   // show's forced-verdict column (--force-verdict), only for a file that has forced verdicts
   const forced = data.models.length > 0 && data.models[0].n_forced !== undefined;
   const forcedHeader = forced ? ["forced"] : [];
