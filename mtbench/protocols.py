@@ -8,16 +8,19 @@ runs the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from mtbench.core.answer_file import pick_questions, select_questions
 from mtbench.core.bench import BenchLayout
-from mtbench.core.records import Question
+from mtbench.core.errors import UserError
+from mtbench.core.records import Answer, Question
 
 if TYPE_CHECKING:
     from mtbench.gen_judgment.config import JudgeConfig
+    from mtbench.gen_judgment.plan import JudgeWork
     from mtbench.gen_judgment.results import JudgeSummary
+    from mtbench.gen_judgment.runner import JudgeEvent
     from mtbench.show_result import ShowConfig
 
 
@@ -33,8 +36,14 @@ class BenchProtocol(Protocol):
         """What the answer commands ask, in file order; each question says how its history is built
         (``mtbench.core.bench.history_answers``)."""
 
-    def judge(self, config: JudgeConfig, *, dry_run: bool, announce: Callable[[str], None]) -> JudgeSummary | None:
-        """``mtbench judge`` on this bench: plan, tell, judge (resumable); None when nothing was run."""
+    def load_work(self, config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] | None = None) -> JudgeWork:
+        """The judge's matches from the inputs (what ``judge`` runs and ``mtbench run`` plans with);
+        ``pending``: answers not generated yet, per model, standing in for the answer file's."""
+
+    def judge(self, config: JudgeConfig, *, dry_run: bool, announce: Callable[[str], None],
+              on_event: Callable[[JudgeEvent], None] | None = None) -> JudgeSummary | None:
+        """``mtbench judge`` on this bench: plan, tell (to ``on_event`` where given, else ``announce``), judge
+        (resumable); None when nothing was run."""
 
     def show(self, config: ShowConfig) -> str:
         """``mtbench show`` on this bench: the rendered tables (``config.format``)."""
@@ -48,6 +57,14 @@ def protocol_for(layout: BenchLayout) -> BenchProtocol | None:
         if protocol.present(layout):
             return protocol
     return None
+
+
+def refuse_protocol(protocol: BenchProtocol | None, layout: BenchLayout, command: str) -> None:
+    """A one-line UserError (exit 2) where ``command`` reads MT-bench's tables only and the bench has a
+    protocol of its own: its tables are ``mtbench show``'s."""
+    if protocol is not None:
+        raise UserError(f"mtbench {command} does not know {layout.bench_name} (scored by the {protocol.name} "
+                        f"protocol) yet: its tables are `mtbench show --bench-name {layout.bench_name}`")
 
 
 def bench_questions(layout: BenchLayout, begin: int | None, end: int | None, per_category: int | None) -> list[Question]:

@@ -8,6 +8,7 @@ model and the judge are scripted on a loopback OpenAI-compatible server, and onc
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -316,3 +317,82 @@ def test_local_model_answers_on_the_golden_history(data: Path, dialogues, tmp_pa
     want = [inner.template.render(conversation(d.users[:k], d.bots[: k - 1]))
             for d in dialogues[:2] for k in range(1, len(d.users) + 1)]
     assert sorted(seen) == sorted(want)
+
+
+# ---------------------------------------------------------------------------------------------------
+# mtbench run: download, answers, judge and the protocol's tables in one command
+
+
+def graded_judge(body) -> str:
+    """A judge whose score says which turn it saw: turn 1 scores 3, turn t > 1 scores 11 - t (at least 1)."""
+    messages = body["messages"]
+    if messages[0]["role"] != "system":
+        return answering(body)
+    turn = judged_turn(messages[1]["content"])
+    return f"Rating: [[{3 if turn == 1 else max(1, 11 - turn)}]]"
+
+
+def table_scores(text: str) -> dict[str, str]:
+    """The score column of the text table, by task code and by 'Overall'."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^(task|overall)\s+(\w+)(?: \([^)]*\))?\s+(\S+)\s", line)
+        if m:
+            out[m.group(2)] = m.group(3)
+    return out
+
+
+def test_run_end_to_end_downloads_answers_on_golden_history_judges_and_prints_the_task_table(tmp_path, dialogues):
+    data = tmp_path / "data"  # empty: the run fetches the bench's two files (--from, sha256 checked)
+    picked = first_per_task(dialogues)
+    run_args = ["run", "--model", "m1", "--base-url", "", "--judge-model", "judge-x", "--judge-base-url", "",
+                "--data-dir", str(data), "--bench-name", BENCH, "--per-task", "1", "--from", str(SOURCE),
+                "--no-progress", "--parallel", "4", "--judge-parallel", "4"]
+    with OpenAITestServer(graded_judge) as server:
+        args = [server.base_url if a == "" else a for a in run_args]
+        r = mtbench(*args, env=KEY)
+        assert r.returncode == 0, r.stderr
+        asked = [q.body["messages"] for q in server.chat_requests]
+        answer_calls = [m for m in asked if m[0]["role"] != "system"]
+        judge_calls = [m for m in asked if m[0]["role"] == "system"]
+        # each user turn once, after the golden history (never the model's own answers)
+        assert len(answer_calls) == sum(len(d.users) for d in picked)
+        assert not any("OWN-ANSWER" in m["content"] for messages in answer_calls for m in messages)
+        want_turns = sum(len(d.users) - (d.task in SKIP_FIRST) for d in picked)
+        assert len(judge_calls) == want_turns
+        assert "fetched 2 file(s)" in r.stdout
+        assert "13 question(s), 0 already answered, 13 to generate" in r.stdout
+        assert f"to judge {want_turns}" in r.stdout
+
+        # by hand: a dialogue scores its lowest judged turn; a task with one dialogue scores it
+        def score(turn: int) -> int:
+            return 3 if turn == 1 else max(1, 11 - turn)
+
+        expected = {d.task: min(score(t) for t in range(2 if d.task in SKIP_FIRST else 1, len(d.users) + 1))
+                    for d in picked}
+        assert len(set(expected.values())) > 1  # the table has more than one value to get right
+        shown = table_scores(r.stdout)
+        assert {t: shown[t] for t in TASKS} == {t: f"{expected[t]:.2f}" for t in TASKS}
+        assert shown["Overall"] == f"{sum(expected.values()) / 13:.2f}"
+        assert "MT-Bench-101, m1: 13 dialogue(s) scored" in r.stdout
+        assert "judgments: " in r.stdout and "judge-x_single.jsonl" in r.stdout
+
+        # run again: nothing is asked, the same table; with --report: refused before any call
+        server.requests.clear()
+        again = mtbench(*args, env=KEY)
+        assert again.returncode == 0 and not server.chat_requests, again.stderr
+        assert table_scores(again.stdout) == shown
+        refused = mtbench(*args, "--report", str(tmp_path / "r.html"), env=KEY)
+        assert refused.returncode == 2 and not server.chat_requests
+        assert refused.stderr.strip() == ("mtbench run: error: mtbench report does not know mt_bench_101 (scored by the "
+                                          "mt_bench_101 protocol) yet: its tables are `mtbench show --bench-name "
+                                          "mt_bench_101`"), refused.stderr
+
+
+def test_report_and_browse_refuse_the_bench_in_one_line(data: Path):
+    for command, extra in (("report", ("--out", str(data / "r.html"))), ("browse", ("--port", "0"))):
+        r = mtbench(command, "--data-dir", str(data), "--bench-name", BENCH, *extra)
+        assert r.returncode == 2, (command, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        assert f"mtbench {command} does not know mt_bench_101" in r.stderr
+    assert not (data / "r.html").exists()

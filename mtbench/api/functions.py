@@ -146,7 +146,8 @@ def judge(config: JudgeConfig | None = None, /, *, progress: bool = False, annou
         if protocol is not None:
             check(not config.is_jury, f"a jury (several {{judge_models}}, or {{jury_file}}) judges MT-bench; "
                   f"{config.layout.bench_name} takes one judge per run")
-            summary = protocol.judge(config, dry_run=config.dry_run, announce=_announce(announce))
+            summary = protocol.judge(config, dry_run=config.dry_run, announce=_announce(announce),
+                                     on_event=on_event)
         elif config.is_jury:
             summary = judge_jury(config, dry_run=config.dry_run, announce=_announce(announce), on_event=on_event)
         else:

@@ -23,6 +23,7 @@ from aiohttp import web
 from mtbench.core.bench import BenchLayout, Mode
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError, check, nested, option
+from mtbench.protocols import protocol_for, refuse_protocol
 from mtbench.show_result.command import control_option
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_SEED
 from mtbench.webview.bench_view import BenchView, files_signature, load_bench_view
@@ -284,6 +285,7 @@ def build_app(
 
 def serve(config: BrowseConfig, on_ready: Callable[[str], None] | None = None) -> None:
     """Load the files (so a bad file fails before the server starts), then serve until interrupted."""
+    refuse_protocol(protocol_for(config.layout), config.layout, "browse")  # MT-Bench-101: show's tables only
     signature = files_signature(config.layout)  # before reading: a write during the load shows up later
     view = load_bench_view(config.layout, config.judge_model)
     if config.host not in LOOPBACK:

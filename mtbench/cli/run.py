@@ -68,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
         print(banner + "\n", flush=True)
     evaluation = evaluate(config, progress=True, announce=lambda text: print(text, flush=True))
     outcome = evaluation.outcome
-    if outcome.tables is not None:
+    if outcome.tables is not None or outcome.shown is not None:
         sys.stdout.flush()
-        print_show(outcome.tables)
-        print_logged(evaluation.scores)
+        if outcome.tables is not None:
+            print_show(outcome.tables)
+            print_logged(evaluation.scores)
+        else:  # a bench protocol's own tables (MT-Bench-101)
+            sys.stdout.write(outcome.shown or "")
         print("files:")
         for path in outcome.answer_files:
             print(f"  answers: {path}")

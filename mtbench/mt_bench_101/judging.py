@@ -17,7 +17,7 @@ turn (from 1), the prompt name ``mt-bench-101-TASK``, and ``task``/``dialogue_id
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,11 @@ def select_dialogues(config: JudgeConfig, dialogues: list[Dialogue]) -> list[Dia
     return [d for d in picked if d.dialogue_id in keep]
 
 
-def load_work(config: JudgeConfig) -> JudgeWork:
-    """Every (dialogue, judged turn, model) match of the run; every problem with the inputs is one line."""
+def load_work(config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] | None = None) -> JudgeWork:
+    """Every (dialogue, judged turn, model) match of the run; every problem with the inputs is one line.
+
+    ``pending``: answers not generated yet, per model (``mtbench run`` plans before its answer step): they
+    stand in for, or over, what the model's answer file holds."""
     if config.mode is not Mode.SINGLE:
         raise ConfigError("{mode} " + f"{config.mode}: MT-Bench-101 grades each turn on its own (single mode only)")
     layout = config.layout
@@ -105,12 +108,13 @@ def load_work(config: JudgeConfig) -> JudgeWork:
     if not models:
         raise UserError(f"no answer files in {layout.answer_dir}: generate answers first "
                         f"(mtbench gen-api-answer / gen-answer --bench-name {layout.bench_name})")
+    pending = pending or {}
     answers = {}
     for model in models:
         file = layout.answer_file(model)
-        if not file.is_file():
+        if not file.is_file() and model not in pending:
             raise UserError(f"no answers for model {model!r}: {file} does not exist")
-        answers[model] = load_answers(file)
+        answers[model] = {**(load_answers(file) if file.is_file() else {}), **pending.get(model, {})}
     matches: list[Match] = []
     skipped: dict[tuple[str, str], list[int]] = {}
     for d in dialogues:

@@ -7,20 +7,22 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mtbench.core.bench import BenchLayout, Mode
 from mtbench.core.errors import UserError
 from mtbench.core.options import ConfigError
 from mtbench.core.record_files import load_single_judgments
-from mtbench.core.records import Question
+from mtbench.core.records import Answer, Question
 from mtbench.mt_bench_101.data import PROMPT_FILE, dialogue_file, is_present, load_dialogues, load_prompts
 from mtbench.mt_bench_101.scores import ModelScores, dialogue_scores, model_scores, turn_scores
 
 if TYPE_CHECKING:
     from mtbench.gen_judgment.config import JudgeConfig
+    from mtbench.gen_judgment.plan import JudgeWork
     from mtbench.gen_judgment.results import JudgeSummary
+    from mtbench.gen_judgment.runner import JudgeEvent
     from mtbench.show_result import ShowConfig
 
 
@@ -37,11 +39,16 @@ class MtBench101:
     def questions(self, layout: BenchLayout) -> list[Question]:
         return [d.question() for d in load_dialogues(dialogue_file(layout))]
 
-    def judge(self, config: JudgeConfig, *, dry_run: bool, announce: Callable[[str], None]) -> JudgeSummary | None:
-        from mtbench.gen_judgment.runner import judge
+    def load_work(self, config: JudgeConfig, pending: Mapping[str, Mapping[int, Answer]] | None = None) -> JudgeWork:
         from mtbench.mt_bench_101.judging import load_work
 
-        return judge(config, dry_run=dry_run, announce=announce, load=load_work)
+        return load_work(config, pending)
+
+    def judge(self, config: JudgeConfig, *, dry_run: bool, announce: Callable[[str], None],
+              on_event: Callable[[JudgeEvent], None] | None = None) -> JudgeSummary | None:
+        from mtbench.gen_judgment.runner import judge
+
+        return judge(config, dry_run=dry_run, announce=announce, on_event=on_event, load=self.load_work)
 
     def show(self, config: ShowConfig) -> str:
         return render(scores_of(config), config.format, config.confidence)

@@ -10,16 +10,18 @@ bound until the answers exist, and the judge plans again, exactly, before its fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtbench.core.bench import DEFAULT_BENCH
 from mtbench.core.cost import CHARS_PER_TOKEN
+from mtbench.core.options import check
 from mtbench.core.records import Answer, Choice
 from mtbench.gen_judgment import JudgePlan, load_work, plan_for
 from mtbench.gen_judgment.jury import JuryPlan
 from mtbench.pipeline.config import RunConfig
 from mtbench.pipeline.sources import AnswerPlan
+from mtbench.protocols import BenchProtocol, protocol_for
 
 __all__ = ["AnswerPlan", "RunPlan", "answer_plans", "missing_data", "placeholder_answers", "plan_run"]
 
@@ -33,6 +35,9 @@ class RunPlan:
     answers: tuple[AnswerPlan, ...] = ()
     judge: JudgePlan | JuryPlan | None = None
     estimated_answers: int = 0  # answers the judge plan counts that do not exist yet
+    # The bench's own protocol (MT-Bench-101), asked once from the files the plan was made with; None:
+    # MT-bench's. The judge and show steps hand their work to it.
+    protocol: BenchProtocol | None = field(default=None, compare=False)
 
     @property
     def answers_to_generate(self) -> int:
@@ -56,10 +61,14 @@ class RunPlan:
 def missing_data(config: RunConfig) -> tuple[Path, ...]:
     """The data files the run needs and the data folder lacks (those ``mtbench download`` fetches)."""
     from mtbench.download import mt_bench_files
+    from mtbench.download.mt_bench import manifest_files
 
     layout = config.layout
     if layout.bench_name != DEFAULT_BENCH:
         needed = [layout.question_file, layout.judge_prompts_file]
+        pinned = [layout.data_dir / f.path for f in manifest_files(layout.manifest)]
+        if pinned and layout.judge_prompts_file not in pinned:  # judged with prompts of its own (MT-Bench-101's)
+            needed = pinned
     else:
         needed = [layout.data_dir / f.path for f in mt_bench_files(layout)]
     return tuple(p for p in needed if not p.is_file())
@@ -89,8 +98,14 @@ def plan_run(config: RunConfig) -> RunPlan:
     missing = missing_data(config)
     if missing:
         return RunPlan(missing)
+    protocol = protocol_for(config.layout)
+    if protocol is not None:  # what the protocol's judge and tables cannot do, refused before any call
+        name = config.layout.bench_name
+        check(not config.judge.is_jury, f"a jury (several {{judge_models}}, or {{jury_file}}) judges MT-bench; "
+              f"{name} takes one judge per run")
+    load = load_work if protocol is None else protocol.load_work
     answers = answer_plans(config)
     placeholders = placeholder_answers(answers)
-    plans = tuple(plan_for(load_work(juror, placeholders)) for juror in config.judge.jurors())
+    plans = tuple(plan_for(load(juror, placeholders)) for juror in config.judge.jurors())
     judge = JuryPlan(config.judge, plans) if config.judge.is_jury else plans[0]
-    return RunPlan((), answers, judge, sum(len(a.todo) for a in answers))
+    return RunPlan((), answers, judge, sum(len(a.todo) for a in answers), protocol)

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench.core.jsonl import hold_outputs
-from mtbench.core.options import fields_within
+from mtbench.core.options import check, fields_within
 from mtbench.gen_judgment import JudgeEvent, JudgeSummary, NothingToJudge, PlanMade, check_budget, judge
 from mtbench.gen_judgment.jury import JuryPlan, JuryPlanMade, JurySummary, check_jury_budget, judge_jury
 from mtbench.pipeline.config import RunConfig
 from mtbench.pipeline.planning import RunPlan, missing_data, plan_run
 from mtbench.pipeline.sources import AnswerStep
+from mtbench.protocols import refuse_protocol
 from mtbench.show_result import ShowReport, show
 
 Announce = Callable[[str], None]
@@ -40,6 +41,7 @@ class RunOutcome:
     report_file: Path | None = None
     answers: AnswerStep | None = None  # what the answer step did, per model (None: it did not run)
     judged: JudgeSummary | JurySummary | None = None  # what the judge step did (None: not run, or nothing to judge)
+    shown: str | None = None  # a bench protocol's tables (MT-Bench-101), rendered as show renders them
 
 
 class _Steps:
@@ -83,6 +85,14 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
         _download(config, steps, missing)
     with fields_within("judge"):  # the plan's problems are the judge's inputs and budget
         plan = plan_run(config)
+    protocol = plan.protocol
+    if protocol is not None:  # what only MT-bench's tables have, refused before any call
+        name = config.layout.bench_name
+        with fields_within("show"):
+            check(not config.show.tracking.log_to, f"{{tracking.log_to}} is not available for {name} yet")
+        if config.report is not None:
+            refuse_protocol(protocol, config.layout, "report")
+    with fields_within("judge"):
         announce(plan.describe())
         if isinstance(plan.judge, JuryPlan):
             check_jury_budget(plan.judge, dry_run=config.dry_run)
@@ -105,15 +115,24 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
     judge_config = config.judge
     with fields_within("judge"):
         news = _judge_news(steps, plan)
-        summary: JudgeSummary | JurySummary | None = (
-            judge_jury(judge_config, on_event=news) if judge_config.is_jury else judge(judge_config, on_event=news))
+        summary: JudgeSummary | JurySummary | None
+        if protocol is not None:  # the bench's own matches, on the same runner
+            summary = protocol.judge(judge_config, dry_run=False, announce=announce, on_event=news)
+        elif judge_config.is_jury:
+            summary = judge_jury(judge_config, on_event=news)
+        else:
+            summary = judge(judge_config, on_event=news)
     steps.line("judge", summary.describe() if summary is not None
                else f"nothing to judge: every match is already in {judge_config.output}")
     if summary is not None:
         with fields_within("judge"):  # the issue-24 case: 158 of 160 replies without a verdict is not a score
             summary.check_failure_rate(judge_config.max_failure_rate, judge_config.judge_model)
+    tables, shown = None, None
     with fields_within("show"):
-        tables = show(config.show)
+        if protocol is not None:
+            shown = protocol.show(config.show)
+        else:
+            tables = show(config.show)
     steps.line("show", f"the tables of {config.show.judgments} (below)")
     report_file = None
     if config.report is not None:
@@ -123,7 +142,7 @@ def _run_steps(config: RunConfig, announce: Announce) -> RunOutcome:
             report_file = write_report(config.report)
         steps.line("report", f"wrote {report_file} ({report_file.stat().st_size / 1e6:.1f} MB)")
     return RunOutcome(answers.exit_code, plan, tables, config.answer_files, judge_config.output, report_file,
-                      answers, summary)
+                      answers, summary, shown)
 
 
 def _download(config: RunConfig, steps: _Steps, missing: tuple[Path, ...]) -> None:

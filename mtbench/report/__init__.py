@@ -15,6 +15,7 @@ from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODE
 from mtbench.core.errors import DISK_FULL
 from mtbench.core.jsonl import rewrite_lines
 from mtbench.core.options import ConfigError, nested, option
+from mtbench.protocols import protocol_for, refuse_protocol
 from mtbench.show_result.command import bootstrap_option, check_bootstrap, control_option
 from mtbench.show_result.stats import DEFAULT_SEED
 from mtbench.webview.bench_view import load_bench_view
@@ -69,6 +70,7 @@ def build_report(config: ReportConfig) -> str:
     Only the answer files of the models the report shows are read (strictly: a bad line is an error
     naming file:line); another model's broken file does not stop it.
     """
+    refuse_protocol(protocol_for(config.layout), config.layout, "report")  # MT-Bench-101: show's tables only
     mode = Mode.parse(config.mode)
     judge = resolve_judge(config.layout, config.judge_model, config.mode)
     path = config.layout.judgment_file(judge, mode)
