@@ -389,10 +389,14 @@ def test_run_end_to_end_downloads_answers_on_golden_history_judges_and_prints_th
                                           "mt_bench_101`"), refused.stderr
 
 
-def test_report_and_browse_refuse_the_bench_in_one_line(data: Path):
+def test_report_browse_and_a_jury_refuse_the_bench_in_one_line(data: Path):
     for command, extra in (("report", ("--out", str(data / "r.html"))), ("browse", ("--port", "0"))):
         r = mtbench(command, "--data-dir", str(data), "--bench-name", BENCH, *extra)
         assert r.returncode == 2, (command, r.stdout, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert f"mtbench {command} does not know mt_bench_101" in r.stderr
     assert not (data / "r.html").exists()
+    # run: a jury has no MT-Bench-101 equivalent, refused before any call (the endpoint is not listening)
+    jury = mtbench("run", "--model", "m1", "--base-url", "http://127.0.0.1:9/v1", "--judge-model", "a", "b",
+                   "--data-dir", str(data), "--bench-name", BENCH, "--per-task", "1", "--no-progress", env=KEY)
+    assert jury.returncode == 2 and "mt_bench_101 takes one judge per run" in jury.stderr, jury.stderr
