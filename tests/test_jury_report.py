@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
+
+import pytest
 
 from tests.cli import mtbench
 from tests.test_jury import ENV, answers, by_model, jury_file, show_json  # noqa: F401 (answers: a fixture)
@@ -76,3 +77,13 @@ def test_report_refuses_a_jury_with_control_in_one_line(answers, tmp_path):  # n
                   "--out", tmp_path / "r.html")
     assert out.returncode == 2 and "--control is for one judge's table" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.timeout(60)  # a browse that took the jury would serve until killed
+def test_browse_refuses_a_jury_in_one_line(answers, tmp_path):  # noqa: F811
+    jury = jury_file(tmp_path, '[[judge]]\nname = "a"\n', '[[judge]]\nname = "b"\n')
+    for given, flag in ((("--judge-model", "a", "b"), "several --judge-model"), (("--jury", str(jury)), "--jury")):
+        out = mtbench("browse", "--data-dir", answers, "--port", "0", *given)
+        assert out.returncode == 2, out.stderr
+        assert f"browse shows one judge at a time, not a jury ({flag})" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and not out.stdout
