@@ -32,7 +32,7 @@ def agreement(page: str) -> list[str]:
     return [html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", block.group(1))]
 
 
-def test_report_of_a_jury_shows_shows_jury_numbers(answers, openai_server, tmp_path):  # noqa: F811
+def test_report_of_a_jury_holds_the_jury_numbers_show_prints(answers, openai_server, tmp_path):  # noqa: F811
     openai_server.responder = by_model
     out = mtbench("judge", "--data-dir", answers, "--judge-base-url", openai_server.base_url, "--judge-model",
                   *JUDGES, "--first-n", "2", "--no-progress", env=ENV)
