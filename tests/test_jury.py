@@ -249,9 +249,14 @@ def test_run_with_a_jury_file_answers_once_and_shows_the_jury(answers, tmp_path)
         jury = jury_file(tmp_path, f'[[judge]]\nname = "always8"\nbase_url = "{server.base_url}"\n',
                          f'[[judge]]\nname = "always4"\nbase_url = "{server.base_url}"\n')
         out = mtbench("run", "--model", "my-model", "--base-url", server.base_url, "--jury", jury, "--data-dir",
-                      answers, "--question-end", "2", "--no-progress", "--bootstrap", "0", env=ENV, cwd=tmp_path)
+                      answers, "--question-end", "2", "--no-progress", "--bootstrap", "0", "--report", "r.html",
+                      env=ENV, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert "jury total: 8 match(es) to judge, 8 calls" in out.stdout  # 2 judges x 2 questions x 2 turns
         assert "jury score" in out.stdout and "judge:always8" in out.stdout
         assert Counter(r.body["model"] for r in server.chat_requests) == {"my-model": 4, "always8": 4, "always4": 4}
     assert len(rows(judgment_file(answers, "always8"))) == len(rows(judgment_file(answers, "always4"))) == 4
+    # --report passes the jury through: the page is the jury's (6.00 = (8 + 4) / 2), not the first judge's.
+    page = (tmp_path / "r.html").read_text()
+    assert "jury always8, always4, single" in page and '<table id="jury">' in page
+    assert "<td>my-model</td><td>6.00</td><td>-</td><td>8.00</td><td>4.00</td>" in page

@@ -73,18 +73,28 @@ class BrowseConfig:
     """What the browser serves and where it listens."""
 
     layout: BenchLayout = nested(default_factory=BenchLayout)
-    judge_model: str | None = option(
-        None, metavar="JUDGE", help="show only this judge's JUDGE_single/JUDGE_pair.jsonl",
-        default_help="every judge found")
+    judge_models: tuple[str, ...] = option(
+        (), flag="--judge-model", metavar="JUDGE", help="show only this judge's JUDGE_single/JUDGE_pair.jsonl "
+        "(one judge: a jury's table is `mtbench show` and `mtbench report`'s)", default_help="every judge found")
+    jury_file: Path | None = option(None, flag="--jury", metavar="FILE",
+                                    help="refused: browse shows one judge at a time (see --judge-model)")
     host: str = option(DEFAULT_HOST, help="address to listen on",
                        default_help=f"{DEFAULT_HOST}: this machine only; 0.0.0.0 shares it on the network")
     port: int = option(DEFAULT_PORT, parse=port_number, help="port", default_help=f"{DEFAULT_PORT}; 0 picks a free one")
     control: str | None = control_option()
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = DEFAULT_SEED
+    judge_model: str | None = None  # the one judge shown (None: every judge found)
 
     def __post_init__(self) -> None:
         check(0 <= self.port <= 65535, f"{{port}} must be 0-65535, got {self.port}")
+        names = tuple(dict.fromkeys(self.judge_models))
+        # A jury's view in the browser is not built yet: refused in one line rather than showing one judge of it.
+        jury = "{jury_file}" if self.jury_file is not None else "several {judge_models}" if len(names) > 1 else None
+        check(jury is None, f"browse shows one judge at a time, not a jury ({jury}); a jury's table is "
+                            "`mtbench show` or `mtbench report` with the same flags")
+        if names:
+            object.__setattr__(self, "judge_model", names[0])
 
 
 def static_text(name: str) -> str:

@@ -14,26 +14,32 @@ from pathlib import Path
 from mtbench.core.bench import DEFAULT_BASELINE_MODEL, DEFAULT_JUDGE_MODEL, MODES, BenchLayout, Mode
 from mtbench.core.errors import DISK_FULL
 from mtbench.core.jsonl import rewrite_lines
-from mtbench.core.options import ConfigError, nested, option
+from mtbench.core.jury_file import jury_names
+from mtbench.core.options import ConfigError, check, nested, option
 from mtbench.protocols import protocol_for, refuse_protocol
 from mtbench.show_result.command import bootstrap_option, check_bootstrap, control_option
 from mtbench.show_result.stats import DEFAULT_SEED
 from mtbench.webview.bench_view import load_bench_view
 from mtbench.webview.board import judge_report, radar_png
 from mtbench.webview.judges import find_judges
-from mtbench.webview.report_page import render_report
+from mtbench.webview.report_page import render_jury_report, render_report
 
 __all__ = ["ReportConfig", "build_report", "render_report", "resolve_judge", "write_report"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReportConfig:
-    """One report: what it reads (the layout's judge file), what it shows, where it goes."""
+    """One report: what it reads (the layout's judge file, or each judge's of a jury), what it shows, where
+    it goes."""
 
     layout: BenchLayout = nested(default_factory=BenchLayout)
     out: Path = option(metavar="FILE.html", help="where to write the report")
-    judge_model: str | None = option(None, metavar="JUDGE", help="judge whose judgments to report",
-                                     default_help="gpt-4, or the only judge with judgments")
+    judge_models: tuple[str, ...] = option(
+        (), flag="--judge-model", metavar="JUDGE", help="judge whose judgments to report, named as for `mtbench "
+        "judge`; several: a jury's table (the jury's score with its CI, each judge's, their agreement)",
+        default_help="gpt-4, or the only judge with judgments")
+    jury_file: Path | None = option(None, flag="--jury", metavar="FILE",
+                                    help="the jury file a `mtbench judge --jury` run judged with: its judges' table")
     mode: str = option(Mode.SINGLE.value, choices=MODES, help="which judgments to report")
     baseline_model: str = option(DEFAULT_BASELINE_MODEL, help="the baseline in --mode pairwise-baseline")
     model_list: tuple[str, ...] | None = option(None, metavar="MODEL", help="only these models",
@@ -43,10 +49,28 @@ class ReportConfig:
     control: str | None = control_option()
     drilldown: bool = option(True, flag="--no-questions",
                              help="leave out the per-question drill-down (a much smaller file)")
+    judge_model: str | None = None  # the one judge (None: resolve_judge's default); `run` sets the one it judged with
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode.parse(self.mode).value)
         check_bootstrap(self.n_bootstrap)
+        names = tuple(dict.fromkeys(self.judge_models))
+        check(not (names and self.jury_file is not None),
+              "{judge_models} and {jury_file} both name the judges; give one of them")
+        if self.jury_file is not None:  # the file's judges become the names (a copy by ``replace`` keeps them)
+            names = jury_names(self.jury_file)
+            object.__setattr__(self, "jury_file", None)
+        if len(names) == 1:
+            if self.judge_model is None:  # run's resolved name (a served path's file name) wins over the flag's
+                object.__setattr__(self, "judge_model", names[0])
+            names = ()
+        object.__setattr__(self, "judge_models", names)
+        check(not (names and self.control), "{control} is for one judge's table; give one {judge_models}")
+
+    @property
+    def jury(self) -> tuple[str, ...]:
+        """The jury's judges (none for one judge)."""
+        return self.judge_models
 
 
 def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> str:
@@ -60,7 +84,8 @@ def resolve_judge(layout: BenchLayout, judge_model: str | None, mode: str) -> st
     if len(judges) == 1:
         return judges[0]
     raise ConfigError(
-        f"several judges have {kind} judgments ({', '.join(judges)}); pick one with {{judge_model}}"
+        f"several judges have {kind} judgments ({', '.join(judges)}); pick one with {{judge_models}} "
+        "(several: a jury's table)"
     )
 
 
@@ -71,6 +96,8 @@ def build_report(config: ReportConfig) -> str:
     naming file:line); another model's broken file does not stop it.
     """
     refuse_protocol(protocol_for(config.layout), config.layout, "report")  # MT-Bench-101: show's tables only
+    if config.jury:
+        return _jury_report(config)
     mode = Mode.parse(config.mode)
     judge = resolve_judge(config.layout, config.judge_model, config.mode)
     path = config.layout.judgment_file(judge, mode)
@@ -86,6 +113,18 @@ def build_report(config: ReportConfig) -> str:
     judge = next(iter(view.judges))  # the name the records hold, when --judge-model gave the file's stem
     radar = radar_png(report, judge)
     return render_report(view, report, judge, radar, drilldown=config.drilldown)
+
+
+def _jury_report(config: ReportConfig) -> str:
+    """A jury's page: show's jury table (``show_result.jury``) and its agreement; no radar, no drill-down
+    (both are one judge's: a report per judge gives them)."""
+    from mtbench.show_result import ShowConfig, show
+
+    mode = Mode.parse(config.mode)
+    report = show(ShowConfig(
+        layout=config.layout, judge_models=config.jury, mode=mode.value, baseline_model=config.baseline_model,
+        model_list=config.model_list, n_bootstrap=config.n_bootstrap, seed=config.seed))
+    return render_jury_report(config.layout, report)
 
 
 def write_report(config: ReportConfig) -> Path:

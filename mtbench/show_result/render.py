@@ -264,7 +264,8 @@ def _render_text(report: ShowReport, markdown: bool) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _agreement_lines(report: ShowReport) -> list[str]:
+def jury_agreement_lines(report: ShowReport) -> list[str]:
+    """The jury's agreement in words: alpha or kappa, the effective number of judges, each pair's Spearman."""
     assert report.jury is not None
     a = report.jury.agreement
     what = ("Krippendorff's alpha (ordinal) over the scores" if a.statistic == "krippendorff_alpha_ordinal"
@@ -276,11 +277,11 @@ def _agreement_lines(report: ShowReport) -> list[str]:
     return lines
 
 
-def _render_jury(report: ShowReport, markdown: bool) -> str:
+def jury_grid(report: ShowReport, markdown: bool = False) -> tuple[str, list[str], list[list[str]]]:
+    """The jury's table as show prints it: its heading, header and rows of cells (``report`` reuses them)."""
     j = report.jury
     assert j is not None
-    c = report.config
-    pct = f"{c.confidence:.0%}"
+    pct = f"{report.config.confidence:.0%}"
     judges = [col for col in j.table.columns if str(col).startswith("judge:")]
     if j.pairwise:
         title = "Pairwise, a jury's majority verdicts (a split is a tie)"
@@ -297,13 +298,25 @@ def _render_jury(report: ShowReport, markdown: bool) -> str:
         row += [_fmt(r[col], digits) for col in judges]
         row += [_questions(r.n_questions, r.partial, markdown), _fmt(r.judge_failed, 0)]
     header += [str(col) for col in judges] + ["questions", "judge_failed"]
-    heading = f"{title} ({len(j.judges)} judges: {', '.join(j.judges)})"
-    parts = [f"## {heading}" if markdown else heading, _grid(header, rows, markdown), ""]
-    parts += [f"- {line}" if markdown else line for line in _agreement_lines(report)]
+    return f"{title} ({len(j.judges)} judges: {', '.join(j.judges)})", header, rows
+
+
+def jury_notes(report: ShowReport) -> list[str]:
+    """show's notes on a jury's table, and how its CIs were drawn."""
+    j = report.jury
+    assert j is not None
     notes = list(report.notes)
     if j.n_bootstrap:
-        notes.append(f"CIs: {pct} percentile bootstrap over questions and judges together, {j.n_bootstrap} "
-                     f"resamples, seed {c.seed}")
+        notes.append(f"CIs: {report.config.confidence:.0%} percentile bootstrap over questions and judges together, "
+                     f"{j.n_bootstrap} resamples, seed {report.config.seed}")
+    return notes
+
+
+def _render_jury(report: ShowReport, markdown: bool) -> str:
+    heading, header, rows = jury_grid(report, markdown)
+    parts = [f"## {heading}" if markdown else heading, _grid(header, rows, markdown), ""]
+    parts += [f"- {line}" if markdown else line for line in jury_agreement_lines(report)]
+    notes = jury_notes(report)
     if notes:
         parts.append("")
         parts.extend(f"- {n}" if markdown else f"note: {n}" for n in notes)

@@ -81,7 +81,32 @@ def render_report(
         radar=None if radar is None else base64.b64encode(radar).decode("ascii"),
         notes=notes,
         warning=report.warning,
+        agreement=None,
         questions=_questions(view, report, judge) if drilldown else None,
+    )
+
+
+def render_jury_report(layout: Any, report: Any) -> str:
+    """A jury's page: show's jury table (``show_result.render.jury_grid``), its agreement and notes.
+    ``report`` is ``show_result.ShowReport`` with ``jury`` set; ``layout`` names the judges' files."""
+    from mtbench.show_result.render import jury_agreement_lines, jury_grid, jury_notes
+
+    env = environment()
+    assert env.loader is not None
+    css = env.loader.get_source(env, CSS_TEMPLATE)[0]
+    jury = report.jury
+    title = f"MT-bench report: {layout.bench_name}, jury {', '.join(jury.judges)}, {report.config.mode}"
+    heading, header, rows = jury_grid(report)
+    partial = [bool(p) for p in jury.table["partial"]]
+    table = {"heading": heading, "id": "jury", "header": header,
+             "rows": [{"cells": cells, "partial": p} for cells, p in zip(rows, partial, strict=True)]}
+    files = ", ".join(os.fspath(layout.judgment_file(name, report.config.mode)) for name in jury.judges)
+    notes = [*jury_notes(report), "no radar chart and no per-question drill-down for a jury: each is one "
+             "judge's (`mtbench report --judge-model JUDGE` gives them)"]
+    return env.get_template("report.html.j2").render(
+        csp=content_security_policy(css), css=css, title=title, judgment_file=files, version=__version__,
+        stamp=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), tables=[table], consistency=None,
+        radar=None, notes=notes, warning=report.warning, agreement=jury_agreement_lines(report), questions=None,
     )
 
 
