@@ -27,12 +27,11 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mtbench.api import judge
-    from mtbench.gen_judgment.results import JudgeSummary
 
     config = command_config(args)
     judged = judge(config, progress=True, announce=lambda text: print(text, flush=True))
     if judged.summary is not None:
         print(judged.summary.describe(), flush=True)
-        if isinstance(judged.summary, JudgeSummary):  # a protocol's own judging (MT-Bench-101) has no gate yet
-            judged.summary.check_failure_rate(config.max_failure_rate, config.judge_model)
+        # one judge's gate, each juror's in a jury, and a protocol's own judging (MT-Bench-101) alike
+        judged.summary.check_failure_rate(config.max_failure_rate, config.judge_model)
     return 0
