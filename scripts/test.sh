@@ -11,15 +11,16 @@ if [[ "${1:-}" == fast ]]; then
     shift
     SLOW="not slow and "
 fi
-# Workers: most of the suite waits on subprocesses, servers and disk rather than on the CPU, so one worker
-# per core plus one keeps both cores busy; --dist loadgroup keeps each xdist_group (tests/conftest.py) on
-# one worker. Tests marked timing assert on wall-clock time, so they run afterwards, alone.
-# TEST_WORKERS=0 runs everything in this process.
+# Two passes. First the tests that wait on subprocesses, servers and disk more than on the CPU, on parallel
+# workers (one per core plus one keeps both cores busy). Then, alone and in order, the tests that must not
+# share the machine: Ray clusters and vLLM engines (ports, memory, every core) and the tests that assert on
+# wall-clock time. TEST_WORKERS=0 runs everything in one pass, in this process.
+SERIAL="ray or vllm or timing"
 WORKERS=${TEST_WORKERS:-$(( $(nproc) + 1 ))}
 if [[ "$WORKERS" == 0 ]]; then
     exec "$PYTHON" -m pytest -q ${SLOW:+-m "${SLOW% and }"} "$@"
 fi
 status=0
-"$PYTHON" -m pytest -q -n "$WORKERS" --dist loadgroup -m "${SLOW}not timing" "$@" || status=$?
-"$PYTHON" -m pytest -q -m "${SLOW}timing" "$@" || { code=$?; [[ $code == 5 ]] || status=$code; }  # 5: none selected
+"$PYTHON" -m pytest -q -n "$WORKERS" -m "${SLOW}not ($SERIAL)" "$@" || status=$?
+"$PYTHON" -m pytest -q -m "${SLOW}($SERIAL)" "$@" || { code=$?; [[ $code == 5 ]] || status=$code; }  # 5: none selected
 exit $status

@@ -22,10 +22,6 @@ SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e")
 FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model", "smollm_run": "model"}
 
 
-# Under pytest-xdist (`make test` runs workers with --dist loadgroup) the tests of these causes stay on one
-# worker each: two Ray clusters or two vLLM engines at once would fight over ports, memory and both cores.
-SERIAL_CAUSES = ("ray", "vllm")
-
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
@@ -34,9 +30,6 @@ def pytest_collection_modifyitems(config, items) -> None:
                 item.add_marker(cause)
         if any(item.get_closest_marker(cause) for cause in SLOW_CAUSES):
             item.add_marker("slow")
-        serial = next((cause for cause in SERIAL_CAUSES if item.get_closest_marker(cause)), None)
-        if serial is not None:
-            item.add_marker(pytest.mark.xdist_group(serial))
 
 
 @pytest.fixture(scope="session")
