@@ -27,8 +27,8 @@ from mtbench.show_result.bias_single import (
     spearman_rate,
     within_group,
 )
-from mtbench.show_result.command import recorded_judges
 from mtbench.show_result.control import fit_single, single_features
+from mtbench.show_result.coverage import recorded_judges
 from mtbench.show_result.pairwise import match_outcome
 from mtbench.show_result.samples import DEFAULT_AGGREGATE, aggregate_single
 from mtbench.show_result.selection import dedupe_pairs, dedupe_single, require_models

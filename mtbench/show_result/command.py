@@ -7,8 +7,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pandas as pd
-
 from mtbench.core.bench import (
     DEFAULT_BASELINE_MODEL,
     DEFAULT_BENCH,
@@ -28,6 +26,7 @@ from mtbench.integrations.trackers import TrackerConfig
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
+from mtbench.show_result.coverage import coverage_notes, recorded_judges
 from mtbench.show_result.failures import failure_warning
 from mtbench.show_result.forced import FORCED_COLUMN, forced_note, is_forced
 from mtbench.show_result.jury import JuryTables, pairwise_jury, single_jury
@@ -40,8 +39,6 @@ from mtbench.show_result.scores import SingleTables, single_tables
 from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
 from mtbench.show_result.style import AnswerStyles, load_answer_styles
-
-PARTIAL_MARK = "*"  # after the question count of a partial row, in the table and Markdown
 
 
 def bootstrap_option() -> Any:
@@ -365,28 +362,6 @@ def _reasoning_cuts(config: ShowConfig, models: Iterable[str], notes: list[str])
     cuts = turns_cut_while_reasoning(config.answers, models)
     notes.extend(reasoning_cut_notes(cuts))
     return cuts
-
-
-def recorded_judges(judgments: Iterable[SingleJudgment | PairJudgment]) -> tuple[str, ...]:
-    """The judge models the records name (``judge[0]``), sorted: what the file holds, whatever it is called."""
-    return tuple(sorted({j.judge[0] for j in judgments}))
-
-
-def coverage_notes(table: pd.DataFrame, bench_questions: int | None) -> list[str]:
-    """One note naming the partial rows (``n_questions``, ``partial`` columns), or none when every row is full."""
-    partial = table[table["partial"]]
-    if partial.empty:
-        return []
-    most = int(table["n_questions"].max())
-    if bench_questions is not None and bench_questions > most:
-        full = f"the bench's {bench_questions}"
-    else:
-        full = f"the most-covered model's {most}"
-    rows = ", ".join(f"{model} {int(n)}" for model, n in partial["n_questions"].items())
-    return [
-        f"partial coverage (marked {PARTIAL_MARK}): {rows} questions, fewer than {full}; a score over fewer "
-        "questions does not compare directly with the others (see n_questions)"
-    ]
 
 
 L = TypeVar("L", SingleJudgment, PairJudgment)

@@ -12,7 +12,8 @@ import pandas as pd
 
 from mtbench.core.bench import FORMATS
 from mtbench.core.errors import UserError
-from mtbench.show_result.command import PARTIAL_MARK, ShowReport
+from mtbench.show_result.command import ShowReport
+from mtbench.show_result.coverage import PARTIAL_MARK
 from mtbench.show_result.forced import forced_cells, forced_header
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mtbench import __version__
-from mtbench.show_result.command import PARTIAL_MARK
+from mtbench.show_result.coverage import PARTIAL_MARK
 from mtbench.show_result.forced import forced_cells, forced_header
 from mtbench.webview.bench_view import BenchView, preview, sample_spread
 
