@@ -74,10 +74,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model_path = args.model_path
     if model_path is None:
-        from tests.conftest import SMOLLM_CACHE
-        from tests.models import smollm_hf_folder
+        from tests.models import TEST_CACHE, smollm_hf_folder
 
-        model_path = str(smollm_hf_folder(REPO / ".pytest_cache" / "d" / SMOLLM_CACHE))
+        model_path = str(smollm_hf_folder(TEST_CACHE))
     question_file = args.question_file or next(
         (p for p in (Path(os.environ.get("MTBENCH_SHARED", REPO.parent / "shared")) / "mt_bench/question.jsonl",
                      REPO / "data/mt_bench/question.jsonl") if p.exists()),

