@@ -1,8 +1,10 @@
-.PHONY: setup test test-fast lint
+.PHONY: setup test test-all test-fast lint
 setup:
 	bash scripts/setup.sh
 test:
 	bash scripts/test.sh
+test-all:
+	bash scripts/test.sh all
 test-fast:
 	bash scripts/test.sh fast
 lint:

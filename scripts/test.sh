@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The test command. `scripts/test.sh` is the whole suite, as CI runs it (`make test`);
-# `scripts/test.sh fast` leaves out everything marked slow: real pretrained models, Ray, vLLM, the browser and
-# the end-to-end runs (`make test-fast`, for iterating). Further arguments go to pytest.
+# The test command, in three sizes:
+#   scripts/test.sh        everything but the tests marked heavy: what CI runs (`make test`);
+#   scripts/test.sh all    everything (`make test-all`): before a release, or after touching Ray, vLLM or resuming;
+#   scripts/test.sh fast   no real pretrained model, Ray, vLLM, browser or end-to-end run (`make test-fast`).
+# Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RAY_AUTH_MODE=disabled OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} TOKENIZERS_PARALLELISM=false
 PYTHON=${PYTHON:-.venv/bin/python}
-SLOW=""
-if [[ "${1:-}" == fast ]]; then
-    shift
-    SLOW="not slow and "
-fi
+case "${1:-}" in
+    all) shift; LEAVE_OUT="" ;;
+    fast) shift; LEAVE_OUT="not slow and " ;;
+    *) LEAVE_OUT="not heavy and " ;;
+esac
 # Two passes. First the tests that wait on subprocesses, servers and disk more than on the CPU, on parallel
 # workers (one per core plus one keeps both cores busy). Then, alone and in order, the tests that must not
 # share the machine: Ray clusters and vLLM engines (ports, memory, every core) and the tests that assert on
@@ -18,9 +20,9 @@ fi
 SERIAL="ray or vllm or timing"
 WORKERS=${TEST_WORKERS:-$(( $(nproc) + 1 ))}
 if [[ "$WORKERS" == 0 ]]; then
-    exec "$PYTHON" -m pytest -q ${SLOW:+-m "${SLOW% and }"} "$@"
+    exec "$PYTHON" -m pytest -q ${LEAVE_OUT:+-m "${LEAVE_OUT% and }"} "$@"
 fi
 status=0
-"$PYTHON" -m pytest -q -n "$WORKERS" -m "${SLOW}not ($SERIAL)" "$@" || status=$?
-"$PYTHON" -m pytest -q -m "${SLOW}($SERIAL)" "$@" || { code=$?; [[ $code == 5 ]] || status=$code; }  # 5: none selected
+"$PYTHON" -m pytest -q -n "$WORKERS" -m "${LEAVE_OUT}not ($SERIAL)" "$@" || status=$?
+"$PYTHON" -m pytest -q -m "${LEAVE_OUT}($SERIAL)" "$@" || { code=$?; [[ $code == 5 ]] || status=$code; }  # 5: none selected
 exit $status

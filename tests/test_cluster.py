@@ -176,6 +176,7 @@ def ours(stderr: str) -> list[str]:
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(cluster, folders, data_dir):
     out = gen_answer(cluster, data_dir, "--model-path", str(folders["a"]), "--model-id", "a",
                      "--question-end", "6", "--max-new-token", "12", "--batch-size", "1")
@@ -204,6 +205,7 @@ def test_replicas_on_both_nodes_driver_writes_each_answer_once_rerun_skips(clust
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folders, data_dir):
     model = folders["head_only"] / "model-on-the-head-only"
     shutil.copytree(folders["a"], model)
@@ -221,6 +223,7 @@ def test_a_model_path_one_node_lacks_is_one_line_naming_that_node(cluster, folde
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(cluster, folders, data_dir):
     missing = folders["head_only"] / "checkpoint-on-the-head-only"
     shutil.copytree(folders["b"], missing)
@@ -245,6 +248,7 @@ def test_several_checkpoints_in_one_run_a_bad_one_does_not_stop_the_others(clust
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_ray_job_submit_runs_gen_answer_on_the_cluster(cluster, folders, data_dir):
     if not cluster.dashboard:
         pytest.skip("`ray job submit` needs the Ray dashboard: install ray[default]")
@@ -282,6 +286,7 @@ def _run_until(cluster: RayCluster, data_dir: Path, args: list[str], ready) -> s
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_completes(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "16",
             "--max-new-token", "32", "--batch-size", "1"]
@@ -312,6 +317,7 @@ def test_every_replica_lost_leaves_failure_records_saying_why_and_a_retry_comple
 
 
 @pytest.mark.ray
+@pytest.mark.heavy
 def test_a_node_lost_mid_run_its_work_moves_to_the_other_node_and_nothing_is_lost(cluster, folders, data_dir):
     args = ["--model-path", str(folders["a"]), "--model-id", "a", "--question-end", "40",
             "--max-new-token", "32", "--batch-size", "1"]

