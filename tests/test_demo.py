@@ -39,7 +39,33 @@ def env() -> dict[str, str]:
     return {**out, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
 
 
-def test_demo_evaluates_the_installed_model_judged_by_itself_and_resumes_after_kill_9(data_dir, tmp_path):
+def check_demo_result(data_dir: Path, done: subprocess.CompletedProcess) -> None:
+    """A finished demo run: both questions answered, every turn judged once with a forced score, the table."""
+    answers = data_dir / "mt_bench" / "model_answer" / f"{DEMO_MODEL_ID}.jsonl"
+    judgments = data_dir / "mt_bench" / "model_judgment" / f"{JUDGE_NAME}_single.jsonl"
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert [a["question_id"] for a in lines(answers)] == [81, 91]
+    records = lines(judgments)
+    assert Counter((r["question_id"], r["turn"]) for r in records) == {(81, 1): 1, (81, 2): 1, (91, 1): 1, (91, 2): 1}
+    for r in records:
+        assert r["judge"][0] == JUDGE_NAME and r["model"] == DEMO_MODEL_ID
+        assert 1 <= r["score"] <= 10, r
+        # 8 new tokens leave no room for a verdict of its own: every one is forced, and says so.
+        assert r["verdict_forced"] is True and f"Rating: [[{r['score']}]]" in r["judgment"], r
+    table = done.stdout
+    assert "Single-answer grading" in table and DEMO_MODEL_ID in table and "forced" in table
+    assert "score(s) were forced" in table
+    assert done.stdout.rstrip().endswith("these scores mean nothing (see the top).")
+
+
+def test_demo_evaluates_the_installed_model_judged_by_itself(data_dir, tmp_path):
+    done = subprocess.run(demo(data_dir), cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=600)
+    assert done.stdout.startswith("DEMO: no model was given"), done.stdout[:500]
+    check_demo_result(data_dir, done)
+
+
+@pytest.mark.heavy  # make test runs the demo once; resuming after kill -9 is tested there per step
+def test_the_demo_killed_in_its_judge_step_resumes_where_it_stopped(data_dir, tmp_path):
     answers = data_dir / "mt_bench" / "model_answer" / f"{DEMO_MODEL_ID}.jsonl"
     judgments = data_dir / "mt_bench" / "model_judgment" / f"{JUDGE_NAME}_single.jsonl"
     log = tmp_path / "first.log"
@@ -55,32 +81,17 @@ def test_demo_evaluates_the_installed_model_judged_by_itself_and_resumes_after_k
     finally:
         proc.kill()
         proc.wait()
-    first = log.read_text()
-    assert first.startswith("DEMO: no model was given"), first[:500]
     answered = answers.read_bytes()
-    assert [a["question_id"] for a in lines(answers)] == [81, 91]
     done_before = len(lines(judgments))
-    assert 1 <= done_before < 4, first[-2000:]
+    assert 1 <= done_before < 4, log.read_text()[-2000:]
 
     rerun = subprocess.run(demo(data_dir), cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert answers.read_bytes() == answered  # the answer step was not redone
     assert "all 2 question(s) already answered" in rerun.stdout
-    records = lines(judgments)
-    assert Counter((r["question_id"], r["turn"]) for r in records) == {(81, 1): 1, (81, 2): 1, (91, 1): 1, (91, 2): 1}
-    for r in records:
-        assert r["judge"][0] == JUDGE_NAME and r["model"] == DEMO_MODEL_ID
-        assert 1 <= r["score"] <= 10, r
-        # 8 new tokens leave no room for a verdict of its own: every one is forced, and says so.
-        assert r["verdict_forced"] is True and f"Rating: [[{r['score']}]]" in r["judgment"], r
     assert f"already judged {done_before}" in rerun.stdout
-    table = rerun.stdout
-    assert "Single-answer grading" in table and DEMO_MODEL_ID in table and "forced" in table
-    assert "score(s) were forced" in table
-    assert rerun.stdout.rstrip().endswith("these scores mean nothing (see the top).")
+    check_demo_result(data_dir, rerun)
 
 
-@pytest.mark.parametrize("judge_flag", [["--judge-model", "gpt-4o"], ["--judge-model-path", "/nowhere"]])
 def test_a_judge_without_a_model_is_refused_before_any_work(data_dir, tmp_path, judge_flag):
     out = subprocess.run(demo(data_dir, *judge_flag), cwd=tmp_path, env=env(), capture_output=True, text=True,
                          timeout=60)

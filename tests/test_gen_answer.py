@@ -343,6 +343,7 @@ def test_smollm_answers_both_turns_in_fastchat_format(smol, data_dir):
 
 
 @pytest.mark.model
+@pytest.mark.heavy  # make test checks the same with the tiny model: test_batched_greedy_equals_one_at_a_time
 def test_smollm_batched_greedy_equals_one_at_a_time(smol, questions):
     prompts = [smol.template.render(conversation(q.turns, [])) for q in questions[5::13]]
     params = [SamplingParams(temperature=0.0, max_new_tokens=16, seed=0)] * len(prompts)

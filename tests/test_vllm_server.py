@@ -16,7 +16,10 @@ from tests.model_servers import vllm_server
 from tests.test_local_judge import ANSWERS, make_data
 from tests.test_pipeline_e2e import check_pipeline
 
-pytestmark = pytest.mark.vllm
+# heavy: the server's start and its full-prompt requests take 5 minutes or more of a 2-core machine; make test
+# keeps the vLLM engine's own option scores against transformers (tests/test_vllm.py) and the served
+# ranking's arithmetic against a scripted server (tests/test_served_forced.py).
+pytestmark = [pytest.mark.vllm, pytest.mark.heavy]
 
 SERVED = "smollm2-judge"
 
@@ -80,7 +83,6 @@ def test_vllm_server_ranks_the_options_as_the_local_judge(local_ranks, vllm_judg
         assert max(abs(x - y) for x, y in zip(s, lo, strict=True)) < 0.02
 
 
-@pytest.mark.heavy
 def test_mtbench_judge_forces_verdicts_through_vllm(vllm_judge, tmp_path):
     data = make_data(tmp_path, "alpaca-13b")
     out = mtbench("judge", "--data-dir", data, "--judge-base-url", vllm_judge, "--judge-model", SERVED,
