@@ -92,6 +92,7 @@ def test_the_demo_killed_in_its_judge_step_resumes_where_it_stopped(data_dir, tm
     check_demo_result(data_dir, rerun)
 
 
+@pytest.mark.parametrize("judge_flag", [["--judge-model", "gpt-4o"], ["--judge-model-path", "/nowhere"]])
 def test_a_judge_without_a_model_is_refused_before_any_work(data_dir, tmp_path, judge_flag):
     out = subprocess.run(demo(data_dir, *judge_flag), cwd=tmp_path, env=env(), capture_output=True, text=True,
                          timeout=60)
