@@ -20,9 +20,10 @@ from mtbench.core.errors import UserError
 from mtbench.core.jury_file import jury_names
 from mtbench.core.language import PENALTIES
 from mtbench.core.options import ConfigError, check, nested, option
-from mtbench.core.record_files import load_pair_judgments, load_questions, load_single_judgments
+from mtbench.core.record_files import load_pair_judgments, load_single_judgments
 from mtbench.core.records import PairJudgment, SingleJudgment
 from mtbench.integrations.trackers import TrackerConfig
+from mtbench.show_result.categories import judged_categories, question_categories
 from mtbench.show_result.compare import PairedComparison, paired_comparison
 from mtbench.show_result.control import CONTROLS
 from mtbench.show_result.controlled import check_control, controlled_pairwise, controlled_single
@@ -36,7 +37,7 @@ from mtbench.show_result.provenance import TableProvenance, check_mixed, table_p
 from mtbench.show_result.reasoning_cuts import reasoning_cut_notes, turns_cut_while_reasoning
 from mtbench.show_result.samples import AGGREGATES, DEFAULT_AGGREGATE, check_aggregate
 from mtbench.show_result.scores import SingleTables, single_tables
-from mtbench.show_result.selection import UNKNOWN_CATEGORY, mt_bench_categories, require_models
+from mtbench.show_result.selection import require_models
 from mtbench.show_result.stats import DEFAULT_BOOTSTRAP, DEFAULT_CONFIDENCE, DEFAULT_SEED
 from mtbench.show_result.style import AnswerStyles, load_answer_styles
 
@@ -201,8 +202,8 @@ def show(config: ShowConfig) -> ShowReport:
             "(or name one with {judgment_file})"
         )
     notes: list[str] = []
-    question_categories = _question_categories(config.questions)
-    bench_questions = None if question_categories is None else len(question_categories)
+    by_id = question_categories(config.questions)
+    bench_questions = None if by_id is None else len(by_id)
 
     if config.mode == Mode.SINGLE:
         judgments = _load(load_single_judgments, path)
@@ -211,7 +212,8 @@ def show(config: ShowConfig) -> ShowReport:
             require_models(list(config.compare), {j.model for j in judgments}, f"{path} (--compare)")
         provenance = _provenance(config, [j for j in judgments if _listed(config, j.model)], notes)
         judgments = _answer_language(config, judgments, notes)
-        categories, source = _categories(config, question_categories, {j.question_id for j in judgments}, notes)
+        categories, source = judged_categories(config.questions, by_id, {j.question_id for j in judgments}, notes,
+                                               mt_bench_fallback=config.mt_bench_fallback)
         single = single_tables(
             judgments, categories=categories, model_list=config.model_list,
             n_bootstrap=config.n_bootstrap, seed=config.seed, confidence=config.confidence,
@@ -313,8 +315,8 @@ def _show_jury(config: ShowConfig) -> ShowReport:
         if not path.is_file():
             raise ConfigError(f"no judgment file for the jury's judge {name} at {path}; create it with "
                               f"`{_judge_command(config.mode, ' '.join(config.jury))}` (or the jury file)")
-    question_categories = _question_categories(config.questions)
-    bench = None if question_categories is None else len(question_categories)
+    by_id = question_categories(config.questions)
+    bench = None if by_id is None else len(by_id)
     notes: list[str] = []
     if mode is Mode.SINGLE:
         singles = {name: _load(load_single_judgments, path) for name, path in paths.items()}
@@ -384,27 +386,3 @@ def _load(loader: Callable[[Path], list[L]], path: Path) -> list[L]:
     if not records:
         raise UserError(f"{path}: no judgments in the file (it is empty)")
     return records
-
-
-def _question_categories(question_file: Path | None) -> dict[int, str] | None:
-    if question_file is None or not question_file.is_file():
-        return None
-    return {q.question_id: q.category for q in load_questions(question_file)}
-
-
-def _categories(
-    config: ShowConfig, by_id: dict[int, str] | None, qids: set[int], notes: list[str]
-) -> tuple[dict[int, str] | None, str | None]:
-    qf = config.questions
-    if by_id is not None:
-        unknown = len(qids - set(by_id))
-        if unknown:
-            notes.append(f"{unknown} judged question id(s) are not in {qf}; shown as category '{UNKNOWN_CATEGORY}'")
-        return by_id, str(qf)
-    missing = "no question file" + (f" at {qf}" if qf is not None else "")
-    by_block = mt_bench_categories(qids)
-    if config.mt_bench_fallback and qids and len(by_block) == len(qids):
-        notes.append(f"{missing}; categories from MT-bench's fixed question-id blocks (81-160)")
-        return by_block, "MT-bench question-id blocks"
-    notes.append(f"{missing}; per-category scores unavailable")
-    return None, None
