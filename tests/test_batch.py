@@ -173,6 +173,7 @@ def _killed_run(data_dir: Path, server, event: str, delay: float = 0.0) -> int:
     ("download", 0.0),  # results downloaded, none written
     *[("download", random.Random(seed).uniform(0.0, 0.08)) for seed in range(3)],  # while writing results
 ])
+@pytest.mark.slow
 def test_kill_at_any_step_then_rerun_gives_one_record_and_one_submission_per_match(answers, server, event, delay):
     code = _killed_run(answers, server, event, delay)
     in_flight = sidecar_path(single_file(answers)).exists()
@@ -209,6 +210,7 @@ def test_killed_halfway_through_writing_a_batch_rerun_writes_only_the_rest(answe
     assert set(Counter(server.submitted_custom_ids()).values()) == {1} and len(server.batch_creations) == 3
 
 
+@pytest.mark.slow
 def test_no_batch_judges_live_and_the_batch_in_flight_later_adds_no_second_record(answers, server):
     assert _killed_run(answers, server, "poll") == -signal.SIGKILL
     live = judge(answers, server, "--first-n", "10", "--no-batch", *FAST)
@@ -221,6 +223,7 @@ def test_no_batch_judges_live_and_the_batch_in_flight_later_adds_no_second_recor
     assert not sidecar_path(single_file(answers)).exists()
 
 
+@pytest.mark.slow
 def test_a_match_whose_prompt_changed_while_its_batch_ran_is_judged_again_as_it_is_now(answers, server):
     assert _killed_run(answers, server, "poll") == -signal.SIGKILL
     path = answers / "mt_bench" / "model_answer" / "alpaca-13b.jsonl"

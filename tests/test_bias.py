@@ -91,6 +91,7 @@ def test_pairwise_rates_by_hand(tmp_path, capsys):
     assert set(out["models"]) == {"a", "b"} and out["models"]["a"]["tie_rate"]["value"] == pytest.approx(1 / 6)
 
 
+@pytest.mark.slow
 def test_single_statistics_by_hand(tmp_path, capsys):
     # Lengths 2^k - 1 make log2(length + 1) = k; score = model term (m1 0, m2 1.5) + question term (q1 0,
     # q2 0.5) + 0.5 k exactly, k = 1, 2, 3, 5 (k = 4 would be a sum of the terms: no slope to fit). In length
@@ -165,6 +166,7 @@ def test_judge_where_the_longer_answer_wins_with_probability_p(tmp_path, capsys,
     assert out["longer_wins_rate"]["ci"][1] - out["longer_wins_rate"]["ci"][0] < 0.15
 
 
+@pytest.mark.slow
 def test_single_score_a_plus_b_log2_length(tmp_path, capsys):
     rng = np.random.default_rng(3)
     models = ["m1", "m2", "m3"]
@@ -212,6 +214,7 @@ def test_single_control_gives_the_verbose_twin_its_originals_score(tmp_path, cap
     assert "controlled" in table and "points per doubling" in table
 
 
+@pytest.mark.slow
 def test_length_controlled_win_rate_of_the_verbose_twin_is_near_half(tmp_path, capsys):
     rng = np.random.default_rng(5)
     answers, _ = twin_bench(rng)
@@ -260,6 +263,7 @@ def test_real_pair_file_flip_rate_is_one_minus_shows_consistency(capsys):
     assert 0 < out["longer_wins_rate"]["value"] < 1 and out["longer_wins_rate"]["n"] > 50
 
 
+@pytest.mark.slow
 def test_every_format_on_a_real_single_run(capsys):
     args = ["bias", "--data-dir", str(RUNS), "--bench-name", "muhan421_fastchat-eval", "--bootstrap", "20"]
     code, table, _ = cli(capsys, *args)
@@ -297,6 +301,7 @@ def test_bad_input(tmp_path, capsys):
     assert "no answer file at" in one_line_error(capsys, "bias", *d, "--mode", "pairwise-all")
 
 
+@pytest.mark.slow
 def test_report_and_browse_show_the_same_controlled_numbers_as_show(tmp_path, capsys):
     from mtbench.browse import leaderboard
     from mtbench.core.bench import BenchLayout

@@ -72,6 +72,7 @@ def bench(data: Path) -> Path:
 # endpoints
 
 
+@pytest.mark.slow
 def test_server_binds_loopback_and_prints_url(server):
     assert server.url.startswith("http://127.0.0.1:")
 
@@ -191,6 +192,7 @@ def test_leaderboard_is_show_results(server, data):
     assert {r["model"] for r in pair["models"]} == {"phi-3", "phi-3-dpo", SONNET, XSS_MODEL}
 
 
+@pytest.mark.slow
 def test_radar_png_and_security_headers(server):
     status, headers, body = get(server, "/radar.png", {"judge": "gpt-4"})
     assert status == 200 and headers["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
@@ -399,6 +401,7 @@ def test_browser_link_reopens_the_same_view(server):
 # a folder as runs leave it: a broken answer file, a judge that only failed, a judge named like a path
 
 
+@pytest.mark.slow
 def test_broken_files_are_skipped_with_a_warning(data, tmp_path):
     d = copy_data(data, tmp_path)
     broken = break_answer_file(d, XSS_MODEL)
@@ -449,6 +452,7 @@ def test_page_opens_on_a_judge_with_valid_judgments(data, tmp_path):
     assert load_bench_view(BenchLayout(d)).meta()["default_judge"] == "zzz-judge"
 
 
+@pytest.mark.slow
 def test_judge_named_like_a_path(data, tmp_path):
     """`judge --judge-model /path/to/smol-hf` writes __path__to__smol-hf_*.jsonl: browse shows the judge's name."""
     d = copy_data(data, tmp_path)
@@ -480,6 +484,7 @@ def test_judgments_are_deduped_by_record_key(data, tmp_path):
     assert turn["verdict"] == "tie" and turn["inconsistent"] is False
 
 
+@pytest.mark.slow
 def test_repeated_judging_shows_every_sample_and_the_noise_columns(data, tmp_path):
     d = copy_data(data, tmp_path)
     path = judge_three_times(d)

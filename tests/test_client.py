@@ -85,6 +85,7 @@ def test_gives_up_after_max_retries_with_a_reason(openai_server):
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_hanging_request_times_out_and_is_retried(openai_server):
     openai_server.enqueue(Reply(delay=3.0, body=completion("late").body), "quick")
     started = time.monotonic()
@@ -99,6 +100,7 @@ def test_dropped_connection_is_retried(openai_server):
     assert result.text == "after drop" and result.attempts == 2
 
 
+@pytest.mark.slow
 def test_transport_failures_say_what_happened_on_the_wire(openai_server):
     openai_server.enqueue(Reply(drop=True))
     result, _ = chat(openai_server, timeout=2.0, retry=RetryPolicy(max_retries=0))

@@ -92,6 +92,7 @@ def test_cli_model_paths_and_ids_must_pair(tmp_path):
     assert "--model-path has 2 value(s) but --model-id has 1" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_ray_address_nobody_answers_is_one_line(tmp_path):
     (tmp_path / "mt_bench").mkdir()
     shutil.copy(MT_BENCH_DATA / "question.jsonl", tmp_path / "mt_bench" / "question.jsonl")

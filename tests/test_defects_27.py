@@ -45,6 +45,7 @@ def judged(tmp_path_factory) -> Path:
 # item 2: a full disk at the report step is exit 1 and leaves no temp file
 
 
+@pytest.mark.slow
 def test_report_on_a_full_disk_is_exit_1_naming_the_file_and_leaves_no_temp_file(judged, tmp_path, small_disk):
     disk = small_disk(tmp_path / "full", size_kib=300)
     (disk.path / "filler").write_bytes(b"\0" * 250 * 1024)
@@ -57,6 +58,7 @@ def test_report_on_a_full_disk_is_exit_1_naming_the_file_and_leaves_no_temp_file
     assert sorted(p.name for p in disk.path.iterdir()) == ["filler"], "a temp file was left behind"
 
 
+@pytest.mark.slow
 def test_run_report_on_a_full_disk_is_exit_1_and_leaves_no_temp_file(data_dir, tmp_path, small_disk):
     from tests.openai_server import OpenAITestServer
     from tests.test_run import reply, run_args
@@ -76,6 +78,7 @@ def test_run_report_on_a_full_disk_is_exit_1_and_leaves_no_temp_file(data_dir, t
 
 
 @pytest.mark.parametrize("held", ["answers", "judgments"])
+@pytest.mark.slow
 def test_run_refused_by_another_writer_prints_only_the_refusal(data_dir, tmp_path, held):
     from mtbench.core.jsonl import exclusive_output
     from tests.openai_server import OpenAITestServer
@@ -95,6 +98,7 @@ def test_run_refused_by_another_writer_prints_only_the_refusal(data_dir, tmp_pat
 # item 4: a Ray address nobody answers is one line, with no progress bar before it
 
 
+@pytest.mark.slow
 def test_an_unreachable_ray_address_draws_no_progress_before_its_line(data_dir):
     result = mtbench("gen-answer", "--model-path", "org/model", "--model-id", "m", "--data-dir", str(data_dir),
                      "--question-end", "8", "--ray-address", "nohost:1", "--device", "cpu")  # progress on
@@ -109,6 +113,7 @@ def test_an_unreachable_ray_address_draws_no_progress_before_its_line(data_dir):
 
 
 @pytest.mark.parametrize("named", [True, False])
+@pytest.mark.slow
 def test_an_empty_answer_file_is_one_true_line_and_exit_2(data_dir, named):
     from tests.openai_server import OpenAITestServer
 
@@ -138,6 +143,7 @@ def write_answers(data_dir: Path, model: str, question_ids: list[int]) -> None:
     (folder / f"{model}.jsonl").write_text("".join(line + "\n" for line in lines))
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_judging_names_the_judgment_file(data_dir, small_disk):
     from tests.openai_server import OpenAITestServer
 
@@ -184,6 +190,7 @@ def test_answers_the_endpoint_never_gave_are_asked_again_by_a_plain_rerun_a_refu
     assert not answers[82].failed and answers[83].failed and answers[83].error.startswith("turn 2: HTTP 400")
 
 
+@pytest.mark.slow
 def test_the_cost_estimate_says_where_its_reply_length_comes_from(data_dir):
     from tests.openai_server import OpenAITestServer, completion
 
@@ -211,6 +218,7 @@ def test_the_cost_estimate_says_where_its_reply_length_comes_from(data_dir):
         assert "+ 3,600 out (900 per call: the mean of the 2 replies in the output file)" in dry("judge-x")
 
 
+@pytest.mark.slow
 def test_a_local_judges_summary_says_what_it_did(tmp_path):
     from tests.test_local_judge import chain_judge, judge_args, make_data
 

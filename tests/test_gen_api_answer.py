@@ -246,6 +246,7 @@ def test_resume_skips_answered_retries_failed_on_request_and_reorganizes(openai_
     assert len(answer_lines(path)) == 6
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_every_question_exactly_once(openai_server, data_dir):
     openai_server.responder = echo
     openai_server.latency = 0.1
@@ -445,6 +446,7 @@ def test_answers_round_trip_through_the_record_layer(openai_server, data_dir):
         assert Answer.from_json(obj).to_json() == obj
 
 
+@pytest.mark.slow
 def test_drops_and_hangs_are_retried(openai_server, data_dir):
     openai_server.enqueue(Reply(drop=True), Reply(delay=2.0, body=completion("late").body), "after faults")
     openai_server.responder = echo
@@ -535,6 +537,7 @@ def start(*args: str, cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_shards_on_one_answer_file_one_refused_nothing_lost(openai_server, data_dir):
     openai_server.responder = echo
     openai_server.latency = 0.1  # each shard takes 20 x 2 x 0.1 s: the other starts while it runs
@@ -556,6 +559,7 @@ def test_two_shards_on_one_answer_file_one_refused_nothing_lost(openai_server, d
     assert len(openai_server.chat_requests) == 160
 
 
+@pytest.mark.slow
 def test_two_identical_runs_pay_for_each_question_once(openai_server, data_dir):
     openai_server.responder = echo
     openai_server.latency = 0.2

@@ -75,6 +75,7 @@ def sent(server) -> list[tuple[str, str]]:
 # byte-identical prompts on the wire
 
 
+@pytest.mark.slow
 def test_single_wire_prompts_equal_fastchat_run(data_dir, openai_server, system_prompts):
     add_answers(data_dir, *sorted((MUHAN / "model_answer").glob("*.jsonl")))
     openai_server.responder = lambda body: "The answer is fine.\n\nRating: [[7]]"
@@ -95,6 +96,7 @@ def test_single_wire_prompts_equal_fastchat_run(data_dir, openai_server, system_
     assert "320 API calls" in out.stdout and "3,520 prompt" in out.stdout  # usage from the API (11 per call)
 
 
+@pytest.mark.slow
 def test_pair_wire_prompts_equal_fastchat_run_and_swap(data_dir, openai_server, system_prompts):
     add_answers(data_dir, *sorted((STEFAN / "model_answer").glob("*.jsonl")))
     openai_server.responder = lambda body: "Both are fine, A is slightly better. [[A]]"
@@ -177,6 +179,7 @@ def test_three_modes_three_models(data_dir, openai_server):
 # faults
 
 
+@pytest.mark.slow
 def test_faults_end_as_the_policy_says_and_failures_are_values(data_dir, openai_server):
     add_answers(data_dir, OFFICIAL / "alpaca-13b.jsonl")
     ok = "Rating: [[8]]"

@@ -39,6 +39,7 @@ def command(data_dir, server, mode, first_n):
 
 
 @pytest.mark.parametrize("mode, first_n, matches", [("single", 80, 480), ("pairwise-all", 20, 120)])
+@pytest.mark.slow
 def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_n, matches):
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL))
     env = {**os.environ, "OPENAI_API_KEY": "sk-kill-test"}
@@ -70,6 +71,7 @@ def test_killed_runs_finish_with_every_match_exactly_once(data_dir, mode, first_
     assert "nothing to judge" not in final.stdout
 
 
+@pytest.mark.slow
 def test_a_run_started_while_another_is_running_never_judges_twice(data_dir):
     """Issue 11.2: run B plans while run A is judging, then A finishes before B starts calling. B must not
     judge from its stale plan: it is refused (exit 2, one line) before it reads or plans anything."""

@@ -60,6 +60,7 @@ def expected_scores(records: list[dict], how=statistics.median) -> dict[str, flo
 
 
 @pytest.mark.parametrize("noise", [0, 2])
+@pytest.mark.slow
 def test_five_samples_per_match_median_and_noise(data_dir, noise):
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in MODELS))
     with OpenAITestServer(seeded_judge(noise)) as server:
@@ -132,6 +133,7 @@ def test_judge_samples_must_be_positive(data_dir):
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_kill_during_three_sample_run_then_rerun_gives_exactly_three(data_dir):
     add_answers(data_dir, *(OFFICIAL / f"{m}.jsonl" for m in SMALL))
     env = {**os.environ, "OPENAI_API_KEY": "sk-kill-test"}

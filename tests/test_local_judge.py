@@ -256,6 +256,7 @@ def test_pairwise_forced_verdicts_map_to_the_models_shown_in_each_game(tmp_path)
 # kill -9 mid-run, then rerun: every match exactly once
 
 
+@pytest.mark.slow
 def test_a_killed_local_judge_resumes_with_every_match_exactly_once(tmp_path):
     judge = build_tiny_model(tmp_path / "tiny")
     data = make_data(tmp_path, "alpaca-13b")

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from mtbench.core.partial_turns import PartialTurns, partial_path, prune_partial
 from mtbench.core.reasoning import SplitReply
 from mtbench.core.record_files import load_questions
@@ -45,6 +47,7 @@ def env() -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_killed_api_run_keeps_its_turn_1_replies_and_the_rerun_asks_only_turn_2(openai_server, data_dir):
     first_run = {"on": True}
     probe = load_questions(data_dir / "mt_bench" / "question.jsonl")[0].turns[0]

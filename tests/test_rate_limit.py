@@ -50,6 +50,7 @@ async def _fan_out(base_url: str, n: int, parallel: int = 256) -> tuple[int, flo
 
 
 @pytest.mark.parametrize("requests, tokens", [(60, 1e9), (1e6, 60 * 200)], ids=["rpm-bound", "tpm-bound"])
+@pytest.mark.slow
 def test_parallel_256_uses_the_window_without_exceeding_it(monkeypatch, requests, tokens):
     """At --parallel 256 against 60 requests (or 60 requests' tokens) a second: <= 5% answered 429,
     and at least 80% of what the buckets allowed over the run is done."""
@@ -87,6 +88,7 @@ def test_a_429_burst_without_headers_halves_once_and_pauses_the_run_once(monkeyp
     assert wall < 2.0
 
 
+@pytest.mark.slow
 def test_judge_summary_reports_429s_and_waiting(data_dir, tmp_path):
     """`mtbench judge --parallel 256` under a tight limit: every match judged once, the summary says
     how many requests were answered 429 and how long the run waited."""
@@ -104,6 +106,7 @@ def test_judge_summary_reports_429s_and_waiting(data_dir, tmp_path):
     assert waited > 1.0
 
 
+@pytest.mark.slow
 def test_gen_api_answer_is_paced_by_the_same_controller_and_says_so(data_dir):
     """gen-api-answer at --parallel 256 under 30 requests a second: every question answered, few 429s,
     and its summary line says how many and how long it waited."""

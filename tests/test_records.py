@@ -71,6 +71,7 @@ def test_every_real_file_is_listed():
 
 
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: str(p.relative_to(p.parents[2])))
+@pytest.mark.slow
 def test_real_file_round_trips(path: Path, tmp_path: Path):
     load = _loader(path)
     loaded = load(path)

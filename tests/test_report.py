@@ -120,6 +120,7 @@ def test_markdown_subset(text, expected):
     assert render_markdown(text) == expected
 
 
+@pytest.mark.slow
 def test_names_from_the_files_are_escaped_by_the_templates(data, tmp_path):
     """A model name is text from a judgment file too: autoescape, not a hand-placed escape(), covers it."""
     import json
@@ -166,6 +167,7 @@ def _partial_rows(page: str, table_id: str) -> list[str]:
     return re.findall(r'<tr class="partial"><td>(.*?)</td>', body)
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_and_scriptless(single_html):
     assert "<script" not in single_html.lower()
     assert single_html.count("<img") == 1  # the radar chart; the hostile answer's <img> is text
@@ -317,6 +319,7 @@ def test_broken_answer_file_blocks_only_a_report_that_shows_its_model(data, tmp_
     assert line.startswith(f"mtbench report: error: {broken}:2: not valid JSON"), line
 
 
+@pytest.mark.slow
 def test_judge_named_like_a_path(data, tmp_path):
     """`judge --judge-model /path/to/smol-hf` writes __path__to__smol-hf_*.jsonl: report finds it by either name."""
     d = copy_data(data, tmp_path)
@@ -414,6 +417,7 @@ def test_report_and_view_on_mtbench_judge_output(data_dir, openai_server, tmp_pa
     assert all(t["failure"].startswith("unparseable") for t in failed)
 
 
+@pytest.mark.slow
 def test_report_shows_each_samples_score_and_the_noise_columns(single_html, data, tmp_path):
     d = copy_data(data, tmp_path)
     path = judge_three_times(d)

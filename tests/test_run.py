@@ -67,6 +67,7 @@ def judgment_file(data_dir: Path) -> Path:
     return data_dir / "mt_bench" / "model_judgment" / f"{JUDGE}_single.jsonl"
 
 
+@pytest.mark.slow
 def test_run_writes_what_the_separate_commands_write_and_a_rerun_calls_nothing(data_dir, tmp_path):
     by_hand = tmp_path / "by_hand"
     shutil.copytree(data_dir, by_hand)
@@ -107,6 +108,7 @@ def test_run_writes_what_the_separate_commands_write_and_a_rerun_calls_nothing(d
     assert "sk-run-test" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_killed_in_the_judge_step_a_rerun_judges_each_match_once_and_answers_nothing_again(data_dir, tmp_path):
     questions = 30
     with OpenAITestServer(lambda body: reply(body, judge_delay=0.05)) as server:

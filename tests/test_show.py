@@ -349,6 +349,7 @@ MODE_ARGS = {
 FORMATS = ("table", "markdown", "csv", "json")
 
 
+@pytest.mark.slow
 def test_cli_every_mode_and_format(run_dir, capsys):
     runs = [(mode, fmt) for mode in MODE_ARGS for fmt in FORMATS]
     out = {}

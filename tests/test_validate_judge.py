@@ -101,6 +101,7 @@ def run(data_dir: Path, server, *args: str, human: Path = CSV_ZIP):
                    env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": None}, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_copying_judge_agrees_as_the_experts_majority(bench, openai_server, expert_votes):
     prompts = prompt_games(bench, expert_votes)
     judged = []
