@@ -2,8 +2,8 @@
 # The test command, in three sizes:
 #   scripts/test.sh        everything but the tests marked heavy: what CI runs (`make test`);
 #   scripts/test.sh all    everything (`make test-all`): before a release, or after touching Ray, vLLM or resuming;
-#   scripts/test.sh fast   the tests not marked slow (`make test-fast`): no child process, real pretrained model,
-#                          Ray, vLLM, browser or end-to-end run; a minute and a half on 2 cores, for iterating.
+#   scripts/test.sh fast   the tests not marked slow (`make test-fast`): no real pretrained model, Ray, vLLM, browser,
+#                          end-to-end run or test of seconds (most start processes); 1.5 min on 2 cores, for iterating.
 # Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
