@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RAY_AUTH_MODE=disabled TOKENIZERS_PARALLELISM=false
-# Python caches each module it compiles (torch, transformers and openai are thousands of files); a machine
-# that sets PYTHONDONTWRITEBYTECODE, on a venv installed without bytecode (uv's default), would compile them
-# again in every worker and every `mtbench` child process: 48 s instead of 17 s to import a transformers model.
+# Let Python cache what it compiles: make setup installs the libraries compiled, but mtbench and the tests
+# themselves (and a venv installed without bytecode) would otherwise be compiled again in every worker and
+# every `mtbench` child process wherever PYTHONDONTWRITEBYTECODE is set, as on this project's machines.
 unset PYTHONDONTWRITEBYTECODE
 PYTHON=${PYTHON:-.venv/bin/python}
 case "${1:-}" in
